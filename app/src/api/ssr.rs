@@ -1,0 +1,39 @@
+//! The seam between the dashboard's server functions and the server's service layer.
+//! The server crate implements [`Backend`] over its database and hands it to Leptos as
+//! context, so the dashboard never touches SQL and the JSON API and the server
+//! functions share one service layer.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use leptos::prelude::use_context;
+
+use crate::domain::{AddedServer, AppError, ServerId, ServerName, ServerSummary};
+
+/// A boxed future, so that [`Backend`] can be used as a trait object.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the dashboard asks of the server.
+pub trait Backend: Send + Sync + 'static {
+    /// Every server in the fleet, ordered by name.
+    fn list_servers(&self) -> BoxFuture<'_, Result<Vec<ServerSummary>, AppError>>;
+
+    /// Adds a server and returns its agent token, which is never shown again.
+    fn add_server(
+        &self,
+        id: ServerId,
+        name: ServerName,
+    ) -> BoxFuture<'_, Result<AddedServer, AppError>>;
+}
+
+/// The backend shared by every request.
+pub type SharedBackend = Arc<dyn Backend>;
+
+/// The backend the server provided for this request.
+pub fn backend() -> Result<SharedBackend, AppError> {
+    use_context::<SharedBackend>().ok_or_else(|| {
+        tracing::error!("no Backend in the Leptos context; the router was built without it");
+        AppError::Internal
+    })
+}

@@ -1,0 +1,42 @@
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// What can go wrong in a server function, in words the browser may see. Our own
+/// faults are `Internal` and carry no detail: the server logs it instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// The request named `field` with a value the rules refuse.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// The thing asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request clashes with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// Our fault; the details are in the server log.
+    #[error("internal error; the server log has the details")]
+    Internal,
+    /// The call itself failed (network, encoding).
+    #[error("request failed: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    /// Shorthand for a refused field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}

@@ -1,0 +1,9 @@
+//! The dashboard's domain vocabulary: the shared protocol types plus the error
+//! every server function returns. No Leptos components here.
+
+mod error;
+
+pub use error::AppError;
+pub use homelab_protocol::{
+    ActionStatus, ActionType, AddedServer, ServerId, ServerName, ServerStatus, ServerSummary,
+};

@@ -1,0 +1,63 @@
+//! The homelab-cmd dashboard: the HTML shell, the router and the pages. Built twice:
+//! with `ssr` into the server, with `hydrate` into the WebAssembly bundle.
+
+pub mod api;
+pub mod components;
+pub mod domain;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{A, Route, Router, Routes},
+};
+
+use crate::components::HydrationMarker;
+use crate::pages::{FleetPage, NotFound};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The dashboard: header, navigation and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/homelab-cmd.css"/>
+        <Title formatter=|page: String| format!("{page} · homelab-cmd")/>
+        <HydrationMarker/>
+        <Router>
+            <header class="topbar">
+                <A href="/" attr:class="brand">"homelab-cmd"</A>
+                <nav aria-label="Main">
+                    <A href="/">"Fleet"</A>
+                </nav>
+            </header>
+            <main>
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=FleetPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,142 @@
+//! `/`: every machine of the fleet, and the form that adds one.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::{AddServer, list_servers};
+use crate::components::StatusBadge;
+use crate::domain::{ActionStatus, AddedServer, AppError, ServerSummary};
+
+/// The fleet table, rendered on the server and refreshed after a server is added.
+#[component]
+pub fn FleetPage() -> impl IntoView {
+    let add = ServerAction::<AddServer>::new();
+    let servers = Resource::new(move || add.version().get(), |_| list_servers());
+
+    view! {
+        <Title text="Fleet"/>
+        <section class="page-head">
+            <h1>"Fleet"</h1>
+        </section>
+        <Suspense fallback=|| view! { <p class="muted">"Loading the fleet…"</p> }>
+            {move || Suspend::new(async move {
+                match servers.await {
+                    Ok(list) if list.is_empty() => view! { <EmptyFleet/> }.into_any(),
+                    Ok(list) => view! { <FleetTable servers=list/> }.into_any(),
+                    Err(e) => view! { <ErrorNote error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <AddServerForm action=add/>
+    }
+}
+
+/// What a fresh installation shows: how to put the first machine on the dashboard.
+#[component]
+fn EmptyFleet() -> impl IntoView {
+    view! {
+        <section class="card empty-state">
+            <h2>"No servers yet"</h2>
+            <p>
+                "Add your first machine with the form below (or "
+                <code>"homelab-cmd server add ID NAME"</code>
+                "). You get an agent token, shown once: install "
+                <code>"homelab-agent"</code>
+                " on the machine with that token and it appears here with its pending updates."
+            </p>
+        </section>
+    }
+}
+
+#[component]
+fn FleetTable(servers: Vec<ServerSummary>) -> impl IntoView {
+    let rows = servers
+        .into_iter()
+        .map(|s| {
+            view! {
+                <tr>
+                    <th scope="row">
+                        <span class="server-name">{s.name.to_string()}</span>
+                        <span class="muted server-id">{s.id.to_string()}</span>
+                    </th>
+                    <td><StatusBadge status=s.status/></td>
+                    <td class="num">{s.updates}</td>
+                    <td class="num">{s.security_updates}</td>
+                    <td class="num">{s.awaiting_approval}</td>
+                    <td>
+                        {s.paused.then(|| view! { <span class="badge maintenance">"Maintenance"</span> })}
+                        {s.reboot_required.then(|| view! { <span class="badge reboot">"Reboot required"</span> })}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+
+    view! {
+        <div class="table-wrap">
+            <table class="fleet">
+                <caption class="visually-hidden">"Servers"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Server"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col" class="num">"Updates"</th>
+                        <th scope="col" class="num">"Security"</th>
+                        <th scope="col" class="num">{ActionStatus::Pending.label()}</th>
+                        <th scope="col">"Flags"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+}
+
+/// The "Add server" form. It posts to the server function, so it works before the
+/// WebAssembly bundle has loaded.
+#[component]
+fn AddServerForm(action: ServerAction<AddServer>) -> impl IntoView {
+    let result = action.value();
+    let pending = action.pending();
+
+    view! {
+        <section class="card" aria-labelledby="add-server-title">
+            <h2 id="add-server-title">"Add server"</h2>
+            <ActionForm action=action attr:class="add-server">
+                <label>
+                    "ID"
+                    <input name="id" required pattern="[a-z0-9][a-z0-9\\-]{0,62}" placeholder="nas-01"
+                        title="lowercase letters, digits and '-', up to 63 characters"/>
+                </label>
+                <label>
+                    "Name"
+                    <input name="name" required maxlength="100" placeholder="Storage box"/>
+                </label>
+                <button type="submit" disabled=pending>"Add server"</button>
+            </ActionForm>
+            {move || result.get().map(|outcome| match outcome {
+                Ok(added) => view! { <AddedServerNote added/> }.into_any(),
+                Err(error) => view! { <ErrorNote error/> }.into_any(),
+            })}
+        </section>
+    }
+}
+
+/// The token of a freshly added server, shown this once.
+#[component]
+fn AddedServerNote(added: AddedServer) -> impl IntoView {
+    view! {
+        <div class="note success" role="status">
+            <p>
+                "Server " <strong>{added.id.to_string()}</strong> " added. Its agent token is shown only now:"
+            </p>
+            <pre class="token">{added.agent_token}</pre>
+        </div>
+    }
+}
+
+/// An error from a server function, in words.
+#[component]
+fn ErrorNote(error: AppError) -> impl IntoView {
+    view! { <p class="note error" role="alert">{error.to_string()}</p> }
+}

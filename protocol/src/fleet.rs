@@ -1,0 +1,94 @@
+//! The fleet as the dashboard and the JSON API show it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ServerId, ServerName};
+
+/// Whether a machine's agent is reporting, derived from its last heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerStatus {
+    /// A heartbeat arrived within the last three heartbeat intervals.
+    Online,
+    /// The last heartbeat is older than three heartbeat intervals.
+    Offline,
+    /// No heartbeat has arrived yet.
+    Unknown,
+}
+
+impl ServerStatus {
+    /// How many heartbeat intervals may pass before a machine counts as offline.
+    pub const MISSED_HEARTBEATS: i64 = 3;
+
+    /// The status of a machine last heard from at `last_seen_ms` (Unix milliseconds),
+    /// seen at `now_ms`, with agents reporting every `interval_ms`.
+    pub fn derive(last_seen_ms: Option<i64>, now_ms: i64, interval_ms: i64) -> Self {
+        match last_seen_ms {
+            None => ServerStatus::Unknown,
+            Some(seen) if now_ms - seen < Self::MISSED_HEARTBEATS * interval_ms => {
+                ServerStatus::Online
+            }
+            Some(_) => ServerStatus::Offline,
+        }
+    }
+
+    /// A short label for people.
+    pub const fn label(self) -> &'static str {
+        match self {
+            ServerStatus::Online => "Online",
+            ServerStatus::Offline => "Offline",
+            ServerStatus::Unknown => "Never seen",
+        }
+    }
+}
+
+/// One row of the fleet table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerSummary {
+    pub id: ServerId,
+    pub name: ServerName,
+    pub status: ServerStatus,
+    /// Unix milliseconds of the last heartbeat, if any.
+    pub last_seen_ms: Option<i64>,
+    /// Installable updates (held and kept-back packages excluded).
+    pub updates: u32,
+    /// Packages with a version from a security archive available.
+    pub security_updates: u32,
+    /// Maintenance mode: every action waits for a person.
+    pub paused: bool,
+    pub reboot_required: bool,
+    /// Actions waiting for a person to approve or reject them.
+    pub awaiting_approval: u32,
+}
+
+/// The answer to adding a server: its id and the agent token, shown only once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddedServer {
+    pub id: ServerId,
+    pub agent_token: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_follows_the_last_heartbeat() {
+        let interval = 60_000;
+        let now = 1_000_000_000;
+        let cases = [
+            (None, ServerStatus::Unknown),
+            (Some(now), ServerStatus::Online),
+            (Some(now - 3 * interval + 1), ServerStatus::Online),
+            (Some(now - 3 * interval), ServerStatus::Offline),
+            (Some(now - 10 * interval), ServerStatus::Offline),
+        ];
+        for (seen, expected) in cases {
+            assert_eq!(
+                ServerStatus::derive(seen, now, interval),
+                expected,
+                "{seen:?}"
+            );
+        }
+    }
+}

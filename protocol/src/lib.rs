@@ -1,0 +1,12 @@
+//! Types shared by the dashboard (server and WebAssembly builds), the server and the
+//! agent. Nothing here depends on Leptos, so the agent can link it.
+
+pub mod action;
+pub mod fleet;
+pub mod server_id;
+pub mod server_name;
+
+pub use action::{ActionStatus, ActionType, ParseEnumError};
+pub use fleet::{AddedServer, ServerStatus, ServerSummary};
+pub use server_id::{ServerId, ServerIdError};
+pub use server_name::{ServerName, ServerNameError};

@@ -1,0 +1,77 @@
+# Shared by scripts/run and scripts/test: installs what is missing, idempotently, and
+# sets up the environment. Sourced, not run.
+#
+# Everything is installed from the registries this project allows (Debian's apt,
+# crates.io, npm); no build tool downloads anything at build or run time.
+
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+# One cargo target directory outside the checkout, so a fresh clone reuses what an
+# earlier build compiled. Override with CARGO_TARGET_DIR.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/homelab-cmd/target}"
+export PATH="$HOME/.cargo/bin:$REPO_ROOT/end2end/node_modules/.bin:$PATH"
+
+CARGO_LEPTOS_VERSION=0.3.10
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# apt packages, installed only when one of them is missing.
+ensure_apt() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    if ((${#missing[@]})); then
+        log "installing Debian packages: ${missing[*]}"
+        if [ "$(id -u)" -ne 0 ]; then
+            echo "error: installing ${missing[*]} needs root" >&2
+            exit 1
+        fi
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+}
+
+# The Rust side: the wasm target, cargo-leptos (built so that it can never download a
+# tool) and the wasm-bindgen CLI in exactly the version Cargo.lock pins.
+ensure_rust_tools() {
+    command -v cargo >/dev/null || { echo "error: cargo not found; install Rust with rustup" >&2; exit 1; }
+    if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+        log "adding the wasm32-unknown-unknown target"
+        rustup target add wasm32-unknown-unknown
+    fi
+    if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
+        log "installing cargo-leptos $CARGO_LEPTOS_VERSION (no downloads at build time; about 15 minutes the first time)"
+        cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+    fi
+    local wbg
+    wbg="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)"
+    if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
+        log "installing wasm-bindgen-cli $wbg (matching Cargo.lock)"
+        # Not --locked: its own lock file names a yanked webpki-roots for 0.2.130.
+        cargo install wasm-bindgen-cli --version "$wbg"
+    fi
+}
+
+# npm packages for the build (binaryen's wasm-opt) and the browser tests, from the
+# committed lock file.
+ensure_npm() {
+    # Debian's nodejs lacks npm; a NodeSource nodejs brings its own, which the
+    # Debian npm package would conflict with.
+    command -v npm >/dev/null || ensure_apt nodejs npm
+    if ! [ -f end2end/node_modules/.package-lock.json ] \
+        || ! cmp -s end2end/package-lock.json end2end/node_modules/.lock-stamp; then
+        log "installing npm packages (end2end/)"
+        (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+        cp end2end/package-lock.json end2end/node_modules/.lock-stamp
+    fi
+}
+
+# Builds the server and the WebAssembly bundle, release mode.
+build_site() {
+    log "building the dashboard (cargo leptos build --release)"
+    cargo leptos build --release
+}

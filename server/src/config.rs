@@ -1,0 +1,117 @@
+//! The command line. Every flag of `serve` has an environment-variable twin and a
+//! default, so `homelab-cmd serve` alone starts a working dashboard.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// homelab-cmd: watch a fleet of Debian/Ubuntu machines and patch them safely.
+#[derive(Debug, Parser)]
+#[command(name = "homelab-cmd", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard, the JSON API and the agent API.
+    Serve(ServeArgs),
+    /// Manage the fleet's servers.
+    #[command(subcommand)]
+    Server(ServerCommand),
+}
+
+/// `homelab-cmd server ...`
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Add a server and print its agent token (shown only this once).
+    Add {
+        /// The server's id: lowercase letters, digits and '-', e.g. `nas-01`.
+        id: String,
+        /// The name shown in the dashboard.
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// Where the database lives.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite:PATH` (created on first run).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/homelab-cmd.db"
+    )]
+    pub database_url: String,
+}
+
+/// `homelab-cmd serve`
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HOMELAB_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// How often agents send a heartbeat, in seconds; a machine is offline after
+    /// three missed ones.
+    #[arg(
+        long,
+        env = "HOMELAB_HEARTBEAT_INTERVAL",
+        default_value = "60",
+        value_parser = clap::value_parser!(u32).range(1..=3600)
+    )]
+    pub heartbeat_interval: u32,
+
+    /// The directory cargo-leptos built the stylesheet and WebAssembly bundle into.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+}
+
+impl ServeArgs {
+    /// The heartbeat interval as a duration.
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_secs(u64::from(self.heartbeat_interval))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_has_sane_defaults() {
+        let cli = Cli::try_parse_from(["homelab-cmd", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve");
+        };
+        // The environment may set twins; only check what the flags default to when it
+        // does not.
+        if std::env::var_os("HOMELAB_LISTEN").is_none() {
+            assert_eq!(args.listen, "127.0.0.1:3000".parse().unwrap());
+        }
+        if std::env::var_os("HOMELAB_HEARTBEAT_INTERVAL").is_none() {
+            assert_eq!(args.heartbeat_interval(), Duration::from_secs(60));
+        }
+    }
+
+    #[test]
+    fn a_bad_listen_address_is_refused() {
+        let err = Cli::try_parse_from(["homelab-cmd", "serve", "--listen", "localhost"]);
+        assert!(err.is_err());
+    }
+}

@@ -1,0 +1,174 @@
+//! The database: one pool for the process, the embedded migrations, and one module
+//! per table or aggregate. Queries are plain portable SQL over sqlx's `Any` driver,
+//! so the backend is a run-time choice made by the database URL.
+
+pub mod servers;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+/// What can go wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL `{0}`: use sqlite:PATH or postgres://...")]
+    UnsupportedUrl(String),
+    #[error("could not create the database directory {path}")]
+    CreateDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+}
+
+/// Whether a unique constraint refused the last write.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The process's connection pool.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pool: AnyPool,
+}
+
+impl Database {
+    /// Opens the database at `url`, creating a SQLite file (and its directory) on
+    /// first use, and applies the embedded migrations.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let url = prepare_url(url)?;
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    if conn.backend_name() == "SQLite" {
+                        // WAL lets readers run beside the writer; the busy timeout
+                        // makes concurrent writers queue instead of failing.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        SQLITE_MIGRATIONS.run(&pool).await?;
+        Ok(Database { pool })
+    }
+
+    /// The pool, for the query modules.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Checks the URL's scheme and, for SQLite, makes sure the file can be created.
+fn prepare_url(url: &str) -> Result<String, DbError> {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Err(DbError::UnsupportedUrl(url.to_owned()));
+    };
+    let path = rest.trim_start_matches("//");
+    let (file, query) = path.split_once('?').unwrap_or((path, ""));
+    if file != ":memory:" {
+        if let Some(dir) = Path::new(file)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+    }
+    // `mode=rwc` creates the file on first run unless the caller chose a mode.
+    Ok(if query.split('&').any(|kv| kv.starts_with("mode=")) {
+        url.to_owned()
+    } else if query.is_empty() {
+        format!("sqlite://{file}?mode=rwc")
+    } else {
+        format!("sqlite://{file}?{query}&mode=rwc")
+    })
+}
+
+/// Reads a flag column: a BOOLEAN where the backend has one, a 0/1 INTEGER on SQLite.
+pub fn flag(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    use sqlx::Row;
+    row.try_get::<bool, _>(column)
+        .or_else(|_| row.try_get::<i64, _>(column).map(|v| v != 0))
+}
+
+/// The current time in Unix milliseconds, as stored in the database.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_get_create_mode_unless_they_chose_one() {
+        let cases = [
+            ("sqlite::memory:", "sqlite://:memory:?mode=rwc"),
+            ("sqlite://:memory:", "sqlite://:memory:?mode=rwc"),
+            ("sqlite://x.db?mode=ro", "sqlite://x.db?mode=ro"),
+            (
+                "sqlite:x.db?cache=shared",
+                "sqlite://x.db?cache=shared&mode=rwc",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(prepare_url(input).unwrap(), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn other_schemes_are_refused_by_name() {
+        let err = prepare_url("mysql://db").unwrap_err();
+        assert!(err.to_string().contains("mysql://db"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn connect_creates_the_file_and_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/data/homelab.db");
+        let db = Database::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        assert!(path.exists());
+        // Migrations ran: the servers table answers.
+        assert_eq!(servers::list(db.pool()).await.unwrap().len(), 0);
+    }
+}
+
+/// Fresh databases for tests.
+#[cfg(test)]
+pub mod testing {
+    use super::Database;
+
+    /// A migrated database in a temporary directory that lives as long as the guard.
+    pub async fn fresh_db() -> (Database, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let db = Database::connect(&url).await.expect("fresh database");
+        (db, dir)
+    }
+}

@@ -1,0 +1,140 @@
+//! The service layer: the one place where the dashboard's server functions and the
+//! JSON API turn requests into database work. It speaks [`AppError`]; database
+//! faults are logged here with their cause chain and leave as `Internal`.
+
+use std::time::Duration;
+
+use homelab_app::api::ssr::{Backend, BoxFuture};
+use homelab_app::domain::{
+    AddedServer, AppError, ServerId, ServerName, ServerStatus, ServerSummary,
+};
+
+use crate::db::{self, Database, DbError};
+use crate::tokens;
+
+/// The prefix of agent tokens.
+pub const AGENT_TOKEN_PREFIX: &str = "hca_";
+
+/// The service layer over one database.
+#[derive(Clone, Debug)]
+pub struct Service {
+    db: Database,
+    heartbeat_interval: Duration,
+}
+
+impl Service {
+    /// A service over `db`, judging agents online by `heartbeat_interval`.
+    pub fn new(db: Database, heartbeat_interval: Duration) -> Self {
+        Service {
+            db,
+            heartbeat_interval,
+        }
+    }
+
+    /// Every server with its derived status, ordered by name.
+    pub async fn list_servers(&self) -> Result<Vec<ServerSummary>, AppError> {
+        let records = db::servers::list(self.db.pool()).await.map_err(internal)?;
+        let now = db::now_ms();
+        let interval_ms = i64::try_from(self.heartbeat_interval.as_millis()).unwrap_or(i64::MAX);
+        Ok(records
+            .into_iter()
+            .map(|r| ServerSummary {
+                status: ServerStatus::derive(r.last_seen_ms, now, interval_ms),
+                id: r.id,
+                name: r.name,
+                last_seen_ms: r.last_seen_ms,
+                updates: 0,
+                security_updates: 0,
+                paused: r.paused,
+                reboot_required: r.reboot_required,
+                awaiting_approval: 0,
+            })
+            .collect())
+    }
+
+    /// Adds a server and mints its agent token.
+    pub async fn add_server(
+        &self,
+        id: ServerId,
+        name: ServerName,
+    ) -> Result<AddedServer, AppError> {
+        let token = tokens::mint(AGENT_TOKEN_PREFIX);
+        match db::servers::insert(self.db.pool(), &id, &name, &token.hash).await {
+            Ok(()) => {
+                tracing::info!(server = %id, "server added");
+                Ok(AddedServer {
+                    id,
+                    agent_token: token.secret,
+                })
+            }
+            Err(db::servers::InsertError::DuplicateId(id)) => Err(AppError::Conflict(format!(
+                "a server with id `{id}` already exists"
+            ))),
+            Err(db::servers::InsertError::Db(e)) => Err(internal(e)),
+        }
+    }
+}
+
+/// Logs a database fault with its cause chain; the caller sees only "internal error".
+fn internal(err: DbError) -> AppError {
+    tracing::error!(error = ?anyhow::Error::from(err), "database error");
+    AppError::Internal
+}
+
+impl Backend for Service {
+    fn list_servers(&self) -> BoxFuture<'_, Result<Vec<ServerSummary>, AppError>> {
+        Box::pin(Service::list_servers(self))
+    }
+
+    fn add_server(
+        &self,
+        id: ServerId,
+        name: ServerName,
+    ) -> BoxFuture<'_, Result<AddedServer, AppError>> {
+        Box::pin(Service::add_server(self, id, name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::testing::fresh_db;
+
+    #[tokio::test]
+    async fn a_new_server_is_listed_as_never_seen_and_its_token_is_not_stored() {
+        let (db, _dir) = fresh_db().await;
+        let service = Service::new(db.clone(), Duration::from_secs(60));
+        let added = service
+            .add_server(
+                ServerId::parse("nas").unwrap(),
+                ServerName::parse("NAS").unwrap(),
+            )
+            .await
+            .unwrap();
+        assert!(added.agent_token.starts_with(AGENT_TOKEN_PREFIX));
+
+        let listed = service.list_servers().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].status, ServerStatus::Unknown);
+
+        let stored: Vec<(String,)> = sqlx::query_as("SELECT agent_token_hash FROM servers")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(stored, [(tokens::hash(&added.agent_token),)]);
+    }
+
+    #[tokio::test]
+    async fn adding_an_existing_id_is_a_conflict() {
+        let (db, _dir) = fresh_db().await;
+        let service = Service::new(db, Duration::from_secs(60));
+        let id = ServerId::parse("nas").unwrap();
+        let name = ServerName::parse("NAS").unwrap();
+        service.add_server(id.clone(), name.clone()).await.unwrap();
+        let err = service.add_server(id, name).await.unwrap_err();
+        assert!(
+            matches!(err, AppError::Conflict(ref m) if m.contains("nas")),
+            "{err:?}"
+        );
+    }
+}

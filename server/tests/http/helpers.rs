@@ -1,0 +1,74 @@
+use homelab_protocol::{ServerId, ServerName};
+use homelab_server::config::{DatabaseArgs, ServeArgs};
+use homelab_server::db::Database;
+use homelab_server::service::Service;
+use homelab_server::startup::Application;
+use tokio::sync::oneshot;
+
+/// A running server on a fresh database; stops when dropped.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// The service layer over the same database, for arranging a test's state.
+    pub service: Service,
+    _stop: oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// GETs `path` and returns the status and the body.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// Adds a server through the service layer and returns its agent token.
+    pub async fn add_server(&self, id: &str, name: &str) -> String {
+        self.service
+            .add_server(
+                ServerId::parse(id).unwrap(),
+                ServerName::parse(name).unwrap(),
+            )
+            .await
+            .expect("server added")
+            .agent_token
+    }
+}
+
+/// Starts the real server on 127.0.0.1:0 over a new SQLite file.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database_url = format!("sqlite://{}", dir.path().join("homelab.db").display());
+    let args = ServeArgs {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database: DatabaseArgs {
+            database_url: database_url.clone(),
+        },
+        heartbeat_interval: 60,
+        site_root: dir.path().join("site"),
+    };
+    let app = Application::build(&args).await.expect("server starts");
+    let addr = app.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let db = Database::connect(&database_url).await.expect("second pool");
+    TestApp {
+        service: Service::new(db, args.heartbeat_interval()),
+        base: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        _stop: stop,
+        _dir: dir,
+    }
+}

@@ -1,0 +1,7 @@
+//! Whole-server tests: the real server on port 0 with a fresh database, driven over
+//! real HTTP. One binary, one module per feature.
+
+mod helpers;
+
+mod dashboard;
+mod health;
