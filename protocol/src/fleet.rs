@@ -92,3 +92,44 @@ mod tests {
         }
     }
 }
+
+/// A server's pending packages, as `GET /api/v1/servers/{id}/packages` answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackageList {
+    /// Security updates first, then by name.
+    pub packages: Vec<crate::PendingPackage>,
+    /// Installable updates: held and kept-back packages are listed but not counted.
+    pub total: u32,
+    /// Packages with a security version available (held ones excluded).
+    pub security: u32,
+}
+
+impl PackageList {
+    /// Counts the list the way the fleet table does.
+    pub fn new(packages: Vec<crate::PendingPackage>) -> Self {
+        let count = |f: &dyn Fn(&crate::PendingPackage) -> bool| {
+            u32::try_from(packages.iter().filter(|p| f(p)).count()).unwrap_or(u32::MAX)
+        };
+        let total = count(&|p| p.is_installable());
+        let security = count(&|p| p.is_security && !p.held);
+        PackageList {
+            packages,
+            total,
+            security,
+        }
+    }
+}
+
+/// Everything the server page shows about one machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerDetail {
+    #[serde(flatten)]
+    pub summary: ServerSummary,
+    pub hostname: Option<String>,
+    pub os: Option<String>,
+    pub agent_version: Option<String>,
+    pub metrics: Option<crate::Metrics>,
+    /// Unix milliseconds of the last package scan received.
+    pub packages_seen_at_ms: Option<i64>,
+    pub packages: PackageList,
+}

@@ -3,10 +3,14 @@
 
 pub mod action;
 pub mod fleet;
+pub mod heartbeat;
+pub mod package;
 pub mod server_id;
 pub mod server_name;
 
 pub use action::{ActionStatus, ActionType, ParseEnumError};
-pub use fleet::{AddedServer, ServerStatus, ServerSummary};
+pub use fleet::{AddedServer, PackageList, ServerDetail, ServerStatus, ServerSummary};
+pub use heartbeat::{Heartbeat, HeartbeatAck, HeartbeatError, Metrics};
+pub use package::{DebVersion, PackageError, PackageName, PendingPackage};
 pub use server_id::{ServerId, ServerIdError};
 pub use server_name::{ServerName, ServerNameError};

@@ -23,6 +23,36 @@ pub enum Command {
     /// Manage the fleet's servers.
     #[command(subcommand)]
     Server(ServerCommand),
+    /// Manage dashboard accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage tokens for the JSON API.
+    #[command(subcommand, name = "api-token")]
+    ApiToken(ApiTokenCommand),
+}
+
+/// `homelab-cmd user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account (or set its password), reading the password from stdin.
+    Add {
+        /// The login name.
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// `homelab-cmd api-token ...`
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Create a token for the JSON API and print it (shown only this once).
+    Create {
+        /// What the token is for, e.g. `backup-script`.
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 /// `homelab-cmd server ...`

@@ -1,7 +1,10 @@
 //! The homelab-cmd server as a library, so that tests can start it on port 0.
 
+pub mod agent_api;
+pub mod api;
 pub mod config;
 pub mod db;
+pub mod http;
 pub mod service;
 pub mod startup;
 pub mod tokens;

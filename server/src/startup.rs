@@ -50,6 +50,8 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(crate::agent_api::router())
+        .merge(crate::api::router(state.clone()))
         .leptos_routes_with_context(
             &state,
             routes,

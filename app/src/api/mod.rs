@@ -7,4 +7,4 @@ pub mod servers;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
-pub use servers::{AddServer, ListServers, add_server, list_servers};
+pub use servers::{AddServer, ListServers, ServerDetail, add_server, list_servers, server_detail};

@@ -19,3 +19,11 @@ pub async fn add_server(id: String, name: String) -> Result<AddedServer, AppErro
     let name = ServerName::parse(&name).map_err(|e| AppError::invalid("name", e.to_string()))?;
     super::ssr::backend()?.add_server(id, name).await
 }
+
+/// One server with its metrics and pending packages, for the server page.
+#[server]
+pub async fn server_detail(id: String) -> Result<crate::domain::ServerDetail, AppError> {
+    let id = crate::domain::ServerId::parse(id)
+        .map_err(|e| AppError::NotFound(format!("no such server: {e}")))?;
+    super::ssr::backend()?.server_detail(id).await
+}

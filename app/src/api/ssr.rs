@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use leptos::prelude::use_context;
 
-use crate::domain::{AddedServer, AppError, ServerId, ServerName, ServerSummary};
+use crate::domain::{AddedServer, AppError, ServerDetail, ServerId, ServerName, ServerSummary};
 
 /// A boxed future, so that [`Backend`] can be used as a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -25,6 +25,9 @@ pub trait Backend: Send + Sync + 'static {
         id: ServerId,
         name: ServerName,
     ) -> BoxFuture<'_, Result<AddedServer, AppError>>;
+
+    /// One server with its metrics and pending packages.
+    fn server_detail(&self, id: ServerId) -> BoxFuture<'_, Result<ServerDetail, AppError>>;
 }
 
 /// The backend shared by every request.

@@ -5,5 +5,6 @@ mod error;
 
 pub use error::AppError;
 pub use homelab_protocol::{
-    ActionStatus, ActionType, AddedServer, ServerId, ServerName, ServerStatus, ServerSummary,
+    ActionStatus, ActionType, AddedServer, Metrics, PackageList, PendingPackage, ServerDetail,
+    ServerId, ServerName, ServerStatus, ServerSummary,
 };

@@ -2,7 +2,10 @@
 //! per table or aggregate. Queries are plain portable SQL over sqlx's `Any` driver,
 //! so the backend is a run-time choice made by the database URL.
 
+pub mod api_tokens;
+pub mod packages;
 pub mod servers;
+pub mod users;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -69,6 +72,11 @@ impl Database {
             .await?;
         SQLITE_MIGRATIONS.run(&pool).await?;
         Ok(Database { pool })
+    }
+
+    /// Starts a transaction: every change the service makes is one.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, DbError> {
+        Ok(self.pool.begin().await?)
     }
 
     /// The pool, for the query modules.

@@ -1,7 +1,7 @@
 //! The `servers` table: the managed machines.
 
-use homelab_protocol::{ServerId, ServerName};
-use sqlx::{AnyPool, Row};
+use homelab_protocol::{Heartbeat, Metrics, ServerId, ServerName};
+use sqlx::{Any, AnyPool, Row, Transaction};
 
 use super::{DbError, now_ms};
 
@@ -10,10 +10,21 @@ use super::{DbError, now_ms};
 pub struct ServerRecord {
     pub id: ServerId,
     pub name: ServerName,
+    pub hostname: Option<String>,
+    pub os: Option<String>,
+    pub agent_version: Option<String>,
     pub last_seen_ms: Option<i64>,
+    /// The latest metrics, once the agent has sent any.
+    pub metrics: Option<Metrics>,
     pub reboot_required: bool,
     pub paused: bool,
+    /// When the agent last sent a package list.
+    pub packages_seen_at_ms: Option<i64>,
 }
+
+const COLUMNS: &str = "id, name, hostname, os, agent_version, last_seen_ms, cpu_percent, \
+    memory_percent, disk_percent, load_1, load_5, load_15, uptime_s, reboot_required, paused, \
+    packages_seen_at_ms";
 
 /// Why a server could not be added.
 #[derive(Debug, thiserror::Error)]
@@ -49,24 +60,102 @@ pub async fn insert(
 
 /// Every server, ordered by name then id.
 pub async fn list(pool: &AnyPool) -> Result<Vec<ServerRecord>, DbError> {
-    let rows = sqlx::query(
-        "SELECT id, name, last_seen_ms, reboot_required, paused FROM servers ORDER BY name, id",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM servers ORDER BY name, id"))
+        .fetch_all(pool)
+        .await?;
     rows.iter().map(record_from_row).collect()
+}
+
+/// One server, if it exists.
+pub async fn get(pool: &AnyPool, id: &ServerId) -> Result<Option<ServerRecord>, DbError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM servers WHERE id = $1"))
+        .bind(id.as_str())
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(record_from_row).transpose()
+}
+
+/// The server an agent token belongs to, with the digest of its stored package list.
+pub async fn find_by_token_hash(
+    tx: &mut Transaction<'_, Any>,
+    token_hash: &str,
+) -> Result<Option<(ServerId, Option<String>)>, DbError> {
+    let row = sqlx::query("SELECT id, packages_digest FROM servers WHERE agent_token_hash = $1")
+        .bind(token_hash)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let id: String = row.try_get("id")?;
+    let id = ServerId::parse(id)
+        .map_err(|e| DbError::Sqlx(sqlx::Error::Decode(format!("servers.id: {e}").into())))?;
+    Ok(Some((id, row.try_get("packages_digest")?)))
+}
+
+/// Stores what a heartbeat says about the machine. `packages_digest` is the digest of
+/// the list it carried, if it carried one.
+pub async fn record_heartbeat(
+    tx: &mut Transaction<'_, Any>,
+    id: &ServerId,
+    hb: &Heartbeat,
+    packages_digest: Option<&str>,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    let m = &hb.metrics;
+    sqlx::query(
+        "UPDATE servers SET hostname = $2, os = $3, agent_version = $4, last_seen_ms = $5, \
+         cpu_percent = $6, memory_percent = $7, disk_percent = $8, load_1 = $9, load_5 = $10, \
+         load_15 = $11, uptime_s = $12, reboot_required = $13, \
+         packages_digest = COALESCE($14, packages_digest), \
+         packages_seen_at_ms = CASE WHEN $14 IS NULL THEN packages_seen_at_ms ELSE $5 END \
+         WHERE id = $1",
+    )
+    .bind(id.as_str())
+    .bind(hb.hostname.as_deref())
+    .bind(hb.os.as_str())
+    .bind(hb.agent_version.as_str())
+    .bind(now_ms)
+    .bind(m.cpu_percent)
+    .bind(m.memory_percent)
+    .bind(m.disk_percent)
+    .bind(m.load_1)
+    .bind(m.load_5)
+    .bind(m.load_15)
+    .bind(i64::try_from(m.uptime_s).unwrap_or(i64::MAX))
+    .bind(i32::from(hb.reboot_required))
+    .bind(packages_digest)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn record_from_row(row: &sqlx::any::AnyRow) -> Result<ServerRecord, DbError> {
     let corrupt = |what: String| DbError::Sqlx(sqlx::Error::Decode(what.into()));
     let id: String = row.try_get("id")?;
     let name: String = row.try_get("name")?;
+    let cpu: Option<f64> = row.try_get("cpu_percent")?;
+    let metrics = match cpu {
+        None => None,
+        Some(cpu_percent) => Some(Metrics {
+            cpu_percent,
+            memory_percent: row.try_get("memory_percent")?,
+            disk_percent: row.try_get("disk_percent")?,
+            load_1: row.try_get("load_1")?,
+            load_5: row.try_get("load_5")?,
+            load_15: row.try_get("load_15")?,
+            uptime_s: u64::try_from(row.try_get::<i64, _>("uptime_s")?).unwrap_or(0),
+        }),
+    };
     Ok(ServerRecord {
         id: ServerId::parse(id).map_err(|e| corrupt(format!("servers.id: {e}")))?,
         name: ServerName::parse(&name).map_err(|e| corrupt(format!("servers.name: {e}")))?,
+        hostname: row.try_get("hostname")?,
+        os: row.try_get("os")?,
+        agent_version: row.try_get("agent_version")?,
         last_seen_ms: row.try_get("last_seen_ms")?,
+        metrics,
         reboot_required: super::flag(row, "reboot_required")?,
         paused: super::flag(row, "paused")?,
+        packages_seen_at_ms: row.try_get("packages_seen_at_ms")?,
     })
 }
 

@@ -2,15 +2,20 @@
 //! JSON API turn requests into database work. It speaks [`AppError`]; database
 //! faults are logged here with their cause chain and leave as `Internal`.
 
+mod accounts;
+mod inventory;
+
 use std::time::Duration;
 
 use homelab_app::api::ssr::{Backend, BoxFuture};
 use homelab_app::domain::{
-    AddedServer, AppError, ServerId, ServerName, ServerStatus, ServerSummary,
+    AddedServer, AppError, ServerDetail, ServerId, ServerName, ServerStatus, ServerSummary,
 };
 
 use crate::db::{self, Database, DbError};
 use crate::tokens;
+
+pub use inventory::AgentError;
 
 /// The prefix of agent tokens.
 pub const AGENT_TOKEN_PREFIX: &str = "hca_";
@@ -31,23 +36,39 @@ impl Service {
         }
     }
 
-    /// Every server with its derived status, ordered by name.
+    /// The interval agents are told to report at.
+    pub fn heartbeat_interval(&self) -> Duration {
+        self.heartbeat_interval
+    }
+
+    /// A status for a machine last heard from at `last_seen_ms`.
+    fn status(&self, last_seen_ms: Option<i64>) -> ServerStatus {
+        let interval_ms = i64::try_from(self.heartbeat_interval.as_millis()).unwrap_or(i64::MAX);
+        ServerStatus::derive(last_seen_ms, db::now_ms(), interval_ms)
+    }
+
+    /// Every server with its derived status and update counts, ordered by name.
     pub async fn list_servers(&self) -> Result<Vec<ServerSummary>, AppError> {
         let records = db::servers::list(self.db.pool()).await.map_err(internal)?;
-        let now = db::now_ms();
-        let interval_ms = i64::try_from(self.heartbeat_interval.as_millis()).unwrap_or(i64::MAX);
+        let counts = db::packages::counts(self.db.pool())
+            .await
+            .map_err(internal)?;
         Ok(records
             .into_iter()
-            .map(|r| ServerSummary {
-                status: ServerStatus::derive(r.last_seen_ms, now, interval_ms),
-                id: r.id,
-                name: r.name,
-                last_seen_ms: r.last_seen_ms,
-                updates: 0,
-                security_updates: 0,
-                paused: r.paused,
-                reboot_required: r.reboot_required,
-                awaiting_approval: 0,
+            .map(|r| {
+                let (updates, security_updates) =
+                    counts.get(r.id.as_str()).copied().unwrap_or((0, 0));
+                ServerSummary {
+                    status: self.status(r.last_seen_ms),
+                    id: r.id,
+                    name: r.name,
+                    last_seen_ms: r.last_seen_ms,
+                    updates,
+                    security_updates,
+                    paused: r.paused,
+                    reboot_required: r.reboot_required,
+                    awaiting_approval: 0,
+                }
             })
             .collect())
     }
@@ -76,7 +97,7 @@ impl Service {
 }
 
 /// Logs a database fault with its cause chain; the caller sees only "internal error".
-fn internal(err: DbError) -> AppError {
+pub(crate) fn internal(err: DbError) -> AppError {
     tracing::error!(error = ?anyhow::Error::from(err), "database error");
     AppError::Internal
 }
@@ -92,6 +113,10 @@ impl Backend for Service {
         name: ServerName,
     ) -> BoxFuture<'_, Result<AddedServer, AppError>> {
         Box::pin(Service::add_server(self, id, name))
+    }
+
+    fn server_detail(&self, id: ServerId) -> BoxFuture<'_, Result<ServerDetail, AppError>> {
+        Box::pin(async move { Service::server_detail(self, &id).await })
     }
 }
 

@@ -11,6 +11,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The service layer over the same database, for arranging a test's state.
     pub service: Service,
+    /// A JSON API token.
+    pub api_token: String,
     _stop: oneshot::Sender<()>,
     _dir: tempfile::TempDir,
 }
@@ -30,6 +32,34 @@ impl TestApp {
             .expect("request");
         let status = response.status().as_u16();
         (status, response.text().await.expect("body"))
+    }
+
+    /// POSTs `body` as JSON with `Authorization: Bearer token`.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Self::answer(request.send().await.expect("request")).await
+    }
+
+    /// GETs `path` from the JSON API with the test's API token.
+    pub async fn api_get(&self, path: &str) -> (u16, serde_json::Value) {
+        let request = self.client.get(self.url(path)).bearer_auth(&self.api_token);
+        Self::answer(request.send().await.expect("request")).await
+    }
+
+    async fn answer(response: reqwest::Response) -> (u16, serde_json::Value) {
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("status {status}, body is not JSON ({e}): {text}"));
+        (status, json)
     }
 
     /// Adds a server through the service layer and returns its agent token.
@@ -64,8 +94,11 @@ pub async fn spawn_app() -> TestApp {
         let _ = stopped.await;
     }));
     let db = Database::connect(&database_url).await.expect("second pool");
+    let service = Service::new(db, args.heartbeat_interval());
+    let api_token = service.create_api_token("tests").await.expect("API token");
     TestApp {
-        service: Service::new(db, args.heartbeat_interval()),
+        service,
+        api_token,
         base: format!("http://{addr}"),
         client: reqwest::Client::new(),
         _stop: stop,

@@ -3,5 +3,7 @@
 
 mod helpers;
 
+mod api;
 mod dashboard;
 mod health;
+mod heartbeat;

@@ -1,0 +1,122 @@
+# Shared by make-host.sh and add-package.sh: building dummy .debs and turning
+# DEST_DIR/root/srv/repo into a repository apt accepts. Sourced, not run.
+
+set -euo pipefail
+
+export LANG=C LC_ALL=C DEBIAN_FRONTEND=noninteractive
+# Files in the repository and the root must be world-readable: apt fetches
+# file: sources as the unprivileged _apt user.
+umask 022
+# Fixed timestamps inside the .debs, so two runs build byte-identical packages.
+export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1735689600}"
+
+die() { echo "sandbox: $*" >&2; exit 1; }
+
+need_root() {
+    [ "$(id -u)" -eq 0 ] || die "needs root (chroot, device nodes in the base tarball)"
+}
+
+# Runs a command with its output kept in a log; the log is shown only when the
+# command fails, so a successful run stays silent but a failure explains itself.
+quiet() {
+    local log
+    log="$(mktemp)"
+    if ! "$@" >"$log" 2>&1; then
+        echo "sandbox: failed: $*" >&2
+        cat "$log" >&2
+        rm -f "$log"
+        return 1
+    fi
+    rm -f "$log"
+}
+
+# Runs a command inside the root. Plain chroot, no /proc: apt, dpkg and
+# apt-mark work without it for packages that ship no maintainer scripts, and
+# not mounting anything means there is nothing to leak or to unmount later.
+in_root() {
+    chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C LC_ALL=C \
+        DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+# The suites the repository serves, with the Release fields apt shows in
+# `apt-cache policy` (o=, l=, a=, n=, v=) and in the `Label:Version/Suite`
+# origin of `apt-get -s` Inst lines. Version follows what Debian itself puts
+# in these Release files (12.x, 12-updates, 12).
+SUITES=(bookworm bookworm-updates bookworm-security)
+suite_fields() {
+    case "$1" in
+        bookworm) echo "Debian Debian bookworm bookworm 12.11" ;;
+        bookworm-updates) echo "Debian Debian bookworm-updates bookworm-updates 12-updates" ;;
+        bookworm-security) echo "Debian Debian-Security bookworm-security bookworm-security 12" ;;
+        *) die "unknown suite $1 (known: ${SUITES[*]})" ;;
+    esac
+}
+
+# build_deb REPO SUITE NAME VERSION [CONTROL-LINE...]
+# Builds REPO/pool/SUITE/NAME_VERSION_all.deb. Architecture all, so the same
+# package works on any host architecture; the only file is a small doc file
+# so dpkg has something real to unpack and list.
+build_deb() {
+    local repo="$1" suite="$2" name="$3" version="$4"
+    shift 4
+    suite_fields "$suite" >/dev/null
+    local work
+    work="$(mktemp -d)"
+    # mktemp -d makes a 0700 directory; it becomes the package's "./" entry.
+    chmod 0755 "$work"
+    mkdir -p "$work/DEBIAN" "$work/usr/share/doc/$name" "$repo/pool/$suite"
+    {
+        echo "Package: $name"
+        echo "Version: $version"
+        echo "Architecture: all"
+        echo "Maintainer: homelab-cmd sandbox <sandbox@invalid>"
+        echo "Section: misc"
+        echo "Priority: optional"
+        local line
+        for line in "$@"; do echo "$line"; done
+        echo "Description: homelab-cmd sandbox package $name"
+        echo " Dummy package that exists only so apt has real updates to report."
+    } >"$work/DEBIAN/control"
+    # Suite-independent content: the same NAME VERSION published in two suites
+    # must be the same file, or apt lists them as two different versions
+    # instead of one version with two origins.
+    echo "$name $version, built by homelab-cmd scripts/sandbox" >"$work/usr/share/doc/$name/README"
+    # dpkg-deb names files without the epoch, as the Debian archive does.
+    local file="$repo/pool/$suite/${name}_${version#*:}_all.deb"
+    quiet dpkg-deb --build --root-owner-group -Zgzip "$work" "$file"
+    rm -rf "$work"
+}
+
+# index_suite REPO SUITE
+# Regenerates dists/SUITE/main/binary-ARCH/Packages{,.gz} and dists/SUITE/Release
+# from pool/SUITE. Arch-all packages are listed in the host architecture's
+# Packages file (as in the Debian archive), and only that architecture is
+# announced, so apt never looks for a binary-all index.
+index_suite() {
+    local repo="$1" suite="$2" arch
+    arch="$(dpkg --print-architecture)"
+    local origin label suite_name codename version
+    read -r origin label suite_name codename version <<<"$(suite_fields "$suite")"
+    local bin="dists/$suite/main/binary-$arch"
+    mkdir -p "$repo/$bin" "$repo/pool/$suite"
+    # Run from the repository root so Filename: paths are relative to it, which
+    # is what apt resolves against the file:/srv/repo base.
+    (cd "$repo" && apt-ftparchive packages "pool/$suite" >"$bin/Packages" 2>/dev/null)
+    gzip -9nkf "$repo/$bin/Packages"
+    # The Release is written elsewhere first: apt-ftparchive hashes every file
+    # in the directory and must not see a half-written Release of its own.
+    local release
+    release="$(mktemp)"
+    apt-ftparchive \
+        -o APT::FTPArchive::Release::Origin="$origin" \
+        -o APT::FTPArchive::Release::Label="$label" \
+        -o APT::FTPArchive::Release::Suite="$suite_name" \
+        -o APT::FTPArchive::Release::Codename="$codename" \
+        -o APT::FTPArchive::Release::Version="$version" \
+        -o APT::FTPArchive::Release::Architectures="$arch" \
+        -o APT::FTPArchive::Release::Components=main \
+        -o APT::FTPArchive::Release::Description="homelab-cmd sandbox $suite" \
+        release "$repo/dists/$suite" >"$release"
+    mv "$release" "$repo/dists/$suite/Release"
+    chmod 0644 "$repo/dists/$suite/Release"
+}

@@ -1,0 +1,36 @@
+//! The `users` table: dashboard accounts with argon2 password hashes.
+
+use sqlx::AnyPool;
+
+use super::{DbError, now_ms};
+
+/// Creates the account or replaces its password; true when it was created.
+pub async fn upsert(pool: &AnyPool, name: &str, password_hash: &str) -> Result<bool, DbError> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query("UPDATE users SET password_hash = $2 WHERE name = $1")
+        .bind(name)
+        .bind(password_hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if updated == 0 {
+        sqlx::query("INSERT INTO users (name, password_hash, created_at_ms) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(password_hash)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(updated == 0)
+}
+
+/// The stored password hash of `name`.
+pub async fn password_hash(pool: &AnyPool, name: &str) -> Result<Option<String>, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?,
+    )
+}

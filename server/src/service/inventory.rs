@@ -1,0 +1,108 @@
+//! What agents report (heartbeats) and what the dashboard reads of it.
+
+use homelab_app::domain::{AppError, ServerId};
+use homelab_protocol::{Heartbeat, HeartbeatAck, PackageList, ServerDetail};
+use sha2::{Digest, Sha256};
+
+use super::{Service, internal};
+use crate::db::{self, DbError};
+use crate::tokens;
+
+/// Why a heartbeat was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// No token, or one that names no server.
+    #[error("missing or unknown agent token")]
+    Unauthorized,
+    /// A value no machine can have.
+    #[error(transparent)]
+    Invalid(#[from] homelab_protocol::HeartbeatError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl Service {
+    /// Stores a heartbeat from the agent holding `token`, in one transaction. A package
+    /// list identical to the stored one writes no package rows.
+    pub async fn heartbeat(&self, token: &str, hb: &Heartbeat) -> Result<HeartbeatAck, AgentError> {
+        hb.validate()?;
+        let mut tx = self.db.begin().await?;
+        let (server, stored_digest) =
+            db::servers::find_by_token_hash(&mut tx, &tokens::hash(token))
+                .await?
+                .ok_or(AgentError::Unauthorized)?;
+        let now = db::now_ms();
+        let digest = hb.packages.as_deref().map(package_digest);
+        if let (Some(packages), Some(digest)) = (&hb.packages, &digest) {
+            if stored_digest.as_deref() != Some(digest.as_str()) {
+                db::packages::replace(&mut tx, &server, packages, now).await?;
+                tracing::info!(server = %server, pending = packages.len(), "package list changed");
+            }
+        }
+        db::servers::record_heartbeat(&mut tx, &server, hb, digest.as_deref(), now).await?;
+        tx.commit().await.map_err(DbError::from)?;
+        Ok(HeartbeatAck {
+            heartbeat_interval_s: u32::try_from(self.heartbeat_interval.as_secs())
+                .unwrap_or(u32::MAX),
+        })
+    }
+
+    /// Everything the server page shows.
+    pub async fn server_detail(&self, id: &ServerId) -> Result<ServerDetail, AppError> {
+        let record = db::servers::get(self.db.pool(), id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::NotFound(format!("no server with id `{id}`")))?;
+        let packages = self.packages(id).await?;
+        Ok(ServerDetail {
+            summary: homelab_protocol::ServerSummary {
+                status: self.status(record.last_seen_ms),
+                id: record.id,
+                name: record.name,
+                last_seen_ms: record.last_seen_ms,
+                updates: packages.total,
+                security_updates: packages.security,
+                paused: record.paused,
+                reboot_required: record.reboot_required,
+                awaiting_approval: 0,
+            },
+            hostname: record.hostname,
+            os: record.os,
+            agent_version: record.agent_version,
+            metrics: record.metrics,
+            packages_seen_at_ms: record.packages_seen_at_ms,
+            packages,
+        })
+    }
+
+    /// The server's pending packages with their counts.
+    pub async fn packages(&self, id: &ServerId) -> Result<PackageList, AppError> {
+        let stored = db::packages::list(self.db.pool(), id)
+            .await
+            .map_err(internal)?;
+        Ok(PackageList::new(
+            stored.into_iter().map(|s| s.package).collect(),
+        ))
+    }
+
+    /// The first-seen times of the server's pending packages, by name (for tests and
+    /// the package table).
+    pub async fn package_first_seen(&self, id: &ServerId) -> Result<Vec<(String, i64)>, AppError> {
+        let stored = db::packages::list(self.db.pool(), id)
+            .await
+            .map_err(internal)?;
+        Ok(stored
+            .into_iter()
+            .map(|s| (s.package.name.to_string(), s.first_seen_ms))
+            .collect())
+    }
+}
+
+/// A digest of a package list that does not depend on the order the agent sent it in.
+fn package_digest(packages: &[homelab_protocol::PendingPackage]) -> String {
+    let mut sorted: Vec<_> = packages.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    // Serializing plain data cannot fail; an empty digest would only cost a rewrite.
+    let bytes = serde_json::to_vec(&sorted).unwrap_or_default();
+    hex::encode(Sha256::digest(bytes))
+}
