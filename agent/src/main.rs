@@ -1,13 +1,20 @@
 //! homelab-agent: the process on each managed machine.
 
+mod apt;
+mod client;
 mod config;
+mod heartbeat;
+mod metrics;
+mod runner;
+mod scan;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use config::{Args, Config};
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -23,6 +30,35 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing::info!(server = %config.server, "configuration loaded");
+    let client = match client::Client::new(&config) {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::error!("cannot set up the HTTP client: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(server = %config.server, allowed = ?config.allowed_actions, "homelab-agent starting");
+    let beats = heartbeat::Heartbeater::new(client, config.heartbeat_interval).run();
+    tokio::select! {
+        () = beats => {}
+        () = shutdown_signal() => tracing::info!("stopping"),
+    }
     ExitCode::SUCCESS
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!("cannot listen for SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

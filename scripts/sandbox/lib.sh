@@ -1,5 +1,6 @@
 # Shared by make-host.sh and add-package.sh: building dummy .debs and turning
 # DEST_DIR/root/srv/repo into a repository apt accepts. Sourced, not run.
+# Callers set ROOT (DEST_DIR/root) before calling in_root or suite_fields.
 
 set -euo pipefail
 
@@ -41,11 +42,17 @@ in_root() {
 # The suites the repository serves, with the Release fields apt shows in
 # `apt-cache policy` (o=, l=, a=, n=, v=) and in the `Label:Version/Suite`
 # origin of `apt-get -s` Inst lines. Version follows what Debian itself puts
-# in these Release files (12.x, 12-updates, 12).
+# in these Release files: the point release for bookworm (taken from the root's
+# /etc/debian_version, i.e. the release the base tarball was made from),
+# 12-updates and 12. Suite and Codename are both the codename here; the real
+# archive says stable-*/oldstable-* in Suite, which changes with every Debian
+# release, so nothing should depend on either spelling.
 SUITES=(bookworm bookworm-updates bookworm-security)
 suite_fields() {
+    local point
+    point="$(cat "$ROOT/etc/debian_version" 2>/dev/null || echo 12)"
     case "$1" in
-        bookworm) echo "Debian Debian bookworm bookworm 12.11" ;;
+        bookworm) echo "Debian Debian bookworm bookworm $point" ;;
         bookworm-updates) echo "Debian Debian bookworm-updates bookworm-updates 12-updates" ;;
         bookworm-security) echo "Debian Debian-Security bookworm-security bookworm-security 12" ;;
         *) die "unknown suite $1 (known: ${SUITES[*]})" ;;

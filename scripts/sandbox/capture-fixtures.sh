@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Regenerates the captured apt fixtures in agent/tests/fixtures/apt/ from a
+# fresh sandbox, so they stay real apt output rather than hand edits:
+#
+#   scripts/sandbox/capture-fixtures.sh DEST_DIR        (as root)
+#
+# The hand-written ubuntu-noble-* fixtures are not touched. DEST_DIR is left
+# holding a standard make-host.sh root.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[ $# -eq 1 ] || { echo "usage: $0 DEST_DIR" >&2; exit 2; }
+need_root
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+OUT="$HERE/../../agent/tests/fixtures/apt"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+
+"$HERE/make-host.sh" "$1"
+ROOT="$(cd "$1" && pwd)/root"
+
+in_root apt-get -s upgrade --with-new-pkgs >"$OUT/bookworm-upgrade-sim.txt"
+in_root apt-cache policy hl-normal hl-openssl hl-security-tools hl-tzdata hl-held \
+    hl-keptback hl-epoch >"$OUT/bookworm-policy.txt"
+in_root apt-cache policy >"$OUT/bookworm-policy-sources.txt"
+in_root apt-mark showhold >"$OUT/bookworm-showhold.txt"
+in_root apt list --upgradable 2>/dev/null >"$OUT/bookworm-upgradable.txt"
+
+# The same version published in two suites: apt prints both origins on one
+# Inst line. Not part of the standard sandbox, so it is added, captured, and
+# the sandbox rebuilt.
+"$HERE/add-package.sh" "$1" bookworm-security hl-normal 1.1-1
+in_root apt-get -s upgrade --with-new-pkgs >"$OUT/bookworm-upgrade-sim-multi-origin.txt"
+"$HERE/make-host.sh" "$1"
