@@ -9,12 +9,12 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{A, Route, Router, Routes},
 };
 
 use crate::components::HydrationMarker;
-use crate::pages::{FleetPage, NotFound};
+use crate::pages::{FleetPage, NotFound, ServerPage};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -55,7 +55,14 @@ pub fn App() -> impl IntoView {
             </header>
             <main>
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=FleetPage/>
+                    // Async: the server waits for the data before it answers, so pages
+                    // are whole without JavaScript and carry the right status code.
+                    <Route path=StaticSegment("") view=FleetPage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("servers"), ParamSegment("id"))
+                        view=ServerPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>

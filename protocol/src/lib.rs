@@ -14,3 +14,12 @@ pub use heartbeat::{Heartbeat, HeartbeatAck, HeartbeatError, Metrics};
 pub use package::{DebVersion, PackageError, PackageName, PendingPackage};
 pub use server_id::{ServerId, ServerIdError};
 pub use server_name::{ServerName, ServerNameError};
+
+/// The current time in Unix milliseconds, the unit of every timestamp here. Server
+/// and agent only: the browser has no system clock through `std`.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,4 +1,5 @@
-# Shared by make-host.sh and add-package.sh: building dummy .debs and turning
+# shellcheck shell=bash
+# Shared by make-host.sh, add-package.sh and capture-fixtures.sh: building dummy .debs and turning
 # DEST_DIR/root/srv/repo into a repository apt accepts. Sourced, not run.
 # Callers set ROOT (DEST_DIR/root) before calling in_root or suite_fields.
 
@@ -13,6 +14,14 @@ export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1735689600}"
 
 die() { echo "sandbox: $*" >&2; exit 1; }
 
+# Temporary files of this run, removed however it ends. Bash skips the EXIT
+# trap when a signal kills it, so signals are turned into exits.
+TMP_PATHS=()
+cleanup_tmp() { if ((${#TMP_PATHS[@]})); then rm -rf "${TMP_PATHS[@]}"; fi; }
+trap cleanup_tmp EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 need_root() {
     [ "$(id -u)" -eq 0 ] || die "needs root (chroot, device nodes in the base tarball)"
 }
@@ -22,6 +31,7 @@ need_root() {
 quiet() {
     local log
     log="$(mktemp)"
+    TMP_PATHS+=("$log")
     if ! "$@" >"$log" 2>&1; then
         echo "sandbox: failed: $*" >&2
         cat "$log" >&2
@@ -69,6 +79,7 @@ build_deb() {
     suite_fields "$suite" >/dev/null
     local work
     work="$(mktemp -d)"
+    TMP_PATHS+=("$work")
     # mktemp -d makes a 0700 directory; it becomes the package's "./" entry.
     chmod 0755 "$work"
     mkdir -p "$work/DEBIAN" "$work/usr/share/doc/$name" "$repo/pool/$suite"
@@ -114,6 +125,7 @@ index_suite() {
     # in the directory and must not see a half-written Release of its own.
     local release
     release="$(mktemp)"
+    TMP_PATHS+=("$release")
     apt-ftparchive \
         -o APT::FTPArchive::Release::Origin="$origin" \
         -o APT::FTPArchive::Release::Label="$label" \

@@ -25,11 +25,6 @@ ROOT="$DEST_DIR/root"
 REPO="$ROOT/srv/repo"
 [ "$ROOT" != "/root" ] || die "refusing to use / as DEST_DIR"
 
-# Temporary files this run may leave behind when interrupted.
-PARTIAL=""
-cleanup() { if [ -n "$PARTIAL" ]; then rm -f "$PARTIAL"; fi; }
-trap cleanup EXIT
-
 # --- tools ------------------------------------------------------------------
 if ! command -v mmdebstrap >/dev/null || ! command -v apt-ftparchive >/dev/null ||
     ! command -v dpkg-deb >/dev/null; then
@@ -48,12 +43,15 @@ mkdir -p "$CACHE_DIR"
 exec 9>"$CACHE_DIR/.lock"
 flock 9
 if [ ! -s "$TARBALL" ]; then
+    # Leftovers of runs killed too hard for their trap (we hold the lock, so
+    # no other run is writing one right now).
+    rm -f "$TARBALL".partial.*
     PARTIAL="$TARBALL.partial.$$"
+    TMP_PATHS+=("$PARTIAL")
     # --format=tar: mmdebstrap picks the format from the file name otherwise,
     # and would make a directory out of "*.partial".
     quiet mmdebstrap --quiet --format=tar --variant=apt bookworm "$PARTIAL"
     mv -f "$PARTIAL" "$TARBALL"
-    PARTIAL=""
 fi
 flock -u 9
 exec 9>&-

@@ -7,4 +7,7 @@ pub mod servers;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
-pub use servers::{AddServer, ListServers, ServerDetail, add_server, list_servers, server_detail};
+pub use servers::{
+    AddServer, Fleet, ListServers, LoadServerPage, ServerPageData, add_server, list_servers,
+    load_server_page,
+};

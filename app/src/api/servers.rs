@@ -1,13 +1,33 @@
 //! Server functions for the fleet.
 
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
-use crate::domain::{AddedServer, AppError, ServerSummary};
+use crate::domain::{AddedServer, AppError, ServerDetail, ServerSummary};
+
+/// The fleet as the fleet page shows it, with the server's clock so relative times
+/// render the same on the server and in the browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fleet {
+    pub servers: Vec<ServerSummary>,
+    pub now_ms: i64,
+}
+
+/// One server as the server page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerPageData {
+    pub detail: ServerDetail,
+    pub now_ms: i64,
+}
 
 /// Every server in the fleet, for the fleet table.
 #[server]
-pub async fn list_servers() -> Result<Vec<ServerSummary>, AppError> {
-    super::ssr::backend()?.list_servers().await
+pub async fn list_servers() -> Result<Fleet, AppError> {
+    let servers = super::ssr::backend()?.list_servers().await?;
+    Ok(Fleet {
+        servers,
+        now_ms: super::ssr::now_ms(),
+    })
 }
 
 /// Adds a server from the dashboard's form. The fields are parsed here, at the edge.
@@ -22,8 +42,12 @@ pub async fn add_server(id: String, name: String) -> Result<AddedServer, AppErro
 
 /// One server with its metrics and pending packages, for the server page.
 #[server]
-pub async fn server_detail(id: String) -> Result<crate::domain::ServerDetail, AppError> {
-    let id = crate::domain::ServerId::parse(id)
-        .map_err(|e| AppError::NotFound(format!("no such server: {e}")))?;
-    super::ssr::backend()?.server_detail(id).await
+pub async fn load_server_page(id: String) -> Result<ServerPageData, AppError> {
+    let id = crate::domain::ServerId::parse(id.as_str())
+        .map_err(|_| AppError::NotFound(format!("no server with id `{id}`")))?;
+    let detail = super::ssr::backend()?.server_detail(id).await?;
+    Ok(ServerPageData {
+        detail,
+        now_ms: super::ssr::now_ms(),
+    })
 }

@@ -40,3 +40,5 @@ pub fn backend() -> Result<SharedBackend, AppError> {
         AppError::Internal
     })
 }
+
+pub use homelab_protocol::now_ms;

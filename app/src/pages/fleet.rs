@@ -3,9 +3,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{AddServer, list_servers};
-use crate::components::StatusBadge;
-use crate::domain::{ActionStatus, AddedServer, AppError, ServerSummary};
+use crate::api::{AddServer, Fleet, list_servers};
+use crate::components::{RelativeTime, StatusBadge};
+use crate::domain::{ActionStatus, AddedServer, AppError};
 
 /// The fleet table, rendered on the server and refreshed after a server is added.
 #[component]
@@ -21,8 +21,8 @@ pub fn FleetPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading the fleet…"</p> }>
             {move || Suspend::new(async move {
                 match servers.await {
-                    Ok(list) if list.is_empty() => view! { <EmptyFleet/> }.into_any(),
-                    Ok(list) => view! { <FleetTable servers=list/> }.into_any(),
+                    Ok(fleet) if fleet.servers.is_empty() => view! { <EmptyFleet/> }.into_any(),
+                    Ok(fleet) => view! { <FleetTable fleet/> }.into_any(),
                     Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 }
             })}
@@ -49,19 +49,23 @@ fn EmptyFleet() -> impl IntoView {
 }
 
 #[component]
-fn FleetTable(servers: Vec<ServerSummary>) -> impl IntoView {
-    let rows = servers
+fn FleetTable(fleet: Fleet) -> impl IntoView {
+    let now_ms = fleet.now_ms;
+    let rows = fleet
+        .servers
         .into_iter()
         .map(|s| {
+            let security_class = if s.security_updates > 0 { "num security-count" } else { "num" };
             view! {
                 <tr>
                     <th scope="row">
-                        <span class="server-name">{s.name.to_string()}</span>
+                        <a class="server-name" href=format!("/servers/{}", s.id)>{s.name.to_string()}</a>
                         <span class="muted server-id">{s.id.to_string()}</span>
                     </th>
                     <td><StatusBadge status=s.status/></td>
+                    <td><RelativeTime at_ms=s.last_seen_ms now_ms/></td>
                     <td class="num">{s.updates}</td>
-                    <td class="num">{s.security_updates}</td>
+                    <td class=security_class>{s.security_updates}</td>
                     <td class="num">{s.awaiting_approval}</td>
                     <td>
                         {s.paused.then(|| view! { <span class="badge maintenance">"Maintenance"</span> })}
@@ -80,6 +84,7 @@ fn FleetTable(servers: Vec<ServerSummary>) -> impl IntoView {
                     <tr>
                         <th scope="col">"Server"</th>
                         <th scope="col">"Status"</th>
+                        <th scope="col">"Last seen"</th>
                         <th scope="col" class="num">"Updates"</th>
                         <th scope="col" class="num">"Security"</th>
                         <th scope="col" class="num">{ActionStatus::Pending.label()}</th>

@@ -2,6 +2,8 @@
 
 mod fleet;
 mod not_found;
+mod server;
 
 pub use fleet::FleetPage;
 pub use not_found::NotFound;
+pub use server::ServerPage;

@@ -121,12 +121,7 @@ pub fn flag(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, sqlx::Error> 
 }
 
 /// The current time in Unix milliseconds, as stored in the database.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub use homelab_protocol::now_ms;
 
 #[cfg(test)]
 mod tests {

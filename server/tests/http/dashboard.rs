@@ -30,3 +30,57 @@ async fn an_unknown_page_is_a_404_with_the_not_found_page() {
     assert_eq!(status, 404);
     assert!(html.contains("Page not found"), "{html}");
 }
+
+#[tokio::test]
+async fn the_server_page_shows_metrics_and_packages_security_first() {
+    let app = spawn_app().await;
+    let token = app.add_server("nas", "Attic NAS").await;
+    let hb = serde_json::json!({
+        "agent_version": "0.1.0", "os": "Debian GNU/Linux 12 (bookworm)", "hostname": "attic",
+        "metrics": {"cpu_percent": 12.0, "memory_percent": 40.0, "disk_percent": 71.0,
+                    "load_1": 0.5, "load_5": 0.4, "load_15": 0.3, "uptime_s": 90000},
+        "reboot_required": false,
+        "packages": [
+            {"name": "curl", "current_version": "7.88.1-10", "new_version": "7.88.1-10+deb12u8",
+             "repository": "bookworm-updates", "is_security": false, "security_version": null,
+             "held": false, "kept_back": false},
+            {"name": "openssl", "current_version": "3.0.11-1", "new_version": "3.0.15-1",
+             "repository": "bookworm-security", "is_security": true, "security_version": "3.0.15-1",
+             "held": false, "kept_back": false}
+        ]
+    });
+    let (status, _) = app
+        .post_json("/agent/v1/heartbeat", Some(&token), &hb)
+        .await;
+    assert_eq!(status, 200);
+
+    let (status, html) = app.get("/servers/nas").await;
+    assert_eq!(status, 200);
+    for text in [
+        "Attic NAS",
+        "attic",
+        "Debian GNU/Linux 12 (bookworm)",
+        "1 d 1 h",
+        "Online",
+    ] {
+        assert!(html.contains(text), "{text} missing");
+    }
+    let openssl = html.find(">openssl<").expect("openssl row");
+    let curl = html.find(">curl<").expect("curl row");
+    assert!(openssl < curl, "security updates come first");
+
+    let (_, filtered) = app.get("/servers/nas?only=security").await;
+    assert!(filtered.contains(">openssl<"));
+    assert!(
+        !filtered.contains(">curl<"),
+        "the security filter hides curl"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_server_page_is_a_404() {
+    let app = spawn_app().await;
+    let (status, html) = app.get("/servers/ghost").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("No such server"), "{html}");
+}
