@@ -373,6 +373,50 @@ mod tests {
     }
 
     #[test]
+    fn ubuntu_origins_arch_names_and_epochs_are_handled() {
+        // Written from apt's format (see the fixtures' README), not captured.
+        let packages = scan(
+            include_str!("../tests/fixtures/apt/ubuntu-noble-upgrade-sim.txt"),
+            include_str!("../tests/fixtures/apt/ubuntu-noble-policy.txt"),
+            "",
+        );
+        let libc = find(&packages, "libc6:i386");
+        assert!(libc.is_security);
+        assert_eq!(libc.repository, "noble-security");
+
+        let xml = find(&packages, "libxml2");
+        assert!(xml.is_security);
+        assert_eq!(
+            xml.security_version.as_ref().unwrap().as_str(),
+            "2.9.14+dfsg-1.3ubuntu3.6"
+        );
+
+        let vim = find(&packages, "vim");
+        assert!(vim.is_security);
+        assert_eq!(vim.current_version.as_str(), "2:9.1.0016-1ubuntu7.8");
+
+        let symfony = find(&packages, "php-symfony-security-core");
+        assert!(
+            !symfony.is_security,
+            "the name says security, noble-updates does not"
+        );
+        assert_eq!(symfony.repository, "noble-updates");
+
+        // Newly installed kernel packages are not pending updates.
+        assert!(
+            packages
+                .iter()
+                .all(|p| !p.name.as_str().starts_with("linux-image-6.8.0-90"))
+        );
+        // Phased updates are neither installable nor kept back this time.
+        assert!(
+            packages
+                .iter()
+                .all(|p| p.name.as_str() != "ubuntu-drivers-common")
+        );
+    }
+
+    #[test]
     fn multi_origin_inst_lines_are_parsed() {
         let sim = parse_upgrade_simulation(SIM_MULTI);
         let normal = sim.upgrades.iter().find(|u| u.name == "hl-normal").unwrap();

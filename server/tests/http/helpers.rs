@@ -77,6 +77,11 @@ impl TestApp {
 
 /// Starts the real server on 127.0.0.1:0 over a new SQLite file.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with_interval(60).await
+}
+
+/// Like [`spawn_app`], telling agents to beat every `heartbeat_interval` seconds.
+pub async fn spawn_app_with_interval(heartbeat_interval: u32) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
     let database_url = format!("sqlite://{}", dir.path().join("homelab.db").display());
     let args = ServeArgs {
@@ -84,7 +89,7 @@ pub async fn spawn_app() -> TestApp {
         database: DatabaseArgs {
             database_url: database_url.clone(),
         },
-        heartbeat_interval: 60,
+        heartbeat_interval,
         site_root: dir.path().join("site"),
     };
     let app = Application::build(&args).await.expect("server starts");

@@ -7,3 +7,4 @@ mod api;
 mod dashboard;
 mod health;
 mod heartbeat;
+mod sandbox;
