@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Starts the release build of homelab-cmd on a fresh database for one Playwright run.
+# Starts the release build of homelab-cmd on a fresh database for one Playwright run,
+# and prepares a sandbox host (a real Debian root with pending updates, see
+# scripts/sandbox/) with the release agent inside. The tests start that agent
+# themselves, with a token they get from the API, so the fleet starts empty.
+# Facts the tests need go to .state/e2e.json.
 set -euo pipefail
 port="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -10,4 +14,26 @@ state="$(mktemp -d /tmp/homelab-e2e.XXXXXX)"
 export DATABASE_URL="sqlite://$state/homelab.db"
 export LEPTOS_SITE_ROOT="$repo/target/site"
 export HOMELAB_LISTEN="127.0.0.1:$port"
-exec "$target/release/homelab-cmd" serve
+export HOMELAB_HEARTBEAT_INTERVAL=2
+
+"$repo/scripts/sandbox/make-host.sh" "$state/host"
+install -m 0755 "$target/release/homelab-agent" "$state/host/root/usr/local/bin/homelab-agent"
+# The agent reads its metrics from /proc.
+mount -t proc proc "$state/host/root/proc"
+api_token="$("$target/release/homelab-cmd" api-token create e2e)"
+mkdir -p "$here/.state"
+cat >"$here/.state/e2e.json" <<JSON
+{"root": "$state/host/root", "apiToken": "$api_token"}
+JSON
+
+cleanup() {
+    # Agents the tests started run in the root: stop them before removing it.
+    pkill -f "^/usr/local/bin/homelab-agent --server http://127.0.0.1:$port" 2>/dev/null || true
+    umount "$state/host/root/proc" 2>/dev/null || true
+    rm -rf --one-file-system "$state"
+}
+trap cleanup EXIT
+"$target/release/homelab-cmd" serve &
+server=$!
+trap 'kill -TERM $server 2>/dev/null' TERM INT
+wait "$server"

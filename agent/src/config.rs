@@ -229,3 +229,20 @@ allowed_actions = ["apt_update", "restart_service"]
         }
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/agent.example.toml");
+        let config = Config::load(Args {
+            config: Some(path),
+            ..Args::default()
+        })
+        .unwrap();
+        assert_eq!(config.server, "http://homelab.lan:3000");
+        assert_eq!(config.allowed_actions, ActionType::ALL);
+    }
+}

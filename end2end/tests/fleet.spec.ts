@@ -1,11 +1,7 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { gotoHydrated } from "./support";
 
-// The WebAssembly bundle sets <body data-hydrated="true"> from an effect, which never
-// runs on the server: once it is there, clicks are handled by the hydrated app.
-async function gotoHydrated(page: Page, path: string) {
-  await page.goto(path);
-  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
-}
+// Runs first (files run in name order, one worker): the fleet starts empty.
 
 test.describe.configure({ mode: "serial" });
 
@@ -36,11 +32,13 @@ test("adding a server goes through a server function and shows the token once", 
 
   const note = page.getByRole("status");
   await expect(note).toContainText("Server nas-01 added");
-  await expect(note.locator("pre")).toHaveText(/^hca_[0-9a-f]{64}$/);
+  await expect(note.locator("pre.token")).toHaveText(/^hca_[0-9a-f]{64}$/);
 
   const row = page.getByRole("row", { name: /Attic NAS/ });
   await expect(row).toBeVisible();
   await expect(row.getByRole("cell").first()).toContainText("Never seen");
+  // The token comes with the command line to paste on the machine.
+  await expect(note).toContainText("homelab-agent --server http://127.0.0.1:");
   await page.screenshot({ path: "screenshots/fleet-one-server.png", fullPage: true });
 });
 
@@ -56,7 +54,9 @@ test("a bad id is refused with a message that names the field, and nothing is ad
   await page.getByLabel("ID").evaluate((el) => el.removeAttribute("pattern"));
   await page.getByLabel("ID").fill("Bad_ID");
   await page.getByLabel("Name").fill("Broken");
+  const answer = page.waitForResponse((r) => r.url().includes("/api/") && r.request().method() === "POST");
   await page.getByRole("button", { name: "Add server" }).click();
+  expect((await answer).status()).toBe(422);
   await expect(page.getByRole("alert")).toContainText("id:");
   await expect(page.getByRole("row", { name: /Broken/ })).toHaveCount(0);
 });
@@ -65,7 +65,9 @@ test("a duplicate id is a clear conflict", async ({ page }) => {
   await gotoHydrated(page, "/");
   await page.getByLabel("ID").fill("nas-01");
   await page.getByLabel("Name").fill("Second NAS");
+  const answer = page.waitForResponse((r) => r.url().includes("/api/") && r.request().method() === "POST");
   await page.getByRole("button", { name: "Add server" }).click();
+  expect((await answer).status()).toBe(409);
   await expect(page.getByRole("alert")).toContainText("already exists");
   await expect(page.getByRole("row", { name: /Second NAS/ })).toHaveCount(0);
 });

@@ -23,11 +23,16 @@ pub struct ServerPageData {
 /// Every server in the fleet, for the fleet table.
 #[server]
 pub async fn list_servers() -> Result<Fleet, AppError> {
-    let servers = super::ssr::backend()?.list_servers().await?;
-    Ok(Fleet {
-        servers,
-        now_ms: super::ssr::now_ms(),
-    })
+    super::ssr::respond(
+        async {
+            let servers = super::ssr::backend()?.list_servers().await?;
+            Ok(Fleet {
+                servers,
+                now_ms: super::ssr::now_ms(),
+            })
+        }
+        .await,
+    )
 }
 
 /// Adds a server from the dashboard's form. The fields are parsed here, at the edge.
@@ -35,19 +40,31 @@ pub async fn list_servers() -> Result<Fleet, AppError> {
 pub async fn add_server(id: String, name: String) -> Result<AddedServer, AppError> {
     use crate::domain::{ServerId, ServerName};
 
-    let id = ServerId::parse(id.trim()).map_err(|e| AppError::invalid("id", e.to_string()))?;
-    let name = ServerName::parse(&name).map_err(|e| AppError::invalid("name", e.to_string()))?;
-    super::ssr::backend()?.add_server(id, name).await
+    super::ssr::respond(
+        async {
+            let id =
+                ServerId::parse(id.trim()).map_err(|e| AppError::invalid("id", e.to_string()))?;
+            let name =
+                ServerName::parse(&name).map_err(|e| AppError::invalid("name", e.to_string()))?;
+            super::ssr::backend()?.add_server(id, name).await
+        }
+        .await,
+    )
 }
 
 /// One server with its metrics and pending packages, for the server page.
 #[server]
 pub async fn load_server_page(id: String) -> Result<ServerPageData, AppError> {
-    let id = crate::domain::ServerId::parse(id.as_str())
-        .map_err(|_| AppError::NotFound(format!("no server with id `{id}`")))?;
-    let detail = super::ssr::backend()?.server_detail(id).await?;
-    Ok(ServerPageData {
-        detail,
-        now_ms: super::ssr::now_ms(),
-    })
+    super::ssr::respond(
+        async {
+            let id = crate::domain::ServerId::parse(id.as_str())
+                .map_err(|_| AppError::NotFound(format!("no server with id `{id}`")))?;
+            let detail = super::ssr::backend()?.server_detail(id).await?;
+            Ok(ServerPageData {
+                detail,
+                now_ms: super::ssr::now_ms(),
+            })
+        }
+        .await,
+    )
 }

@@ -42,3 +42,20 @@ pub fn backend() -> Result<SharedBackend, AppError> {
 }
 
 pub use homelab_protocol::now_ms;
+
+/// Passes a server function's result through, giving an error the HTTP status it
+/// deserves (422, 404, 409, 500) instead of server_fn's blanket 500.
+pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(e) = &result {
+        let status = match e {
+            AppError::Invalid { .. } => http::StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::NotFound(_) => http::StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => http::StatusCode::CONFLICT,
+            AppError::Internal | AppError::Transport(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+    }
+    result
+}

@@ -127,17 +127,47 @@ fn AddServerForm(action: ServerAction<AddServer>) -> impl IntoView {
     }
 }
 
-/// The token of a freshly added server, shown this once.
+/// The token of a freshly added server, shown this once, with what to paste on the
+/// machine.
 #[component]
 fn AddedServerNote(added: AddedServer) -> impl IntoView {
+    let server_url = dashboard_origin();
+    let command = format!(
+        "homelab-agent --server {server_url} --token {}",
+        added.agent_token
+    );
+    let config = format!(
+        "server = \"{server_url}\"\ntoken = \"{}\"\n",
+        added.agent_token
+    );
     view! {
         <div class="note success" role="status">
             <p>
-                "Server " <strong>{added.id.to_string()}</strong> " added. Its agent token is shown only now:"
+                "Server " <strong>{added.id.to_string()}</strong>
+                " added. Its agent token is shown only now:"
             </p>
             <pre class="token">{added.agent_token}</pre>
+            <p>"On the machine, as root, run the agent with it:"</p>
+            <pre class="snippet">{command}</pre>
+            <p>
+                "or put this in " <code>"/etc/homelab-agent/agent.toml"</code>
+                " and start the " <code>"homelab-agent"</code> " systemd unit (see the README):"
+            </p>
+            <pre class="snippet">{config}</pre>
         </div>
     }
+}
+
+/// The dashboard's address as the admin's browser reaches it: what agents on the
+/// LAN most likely reach too.
+fn dashboard_origin() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        if let Ok(origin) = window().location().origin() {
+            return origin;
+        }
+    }
+    "http://HOMELAB-CMD-HOST:3000".to_owned()
 }
 
 /// An error from a server function, in words.
