@@ -2,6 +2,7 @@
 //! file. A flag beats the file; the file beats the defaults. `allowed_actions` lives
 //! only here, on the machine, where no server can change it.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -76,7 +77,7 @@ pub struct Config {
     pub heartbeat_interval: Duration,
     pub state_dir: PathBuf,
     /// The action types this machine lets the server run.
-    pub allowed_actions: Vec<ActionType>,
+    pub allowed_actions: HashSet<ActionType>,
 }
 
 impl Config {
@@ -123,7 +124,9 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from("/var/lib/homelab-agent")),
             allowed_actions: file
                 .allowed_actions
-                .unwrap_or_else(|| ActionType::ALL.to_vec()),
+                .unwrap_or_else(|| ActionType::ALL.to_vec())
+                .into_iter()
+                .collect(),
         })
     }
 }
@@ -157,7 +160,11 @@ mod tests {
         assert_eq!(config.server, "http://cmd.lan:3000");
         assert_eq!(config.heartbeat_interval, Duration::from_secs(60));
         assert_eq!(config.state_dir, PathBuf::from("/var/lib/homelab-agent"));
-        assert_eq!(config.allowed_actions, ActionType::ALL);
+        assert_eq!(config.allowed_actions, all_actions());
+    }
+
+    fn all_actions() -> HashSet<ActionType> {
+        ActionType::ALL.iter().copied().collect()
     }
 
     #[test]
@@ -182,7 +189,7 @@ allowed_actions = ["apt_update", "restart_service"]
         assert_eq!(config.heartbeat_interval, Duration::from_secs(5));
         assert_eq!(
             config.allowed_actions,
-            [ActionType::AptUpdate, ActionType::RestartService]
+            HashSet::from([ActionType::AptUpdate, ActionType::RestartService])
         );
     }
 
@@ -243,6 +250,9 @@ mod example_tests {
         })
         .unwrap();
         assert_eq!(config.server, "http://homelab.lan:3000");
-        assert_eq!(config.allowed_actions, ActionType::ALL);
+        assert_eq!(
+            config.allowed_actions,
+            ActionType::ALL.iter().copied().collect()
+        );
     }
 }

@@ -170,9 +170,11 @@ mod tests {
         assert_eq!(empty.packages, Some(vec![]));
     }
 
+    type Mutation = Box<dyn Fn(&mut Heartbeat)>;
+
     #[test]
     fn absurd_values_are_refused_naming_the_field() {
-        let cases: Vec<(Box<dyn Fn(&mut Heartbeat)>, &str)> = vec![
+        let cases: Vec<(Mutation, &str)> = vec![
             (
                 Box::new(|h| h.metrics.cpu_percent = -1.0),
                 "metrics.cpu_percent",

@@ -92,16 +92,15 @@ fn prepare_url(url: &str) -> Result<String, DbError> {
     };
     let path = rest.trim_start_matches("//");
     let (file, query) = path.split_once('?').unwrap_or((path, ""));
-    if file != ":memory:" {
-        if let Some(dir) = Path::new(file)
+    if file != ":memory:"
+        && let Some(dir) = Path::new(file)
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
+    {
+        std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
     }
     // `mode=rwc` creates the file on first run unless the caller chose a mode.
     Ok(if query.split('&').any(|kv| kv.starts_with("mode=")) {

@@ -33,11 +33,11 @@ impl Service {
                 .ok_or(AgentError::Unauthorized)?;
         let now = db::now_ms();
         let digest = hb.packages.as_deref().map(package_digest);
-        if let (Some(packages), Some(digest)) = (&hb.packages, &digest) {
-            if stored_digest.as_deref() != Some(digest.as_str()) {
-                db::packages::replace(&mut tx, &server, packages, now).await?;
-                tracing::info!(server = %server, pending = packages.len(), "package list changed");
-            }
+        if let (Some(packages), Some(digest)) = (&hb.packages, &digest)
+            && stored_digest.as_deref() != Some(digest.as_str())
+        {
+            db::packages::replace(&mut tx, &server, packages, now).await?;
+            tracing::info!(server = %server, pending = packages.len(), "package list changed");
         }
         db::servers::record_heartbeat(&mut tx, &server, hb, digest.as_deref(), now).await?;
         tx.commit().await.map_err(DbError::from)?;
@@ -105,4 +105,89 @@ fn package_digest(packages: &[homelab_protocol::PendingPackage]) -> String {
     // Serializing plain data cannot fail; an empty digest would only cost a rewrite.
     let bytes = serde_json::to_vec(&sorted).unwrap_or_default();
     hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use homelab_protocol::{DebVersion, Metrics, PackageName, PendingPackage, ServerName};
+
+    use super::*;
+    use crate::db::testing::fresh_db;
+
+    fn heartbeat(packages: Option<Vec<PendingPackage>>) -> Heartbeat {
+        Heartbeat {
+            agent_version: "0.1.0".into(),
+            os: "Debian".into(),
+            hostname: None,
+            metrics: Metrics {
+                cpu_percent: 1.0,
+                memory_percent: 2.0,
+                disk_percent: 3.0,
+                load_1: 0.0,
+                load_5: 0.0,
+                load_15: 0.0,
+                uptime_s: 1,
+            },
+            reboot_required: false,
+            packages,
+        }
+    }
+
+    fn package(name: &str) -> PendingPackage {
+        PendingPackage {
+            name: PackageName::parse(name).unwrap(),
+            current_version: DebVersion::parse("1.0").unwrap(),
+            new_version: DebVersion::parse("1.1").unwrap(),
+            repository: "bookworm-updates".into(),
+            is_security: false,
+            security_version: None,
+            held: false,
+            kept_back: false,
+        }
+    }
+
+    /// SQLite's rowids change when a row is deleted and inserted again.
+    async fn rowids(db: &crate::db::Database) -> Vec<i64> {
+        sqlx::query_scalar("SELECT rowid FROM pending_packages ORDER BY name")
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_package_list_writes_no_package_rows() {
+        let (db, _dir) = fresh_db().await;
+        let service = Service::new(db.clone(), Duration::from_secs(60));
+        let token = service
+            .add_server(
+                ServerId::parse("nas").unwrap(),
+                ServerName::parse("NAS").unwrap(),
+            )
+            .await
+            .unwrap()
+            .agent_token;
+        let list = vec![package("curl"), package("vim")];
+        service
+            .heartbeat(&token, &heartbeat(Some(list.clone())))
+            .await
+            .unwrap();
+        let before = rowids(&db).await;
+
+        // Same list, other order: nothing to write.
+        let reversed: Vec<_> = list.iter().rev().cloned().collect();
+        service
+            .heartbeat(&token, &heartbeat(Some(reversed)))
+            .await
+            .unwrap();
+        assert_eq!(rowids(&db).await, before);
+
+        // A changed list is written.
+        service
+            .heartbeat(&token, &heartbeat(Some(vec![package("curl")])))
+            .await
+            .unwrap();
+        assert_eq!(rowids(&db).await.len(), 1);
+    }
 }

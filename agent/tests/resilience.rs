@@ -1,0 +1,101 @@
+//! The real agent binary against a server that is down or broken: it keeps running,
+//! backs off, and says why in its log.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A "server" that accepts connections and closes them at once, counting them.
+fn broken_server() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn an_unreachable_server_makes_the_agent_back_off_not_crash_or_spin() {
+    let (url, connections) = broken_server();
+    let state = tempfile::tempdir().unwrap();
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_homelab-agent"))
+        .args([
+            "--server",
+            &url,
+            "--token",
+            "hca_test",
+            "--heartbeat-interval",
+            "1",
+        ])
+        .arg("--state-dir")
+        .arg(state.path())
+        .env("RUST_LOG", "info")
+        .env("PATH", "/nonexistent") // no apt here: the scan fails, the heartbeat goes on
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(
+        agent.try_wait().unwrap().is_none(),
+        "the agent must keep running"
+    );
+    agent.kill().unwrap();
+    agent.wait().unwrap();
+
+    // Attempts at about 0.5 s, then 1, 2, 4 s apart: a handful, not hundreds.
+    let attempts = connections.load(Ordering::SeqCst);
+    assert!(
+        (2..=6).contains(&attempts),
+        "{attempts} connection attempts in 6 s"
+    );
+    let mut log = String::new();
+    agent
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("heartbeat failed"), "{log}");
+    assert!(log.contains("package scan failed"), "{log}");
+}
+
+#[test]
+fn a_bad_configuration_stops_the_agent_with_a_clear_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_homelab-agent"))
+        .args(["--server", "ftp://nowhere", "--token", "t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("must start with http://"), "{log}");
+}
+
+#[test]
+fn help_describes_every_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_homelab-agent"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--server",
+        "--token",
+        "--heartbeat-interval",
+        "--state-dir",
+        "--config",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help");
+    }
+}
