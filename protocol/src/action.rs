@@ -165,6 +165,138 @@ impl ActionStatus {
     }
 }
 
+text_enum! {
+    /// Why a `failed` action failed.
+    FailureReason, "failure reason" {
+        /// The command ran and exited non-zero.
+        ExitCode => "exit_code",
+        /// The command ran past its time limit and was killed.
+        TimedOut => "timed_out",
+        /// The agent's whitelist refused the command; it never ran.
+        NotWhitelisted => "not_whitelisted",
+        /// The agent restarted while the command ran; it is never run again.
+        Interrupted => "interrupted",
+        /// The command could not be started.
+        SpawnError => "spawn_error",
+        /// No result arrived within the time limit plus a grace period.
+        AgentLost => "agent_lost",
+    }
+}
+
+impl FailureReason {
+    /// A short explanation for people.
+    pub const fn label(self) -> &'static str {
+        match self {
+            FailureReason::ExitCode => "exited with an error",
+            FailureReason::TimedOut => "timed out",
+            FailureReason::NotWhitelisted => "refused by the agent's whitelist",
+            FailureReason::Interrupted => "interrupted by an agent restart",
+            FailureReason::SpawnError => "could not be started",
+            FailureReason::AgentLost => "no result from the agent",
+        }
+    }
+}
+
+/// Who did something to an action: `auto`, a user, or an API token.
+pub const ACTOR_AUTO: &str = "auto";
+
+/// An action as the API, the dashboard and the history show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    pub id: i64,
+    pub server_id: crate::ServerId,
+    pub action_type: ActionType,
+    /// `{"unit": ...}`, `{"vacuum_time": ...}`, or null for the apt actions.
+    pub parameters: Option<serde_json::Value>,
+    /// The exact command; empty for a security upgrade with nothing to upgrade.
+    pub argv: Vec<String>,
+    pub status: ActionStatus,
+    pub timeout_s: u32,
+    pub created_at_ms: i64,
+    pub created_by: String,
+    pub approved_at_ms: Option<i64>,
+    pub approved_by: Option<String>,
+    pub rejected_at_ms: Option<i64>,
+    pub rejected_by: Option<String>,
+    pub reject_reason: Option<String>,
+    pub cancelled_at_ms: Option<i64>,
+    pub cancelled_by: Option<String>,
+    pub started_at_ms: Option<i64>,
+    pub finished_at_ms: Option<i64>,
+    pub exit_code: Option<i32>,
+    pub failure: Option<FailureReason>,
+    /// The last 64 KiB of each stream.
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// One page of the history, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionPage {
+    pub actions: Vec<Action>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// What the agent gets from `GET /agent/v1/actions/next`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextAction {
+    pub id: i64,
+    pub action_type: ActionType,
+    pub argv: Vec<String>,
+    pub timeout_s: u32,
+}
+
+/// How a run ended, as the agent reports it (`failure` null with an exit code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentFailure {
+    TimedOut,
+    NotWhitelisted,
+    Interrupted,
+    SpawnError,
+}
+
+impl From<AgentFailure> for FailureReason {
+    fn from(f: AgentFailure) -> Self {
+        match f {
+            AgentFailure::TimedOut => FailureReason::TimedOut,
+            AgentFailure::NotWhitelisted => FailureReason::NotWhitelisted,
+            AgentFailure::Interrupted => FailureReason::Interrupted,
+            AgentFailure::SpawnError => FailureReason::SpawnError,
+        }
+    }
+}
+
+/// The most output kept of each stream, in bytes.
+pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
+
+/// `POST /agent/v1/actions/{id}/result`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionResult {
+    /// Null when the command never ran or was killed.
+    pub exit_code: Option<i32>,
+    pub failure: Option<AgentFailure>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Unix milliseconds.
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// The last `max` bytes of `text`, cut at a character boundary.
+pub fn tail(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +356,18 @@ mod tests {
                 &ActionType::AptUpgradeAll,
                 &ActionType::AptUpgradeSecurity
             ]
+        );
+    }
+
+    #[test]
+    fn tails_keep_the_end_on_a_character_boundary() {
+        assert_eq!(tail("hello", 10), "hello");
+        assert_eq!(tail("hello", 3), "llo");
+        assert_eq!(tail("aé", 1), "");
+        assert_eq!(tail("aéb", 2), "b");
+        assert_eq!(
+            tail(&"x".repeat(MAX_OUTPUT_BYTES + 5), MAX_OUTPUT_BYTES).len(),
+            MAX_OUTPUT_BYTES
         );
     }
 

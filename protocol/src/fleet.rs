@@ -42,6 +42,41 @@ impl ServerStatus {
     }
 }
 
+/// Whether actions on a server are approved automatically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalPolicy {
+    /// Approved automatically unless the server is in maintenance mode.
+    #[default]
+    Auto,
+    /// Every action waits for a person.
+    AlwaysAsk,
+}
+
+impl ApprovalPolicy {
+    /// The text stored in the database.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ApprovalPolicy::Auto => "auto",
+            ApprovalPolicy::AlwaysAsk => "always_ask",
+        }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(ApprovalPolicy::Auto),
+            "always_ask" => Some(ApprovalPolicy::AlwaysAsk),
+            _ => None,
+        }
+    }
+
+    /// Whether a new action on a server with this policy waits for a person.
+    pub const fn needs_person(self, paused: bool) -> bool {
+        paused || matches!(self, ApprovalPolicy::AlwaysAsk)
+    }
+}
+
 /// One row of the fleet table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerSummary {
@@ -56,6 +91,9 @@ pub struct ServerSummary {
     pub security_updates: u32,
     /// Maintenance mode: every action waits for a person.
     pub paused: bool,
+    /// Unix milliseconds when maintenance mode was switched on.
+    pub paused_at_ms: Option<i64>,
+    pub approval_policy: ApprovalPolicy,
     pub reboot_required: bool,
     /// Actions waiting for a person to approve or reject them.
     pub awaiting_approval: u32,
@@ -71,6 +109,18 @@ pub struct AddedServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn people_approve_in_maintenance_or_when_the_policy_says_so() {
+        assert!(!ApprovalPolicy::Auto.needs_person(false));
+        assert!(ApprovalPolicy::Auto.needs_person(true));
+        assert!(ApprovalPolicy::AlwaysAsk.needs_person(false));
+        assert_eq!(
+            ApprovalPolicy::parse("always_ask"),
+            Some(ApprovalPolicy::AlwaysAsk)
+        );
+        assert_eq!(ApprovalPolicy::parse("never"), None);
+    }
 
     #[test]
     fn status_follows_the_last_heartbeat() {

@@ -2,16 +2,25 @@
 //! agent. Nothing here depends on Leptos, so the agent can link it.
 
 pub mod action;
+pub mod command;
 pub mod fleet;
 pub mod heartbeat;
 pub mod package;
+pub mod params;
 pub mod server_id;
 pub mod server_name;
 
-pub use action::{ActionStatus, ActionType, ParseEnumError};
-pub use fleet::{AddedServer, PackageList, ServerDetail, ServerStatus, ServerSummary};
+pub use action::{
+    ACTOR_AUTO, Action, ActionPage, ActionResult, ActionStatus, ActionType, AgentFailure,
+    FailureReason, MAX_OUTPUT_BYTES, NextAction, ParseEnumError,
+};
+pub use command::{NO_SECURITY_PACKAGES, SecurityPin};
+pub use fleet::{
+    AddedServer, ApprovalPolicy, PackageList, ServerDetail, ServerStatus, ServerSummary,
+};
 pub use heartbeat::{Heartbeat, HeartbeatAck, HeartbeatError, Metrics};
 pub use package::{DebVersion, PackageError, PackageName, PendingPackage};
+pub use params::{ActionSpec, ParamError, UnitName, VacuumTime};
 pub use server_id::{ServerId, ServerIdError};
 pub use server_name::{ServerName, ServerNameError};
 

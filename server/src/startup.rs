@@ -78,6 +78,8 @@ async fn healthz() -> &'static str {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    service: Service,
+    lease_check_every: Duration,
 }
 
 impl Application {
@@ -88,9 +90,10 @@ impl Application {
         let db = Database::connect(&args.database.database_url)
             .await
             .with_context(|| format!("opening database {}", args.database.database_url))?;
+        let service = Service::new(db, args.heartbeat_interval());
         let state = AppState {
             leptos_options: leptos_options(args),
-            service: Service::new(db, args.heartbeat_interval()),
+            service: service.clone(),
         };
         let listener = TcpListener::bind(args.listen)
             .await
@@ -98,7 +101,15 @@ impl Application {
         Ok(Application {
             listener,
             router: router(state),
+            service,
+            lease_check_every: crate::jobs::LEASE_CHECK_EVERY,
         })
+    }
+
+    /// Checks leases this often (tests use a short period).
+    pub fn with_lease_check_every(mut self, every: Duration) -> Self {
+        self.lease_check_every = every;
+        self
     }
 
     /// The address actually bound (useful with port 0).
@@ -111,9 +122,15 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let jobs = tokio::spawn(crate::jobs::expire_leases(
+            self.service.clone(),
+            self.lease_check_every,
+        ));
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        jobs.abort();
+        served
     }
 }
 

@@ -50,7 +50,7 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         let status = match e {
             AppError::Invalid { .. } => http::StatusCode::UNPROCESSABLE_ENTITY,
             AppError::NotFound(_) => http::StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => http::StatusCode::CONFLICT,
+            AppError::Conflict { .. } => http::StatusCode::CONFLICT,
             AppError::Internal | AppError::Transport(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
         };
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {

@@ -12,9 +12,13 @@ pub enum AppError {
     /// The thing asked for does not exist.
     #[error("{0}")]
     NotFound(String),
-    /// The request clashes with the current state.
-    #[error("{0}")]
-    Conflict(String),
+    /// The request clashes with the current state; for a duplicate action, the id of
+    /// the action already in flight.
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        existing_action_id: Option<i64>,
+    },
     /// Our fault; the details are in the server log.
     #[error("internal error; the server log has the details")]
     Internal,
@@ -29,6 +33,16 @@ impl AppError {
         AppError::Invalid {
             field: field.into(),
             message: message.into(),
+        }
+    }
+}
+
+impl AppError {
+    /// A conflict that names no existing action.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        AppError::Conflict {
+            message: message.into(),
+            existing_action_id: None,
         }
     }
 }

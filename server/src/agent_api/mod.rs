@@ -1,19 +1,36 @@
 //! `/agent/v1/...`: what agents call. Each request carries the agent's own token,
-//! which names its server.
+//! which names its server; a token reaches only its own server's actions.
 
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::post;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use homelab_protocol::{Heartbeat, HeartbeatAck};
+use homelab_app::domain::AppError;
+use homelab_protocol::{ActionResult, Heartbeat, HeartbeatAck, ServerId};
+use serde::Deserialize;
 
 use crate::http::{ApiError, ApiJson, bearer_token};
-use crate::service::{AgentError, Service};
+use crate::service::{AgentError, DispatchError, Service};
 use crate::startup::AppState;
+
+/// The longest long-poll an agent may ask for; below the server's request timeout.
+pub const MAX_WAIT: Duration = Duration::from_secs(50);
 
 /// The agent API's routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/agent/v1/heartbeat", post(heartbeat))
+    Router::new()
+        .route("/agent/v1/heartbeat", post(heartbeat))
+        .route("/agent/v1/actions/next", get(next_action))
+        .route("/agent/v1/actions/{id}/result", post(report_result))
+}
+
+fn token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    bearer_token(headers).ok_or_else(|| {
+        ApiError::unauthorized("an agent token is required (Authorization: Bearer ...)")
+    })
 }
 
 async fn heartbeat(
@@ -21,19 +38,78 @@ async fn heartbeat(
     headers: HeaderMap,
     ApiJson(hb): ApiJson<Heartbeat>,
 ) -> Result<Json<HeartbeatAck>, ApiError> {
-    let token = bearer_token(&headers).ok_or_else(|| {
-        ApiError::unauthorized("an agent token is required (Authorization: Bearer ...)")
-    })?;
     service
-        .heartbeat(token, &hb)
+        .heartbeat(token(&headers)?, &hb)
         .await
         .map(Json)
         .map_err(|e| match e {
             AgentError::Unauthorized => ApiError::unauthorized("unknown agent token"),
             AgentError::Invalid(e) => ApiError::invalid(e.to_string()),
-            AgentError::Db(e) => {
-                tracing::error!(error = ?anyhow::Error::from(e), "heartbeat failed");
-                ApiError::from(homelab_app::domain::AppError::Internal)
-            }
+            AgentError::Db(e) => dispatch_error(DispatchError::Db(e)),
         })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NextQuery {
+    /// Seconds to wait for an approved action.
+    wait: Option<u64>,
+}
+
+async fn next_action(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    Query(query): Query<NextQuery>,
+) -> Result<Response, ApiError> {
+    let server = agent_server(&service, &headers).await?;
+    let wait = Duration::from_secs(query.wait.unwrap_or(25)).min(MAX_WAIT);
+    match service
+        .next_action(&server, wait)
+        .await
+        .map_err(dispatch_error)?
+    {
+        Some(next) => Ok(Json(next).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+async fn report_result(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    ApiJson(result): ApiJson<ActionResult>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let server = agent_server(&service, &headers).await?;
+    service
+        .report_result(&server, id, &result)
+        .await
+        .map_err(dispatch_error)?;
+    Ok(Json(serde_json::json!({ "ok": true })))
+}
+
+async fn agent_server(service: &Service, headers: &HeaderMap) -> Result<ServerId, ApiError> {
+    service
+        .agent_server(token(headers)?)
+        .await
+        .map_err(dispatch_error)
+}
+
+fn dispatch_error(e: DispatchError) -> ApiError {
+    match e {
+        DispatchError::Unauthorized => ApiError::unauthorized("unknown agent token"),
+        DispatchError::Forbidden(id) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            format!("action {id} belongs to another server"),
+        ),
+        DispatchError::NotFound(id) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("no action {id}"),
+        ),
+        DispatchError::Db(e) => {
+            tracing::error!(error = ?anyhow::Error::from(e), "agent API");
+            ApiError::from(AppError::Internal)
+        }
+    }
 }

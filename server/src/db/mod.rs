@@ -2,6 +2,7 @@
 //! per table or aggregate. Queries are plain portable SQL over sqlx's `Any` driver,
 //! so the backend is a run-time choice made by the database URL.
 
+pub mod actions;
 pub mod api_tokens;
 pub mod packages;
 pub mod servers;
@@ -43,6 +44,7 @@ static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 #[derive(Clone, Debug)]
 pub struct Database {
     pool: AnyPool,
+    sqlite: bool,
 }
 
 impl Database {
@@ -71,12 +73,20 @@ impl Database {
             .connect_with(options)
             .await?;
         SQLITE_MIGRATIONS.run(&pool).await?;
-        Ok(Database { pool })
+        Ok(Database { pool, sqlite: true })
     }
 
-    /// Starts a transaction: every change the service makes is one.
+    /// Starts a transaction: every change the service makes is one. On SQLite it takes
+    /// the write lock at once (`BEGIN IMMEDIATE`): a transaction that reads first and
+    /// upgrades later can fail with SQLITE_BUSY when another did the same, without
+    /// waiting for the busy timeout.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, DbError> {
-        Ok(self.pool.begin().await?)
+        let statement = if self.sqlite {
+            "BEGIN IMMEDIATE"
+        } else {
+            "BEGIN"
+        };
+        Ok(self.pool.begin_with(statement).await?)
     }
 
     /// The pool, for the query modules.

@@ -1,6 +1,6 @@
 //! The `servers` table: the managed machines.
 
-use homelab_protocol::{Heartbeat, Metrics, ServerId, ServerName};
+use homelab_protocol::{ApprovalPolicy, Heartbeat, Metrics, ServerId, ServerName};
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 use super::{DbError, now_ms};
@@ -18,13 +18,15 @@ pub struct ServerRecord {
     pub metrics: Option<Metrics>,
     pub reboot_required: bool,
     pub paused: bool,
+    pub paused_at_ms: Option<i64>,
+    pub approval_policy: ApprovalPolicy,
     /// When the agent last sent a package list.
     pub packages_seen_at_ms: Option<i64>,
 }
 
 const COLUMNS: &str = "id, name, hostname, os, agent_version, last_seen_ms, cpu_percent, \
     memory_percent, disk_percent, load_1, load_5, load_15, uptime_s, reboot_required, paused, \
-    packages_seen_at_ms";
+    paused_at_ms, approval_policy, packages_seen_at_ms";
 
 /// Why a server could not be added.
 #[derive(Debug, thiserror::Error)]
@@ -75,14 +77,68 @@ pub async fn get(pool: &AnyPool, id: &ServerId) -> Result<Option<ServerRecord>, 
     row.as_ref().map(record_from_row).transpose()
 }
 
+/// Switches maintenance mode; false when the server does not exist. Switching it on
+/// again keeps the original time.
+pub async fn set_paused(
+    pool: &AnyPool,
+    id: &ServerId,
+    paused: bool,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE servers SET paused = $2, \
+         paused_at_ms = CASE WHEN $2 = 1 THEN COALESCE(paused_at_ms, $3) ELSE NULL END \
+         WHERE id = $1",
+    )
+    .bind(id.as_str())
+    .bind(i32::from(paused))
+    .bind(now_ms)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Sets the approval policy; false when the server does not exist.
+pub async fn set_policy(
+    pool: &AnyPool,
+    id: &ServerId,
+    policy: ApprovalPolicy,
+) -> Result<bool, DbError> {
+    let done = sqlx::query("UPDATE servers SET approval_policy = $2 WHERE id = $1")
+        .bind(id.as_str())
+        .bind(policy.as_str())
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What decides whether a new action on the server waits for a person.
+pub async fn approval_inputs(
+    tx: &mut Transaction<'_, Any>,
+    id: &ServerId,
+) -> Result<Option<(bool, ApprovalPolicy)>, DbError> {
+    let row = sqlx::query("SELECT paused, approval_policy FROM servers WHERE id = $1")
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| {
+        let policy: String = r.try_get("approval_policy")?;
+        Ok((
+            super::flag(&r, "paused")?,
+            ApprovalPolicy::parse(&policy).unwrap_or(ApprovalPolicy::AlwaysAsk),
+        ))
+    })
+    .transpose()
+}
+
 /// The server an agent token belongs to, with the digest of its stored package list.
 pub async fn find_by_token_hash(
-    tx: &mut Transaction<'_, Any>,
+    executor: impl sqlx::Executor<'_, Database = Any>,
     token_hash: &str,
 ) -> Result<Option<(ServerId, Option<String>)>, DbError> {
     let row = sqlx::query("SELECT id, packages_digest FROM servers WHERE agent_token_hash = $1")
         .bind(token_hash)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(executor)
         .await?;
     let Some(row) = row else { return Ok(None) };
     let id: String = row.try_get("id")?;
@@ -155,6 +211,9 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<ServerRecord, DbError> {
         metrics,
         reboot_required: super::flag(row, "reboot_required")?,
         paused: super::flag(row, "paused")?,
+        paused_at_ms: row.try_get("paused_at_ms")?,
+        approval_policy: ApprovalPolicy::parse(&row.try_get::<String, _>("approval_policy")?)
+            .ok_or_else(|| corrupt("servers.approval_policy: unknown value".to_owned()))?,
         packages_seen_at_ms: row.try_get("packages_seen_at_ms")?,
     })
 }

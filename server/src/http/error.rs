@@ -12,12 +12,15 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    existing_action_id: Option<i64>,
 }
 
 #[derive(Serialize)]
 struct Body<'a> {
     code: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    existing_action_id: Option<i64>,
 }
 
 impl ApiError {
@@ -27,6 +30,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            existing_action_id: None,
         }
     }
 
@@ -51,7 +55,13 @@ impl From<AppError> for ApiError {
         match err {
             AppError::Invalid { .. } => Self::invalid(err.to_string()),
             AppError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", m),
-            AppError::Conflict(m) => Self::new(StatusCode::CONFLICT, "CONFLICT", m),
+            AppError::Conflict {
+                message,
+                existing_action_id,
+            } => ApiError {
+                existing_action_id,
+                ..Self::new(StatusCode::CONFLICT, "CONFLICT", message)
+            },
             AppError::Internal | AppError::Transport(_) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "INTERNAL",
@@ -66,6 +76,7 @@ impl IntoResponse for ApiError {
         let body = Body {
             code: self.code,
             message: &self.message,
+            existing_action_id: self.existing_action_id,
         };
         (self.status, Json(body)).into_response()
     }

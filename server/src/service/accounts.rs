@@ -24,7 +24,7 @@ impl Service {
         {
             Ok(token.secret)
         } else {
-            Err(AppError::Conflict(format!(
+            Err(AppError::conflict(format!(
                 "an API token named `{name}` exists"
             )))
         }
@@ -92,7 +92,7 @@ mod tests {
         assert_eq!(service.api_token_name("hcp_wrong").await.unwrap(), None);
         assert!(matches!(
             service.create_api_token("ci").await,
-            Err(AppError::Conflict(_))
+            Err(AppError::Conflict { .. })
         ));
     }
 

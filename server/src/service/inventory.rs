@@ -28,7 +28,7 @@ impl Service {
         hb.validate()?;
         let mut tx = self.db.begin().await?;
         let (server, stored_digest) =
-            db::servers::find_by_token_hash(&mut tx, &tokens::hash(token))
+            db::servers::find_by_token_hash(&mut *tx, &tokens::hash(token))
                 .await?
                 .ok_or(AgentError::Unauthorized)?;
         let now = db::now_ms();
@@ -54,25 +54,62 @@ impl Service {
             .map_err(internal)?
             .ok_or_else(|| AppError::NotFound(format!("no server with id `{id}`")))?;
         let packages = self.packages(id).await?;
+        let awaiting = db::actions::pending_counts(self.db.pool())
+            .await
+            .map_err(internal)?
+            .get(id.as_str())
+            .copied()
+            .unwrap_or(0);
+        let (hostname, os, agent_version, metrics, packages_seen_at_ms) = (
+            record.hostname.clone(),
+            record.os.clone(),
+            record.agent_version.clone(),
+            record.metrics,
+            record.packages_seen_at_ms,
+        );
         Ok(ServerDetail {
-            summary: homelab_protocol::ServerSummary {
-                status: self.status(record.last_seen_ms),
-                id: record.id,
-                name: record.name,
-                last_seen_ms: record.last_seen_ms,
-                updates: packages.total,
-                security_updates: packages.security,
-                paused: record.paused,
-                reboot_required: record.reboot_required,
-                awaiting_approval: 0,
-            },
-            hostname: record.hostname,
-            os: record.os,
-            agent_version: record.agent_version,
-            metrics: record.metrics,
-            packages_seen_at_ms: record.packages_seen_at_ms,
+            summary: self.summary(record, (packages.total, packages.security), awaiting),
+            hostname,
+            os,
+            agent_version,
+            metrics,
+            packages_seen_at_ms,
             packages,
         })
+    }
+
+    /// Switches maintenance mode: while paused, every new action waits for a person.
+    pub async fn set_paused(
+        &self,
+        id: &ServerId,
+        paused: bool,
+        actor: &str,
+    ) -> Result<(), AppError> {
+        if !db::servers::set_paused(self.db.pool(), id, paused, db::now_ms())
+            .await
+            .map_err(internal)?
+        {
+            return Err(AppError::NotFound(format!("no server with id `{id}`")));
+        }
+        tracing::info!(server = %id, paused, by = actor, "maintenance mode");
+        Ok(())
+    }
+
+    /// Sets whether every action on the server waits for a person.
+    pub async fn set_policy(
+        &self,
+        id: &ServerId,
+        policy: homelab_protocol::ApprovalPolicy,
+        actor: &str,
+    ) -> Result<(), AppError> {
+        if !db::servers::set_policy(self.db.pool(), id, policy)
+            .await
+            .map_err(internal)?
+        {
+            return Err(AppError::NotFound(format!("no server with id `{id}`")));
+        }
+        tracing::info!(server = %id, policy = policy.as_str(), by = actor, "approval policy");
+        Ok(())
     }
 
     /// The server's pending packages with their counts.

@@ -3,6 +3,8 @@
 //! faults are logged here with their cause chain and leave as `Internal`.
 
 mod accounts;
+mod actions;
+mod dispatch;
 mod inventory;
 
 use std::time::Duration;
@@ -15,6 +17,8 @@ use homelab_app::domain::{
 use crate::db::{self, Database, DbError};
 use crate::tokens;
 
+pub use actions::{DispatchError, LEASE_GRACE, MAX_PAGE, MAX_REASON_CHARS};
+pub use dispatch::Dispatcher;
 pub use inventory::AgentError;
 
 /// The prefix of agent tokens.
@@ -25,6 +29,7 @@ pub const AGENT_TOKEN_PREFIX: &str = "hca_";
 pub struct Service {
     db: Database,
     heartbeat_interval: Duration,
+    dispatcher: std::sync::Arc<Dispatcher>,
 }
 
 impl Service {
@@ -33,6 +38,7 @@ impl Service {
         Service {
             db,
             heartbeat_interval,
+            dispatcher: std::sync::Arc::default(),
         }
     }
 
@@ -53,24 +59,39 @@ impl Service {
         let counts = db::packages::counts(self.db.pool())
             .await
             .map_err(internal)?;
+        let pending = db::actions::pending_counts(self.db.pool())
+            .await
+            .map_err(internal)?;
         Ok(records
             .into_iter()
             .map(|r| {
-                let (updates, security_updates) =
-                    counts.get(r.id.as_str()).copied().unwrap_or((0, 0));
-                ServerSummary {
-                    status: self.status(r.last_seen_ms),
-                    id: r.id,
-                    name: r.name,
-                    last_seen_ms: r.last_seen_ms,
-                    updates,
-                    security_updates,
-                    paused: r.paused,
-                    reboot_required: r.reboot_required,
-                    awaiting_approval: 0,
-                }
+                let updates = counts.get(r.id.as_str()).copied().unwrap_or((0, 0));
+                let awaiting = pending.get(r.id.as_str()).copied().unwrap_or(0);
+                self.summary(r, updates, awaiting)
             })
             .collect())
+    }
+
+    /// A server's fleet-table row from its record and counts.
+    fn summary(
+        &self,
+        r: db::servers::ServerRecord,
+        (updates, security_updates): (u32, u32),
+        awaiting_approval: u32,
+    ) -> ServerSummary {
+        ServerSummary {
+            status: self.status(r.last_seen_ms),
+            id: r.id,
+            name: r.name,
+            last_seen_ms: r.last_seen_ms,
+            updates,
+            security_updates,
+            paused: r.paused,
+            paused_at_ms: r.paused_at_ms,
+            approval_policy: r.approval_policy,
+            reboot_required: r.reboot_required,
+            awaiting_approval,
+        }
     }
 
     /// Adds a server and mints its agent token.
@@ -88,7 +109,7 @@ impl Service {
                     agent_token: token.secret,
                 })
             }
-            Err(db::servers::InsertError::DuplicateId(id)) => Err(AppError::Conflict(format!(
+            Err(db::servers::InsertError::DuplicateId(id)) => Err(AppError::conflict(format!(
                 "a server with id `{id}` already exists"
             ))),
             Err(db::servers::InsertError::Db(e)) => Err(internal(e)),
@@ -158,7 +179,7 @@ mod tests {
         service.add_server(id.clone(), name.clone()).await.unwrap();
         let err = service.add_server(id, name).await.unwrap_err();
         assert!(
-            matches!(err, AppError::Conflict(ref m) if m.contains("nas")),
+            matches!(err, AppError::Conflict { ref message, .. } if message.contains("nas")),
             "{err:?}"
         );
     }

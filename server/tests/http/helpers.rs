@@ -11,6 +11,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The service layer over the same database, for arranging a test's state.
     pub service: Service,
+    /// A second pool on the same database, for what only SQL can arrange.
+    pub db: Database,
     /// A JSON API token.
     pub api_token: String,
     _stop: oneshot::Sender<()>,
@@ -46,6 +48,40 @@ impl TestApp {
             request = request.bearer_auth(token);
         }
         Self::answer(request.send().await.expect("request")).await
+    }
+
+    /// POSTs to the JSON API with the test's API token.
+    pub async fn api_post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        self.post_json(path, Some(&self.api_token), body).await
+    }
+
+    /// PUTs to the JSON API with the test's API token.
+    pub async fn api_put(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let request = self
+            .client
+            .put(self.url(path))
+            .bearer_auth(&self.api_token)
+            .json(body);
+        Self::answer(request.send().await.expect("request")).await
+    }
+
+    /// Asks for the next action as the agent holding `token`; None on 204.
+    pub async fn agent_next(&self, token: &str, wait_s: u64) -> Option<serde_json::Value> {
+        let response = self
+            .client
+            .get(self.url(&format!("/agent/v1/actions/next?wait={wait_s}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        match response.status().as_u16() {
+            204 => None,
+            200 => Some(response.json().await.expect("json")),
+            other => panic!(
+                "next action: {other} {}",
+                response.text().await.unwrap_or_default()
+            ),
+        }
     }
 
     /// GETs `path` from the JSON API with the test's API token.
@@ -92,16 +128,20 @@ pub async fn spawn_app_with_interval(heartbeat_interval: u32) -> TestApp {
         heartbeat_interval,
         site_root: dir.path().join("site"),
     };
-    let app = Application::build(&args).await.expect("server starts");
+    let app = Application::build(&args)
+        .await
+        .expect("server starts")
+        .with_lease_check_every(std::time::Duration::from_millis(100));
     let addr = app.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
     let db = Database::connect(&database_url).await.expect("second pool");
-    let service = Service::new(db, args.heartbeat_interval());
+    let service = Service::new(db.clone(), args.heartbeat_interval());
     let api_token = service.create_api_token("tests").await.expect("API token");
     TestApp {
+        db,
         service,
         api_token,
         base: format!("http://{addr}"),

@@ -1,0 +1,100 @@
+//! The exact command (argv) each action runs, built in one place from a checked
+//! [`ActionSpec`]. Never a shell string; no apt option ever comes from a request.
+
+use crate::package::{DebVersion, PackageName};
+use crate::params::ActionSpec;
+
+/// A package pinned to the version from the security archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityPin {
+    pub name: PackageName,
+    pub version: DebVersion,
+}
+
+/// What `apt_upgrade_security` records when nothing is pending.
+pub const NO_SECURITY_PACKAGES: &str = "No security packages to upgrade";
+
+/// The argv of an action. `security` is the server's pending security packages at
+/// creation time (used by `apt_upgrade_security` only). An empty argv is the no-op of
+/// a security upgrade with nothing to upgrade.
+pub fn argv(spec: &ActionSpec, security: &[SecurityPin]) -> Vec<String> {
+    let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    match spec {
+        ActionSpec::RestartService { unit } => {
+            vec!["systemctl".into(), "restart".into(), unit.to_string()]
+        }
+        ActionSpec::ClearLogs { vacuum_time } => {
+            vec!["journalctl".into(), format!("--vacuum-time={vacuum_time}")]
+        }
+        ActionSpec::AptUpdate => words(&["apt-get", "update"]),
+        ActionSpec::AptUpgradeAll => words(&["apt-get", "upgrade", "--with-new-pkgs", "-y"]),
+        ActionSpec::AptUpgradeSecurity if security.is_empty() => Vec::new(),
+        ActionSpec::AptUpgradeSecurity => {
+            let mut argv = words(&["apt-get", "install", "--only-upgrade", "-y", "--"]);
+            argv.extend(security.iter().map(|p| format!("{}={}", p.name, p.version)));
+            argv
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ActionType;
+    use crate::params::{UnitName, VacuumTime};
+
+    fn pin(name: &str, version: &str) -> SecurityPin {
+        SecurityPin {
+            name: PackageName::parse(name).unwrap(),
+            version: DebVersion::parse(version).unwrap(),
+        }
+    }
+
+    #[test]
+    fn every_action_type_builds_the_design_command() {
+        let pins = [
+            pin("openssl", "3.0.15-1~deb12u1"),
+            pin("libc6:i386", "2.36-9+deb12u9"),
+        ];
+        let cases = [
+            (
+                ActionSpec::RestartService {
+                    unit: UnitName::parse("nginx.service").unwrap(),
+                },
+                vec!["systemctl", "restart", "nginx.service"],
+            ),
+            (
+                ActionSpec::ClearLogs {
+                    vacuum_time: VacuumTime::parse("3d").unwrap(),
+                },
+                vec!["journalctl", "--vacuum-time=3d"],
+            ),
+            (ActionSpec::AptUpdate, vec!["apt-get", "update"]),
+            (
+                ActionSpec::AptUpgradeAll,
+                vec!["apt-get", "upgrade", "--with-new-pkgs", "-y"],
+            ),
+            (
+                ActionSpec::AptUpgradeSecurity,
+                vec![
+                    "apt-get",
+                    "install",
+                    "--only-upgrade",
+                    "-y",
+                    "--",
+                    "openssl=3.0.15-1~deb12u1",
+                    "libc6:i386=2.36-9+deb12u9",
+                ],
+            ),
+        ];
+        assert_eq!(cases.len(), ActionType::ALL.len());
+        for (spec, expected) in cases {
+            assert_eq!(argv(&spec, &pins), expected, "{:?}", spec.action_type());
+        }
+    }
+
+    #[test]
+    fn a_security_upgrade_with_nothing_pending_is_a_no_op() {
+        assert!(argv(&ActionSpec::AptUpgradeSecurity, &[]).is_empty());
+    }
+}

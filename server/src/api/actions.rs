@@ -1,0 +1,118 @@
+//! `/api/v1/.../actions`: the remediation engine over JSON.
+
+use axum::Json;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
+use homelab_app::domain::AppError;
+use homelab_protocol::{Action, ActionPage, ActionSpec, ActionStatus, ActionType};
+use serde::Deserialize;
+
+use super::{Actor, path_id};
+use crate::db::actions::Filter;
+use crate::http::{ApiError, ApiJson};
+use crate::service::Service;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAction {
+    action_type: ActionType,
+    #[serde(default)]
+    parameters: Option<serde_json::Value>,
+}
+
+pub async fn create(
+    State(service): State<Service>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewAction>,
+) -> Result<(StatusCode, Json<Action>), ApiError> {
+    let server = path_id(&id)?;
+    let spec = ActionSpec::parse(body.action_type, body.parameters.as_ref())
+        .map_err(|e| AppError::invalid(e.field, e.message))?;
+    let action = service.create_action(&server, spec, &actor.0).await?;
+    Ok((StatusCode::CREATED, Json(action)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    server_id: Option<String>,
+    status: Option<String>,
+    action_type: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub async fn history(
+    State(service): State<Service>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<ActionPage>, ApiError> {
+    let invalid = |field: &str, e: &dyn std::fmt::Display| AppError::invalid(field, e.to_string());
+    let filter = Filter {
+        server: q
+            .server_id
+            .filter(|s| !s.is_empty())
+            .map(|s| homelab_protocol::ServerId::parse(s).map_err(|e| invalid("server_id", &e)))
+            .transpose()?,
+        status: q
+            .status
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<ActionStatus>().map_err(|e| invalid("status", &e)))
+            .transpose()?,
+        action_type: q
+            .action_type
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ActionType>()
+                    .map_err(|e| invalid("action_type", &e))
+            })
+            .transpose()?,
+        before_id: None,
+    };
+    let page = service
+        .history(
+            filter,
+            q.cursor.as_deref().filter(|c| !c.is_empty()),
+            q.limit.unwrap_or(50),
+        )
+        .await?;
+    Ok(Json(page))
+}
+
+pub async fn get(
+    State(service): State<Service>,
+    Path(id): Path<i64>,
+) -> Result<Json<Action>, ApiError> {
+    Ok(Json(service.action(id).await?))
+}
+
+pub async fn approve(
+    State(service): State<Service>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<i64>,
+) -> Result<Json<Action>, ApiError> {
+    Ok(Json(service.approve(id, &actor.0).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rejection {
+    reason: String,
+}
+
+pub async fn reject(
+    State(service): State<Service>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<Rejection>,
+) -> Result<Json<Action>, ApiError> {
+    Ok(Json(service.reject(id, &actor.0, &body.reason).await?))
+}
+
+pub async fn cancel(
+    State(service): State<Service>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<i64>,
+) -> Result<Json<Action>, ApiError> {
+    Ok(Json(service.cancel(id, &actor.0).await?))
+}

@@ -1,0 +1,396 @@
+//! The `actions` table: the remediation engine's queue and history.
+
+use homelab_protocol::{Action, ActionStatus, ActionType, FailureReason, NextAction, ServerId};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Row, Transaction};
+
+use super::DbError;
+
+const COLUMNS: &str = "id, server_id, action_type, parameters, argv, status, timeout_s, \
+    created_at_ms, created_by, approved_at_ms, approved_by, rejected_at_ms, rejected_by, \
+    reject_reason, cancelled_at_ms, cancelled_by, started_at_ms, finished_at_ms, exit_code, \
+    failure";
+
+/// A new action, ready to store.
+#[derive(Debug)]
+pub struct NewAction<'a> {
+    pub server: &'a ServerId,
+    pub action_type: ActionType,
+    pub unit: Option<&'a str>,
+    pub parameters: Option<&'a serde_json::Value>,
+    pub argv: &'a [String],
+    pub timeout_s: u32,
+    pub created_by: &'a str,
+    /// `Some(actor)` when approved at creation.
+    pub approved_by: Option<&'a str>,
+    pub now_ms: i64,
+}
+
+/// Why an action could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertError {
+    #[error("an equivalent action is already in flight")]
+    Duplicate,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Stores a new action; the partial unique indexes refuse a duplicate.
+pub async fn insert(
+    tx: &mut Transaction<'_, Any>,
+    new: &NewAction<'_>,
+) -> Result<i64, InsertError> {
+    let status = if new.approved_by.is_some() {
+        ActionStatus::Approved
+    } else {
+        ActionStatus::Pending
+    };
+    let argv = serde_json::to_string(new.argv)
+        .map_err(|e| DbError::Sqlx(sqlx::Error::Encode(e.into())))?;
+    let result = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO actions (server_id, action_type, unit, parameters, argv, status, timeout_s, \
+         created_at_ms, created_by, approved_at_ms, approved_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(new.server.as_str())
+    .bind(new.action_type.as_str())
+    .bind(new.unit)
+    .bind(new.parameters.map(|p| p.to_string()))
+    .bind(argv)
+    .bind(status.as_str())
+    .bind(i64::from(new.timeout_s))
+    .bind(new.now_ms)
+    .bind(new.created_by)
+    .bind(new.approved_by.map(|_| new.now_ms))
+    .bind(new.approved_by)
+    .fetch_one(&mut **tx)
+    .await;
+    match result {
+        Ok(id) => Ok(id),
+        Err(e) if super::is_unique_violation(&e) => Err(InsertError::Duplicate),
+        Err(e) => Err(InsertError::Db(e.into())),
+    }
+}
+
+/// The in-flight action that a new one of this type (and unit) would duplicate.
+pub async fn conflicting(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    server: &ServerId,
+    action_type: ActionType,
+    unit: Option<&str>,
+) -> Result<Option<i64>, DbError> {
+    let id = if action_type.is_apt() {
+        sqlx::query_scalar(
+            "SELECT id FROM actions WHERE server_id = $1 \
+             AND status IN ('pending', 'approved', 'executing') \
+             AND action_type IN ('apt_update', 'apt_upgrade_all', 'apt_upgrade_security') \
+             ORDER BY id LIMIT 1",
+        )
+        .bind(server.as_str())
+        .fetch_optional(executor)
+        .await?
+    } else if action_type == ActionType::RestartService {
+        sqlx::query_scalar(
+            "SELECT id FROM actions WHERE server_id = $1 AND unit = $2 \
+             AND status IN ('pending', 'approved') AND action_type = 'restart_service' \
+             ORDER BY id LIMIT 1",
+        )
+        .bind(server.as_str())
+        .bind(unit)
+        .fetch_optional(executor)
+        .await?
+    } else {
+        None
+    };
+    Ok(id)
+}
+
+/// One action with its output.
+pub async fn get(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    id: i64,
+) -> Result<Option<Action>, DbError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS}, stdout, stderr FROM actions WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(executor)
+    .await?;
+    row.as_ref().map(|r| action_from_row(r, true)).transpose()
+}
+
+/// Filters for the history.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub server: Option<ServerId>,
+    pub status: Option<ActionStatus>,
+    pub action_type: Option<ActionType>,
+    /// Only actions older than this id (the keyset cursor).
+    pub before_id: Option<i64>,
+}
+
+/// A page of the history, newest first, without output (`get` has it).
+pub async fn list(pool: &AnyPool, filter: &Filter, limit: u32) -> Result<Vec<Action>, DbError> {
+    // Each condition is either switched off by a NULL parameter or uses an index
+    // that starts with its column and ends with id.
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM actions \
+         WHERE ($1 IS NULL OR server_id = $1) AND ($2 IS NULL OR status = $2) \
+         AND ($3 IS NULL OR action_type = $3) AND ($4 IS NULL OR id < $4) \
+         ORDER BY id DESC LIMIT $5"
+    ))
+    .bind(filter.server.as_ref().map(ServerId::as_str))
+    .bind(filter.status.map(ActionStatus::as_str))
+    .bind(filter.action_type.map(ActionType::as_str))
+    .bind(filter.before_id)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| action_from_row(r, false)).collect()
+}
+
+/// Moves an action from one of `from` to `to`, setting the actor columns of the
+/// operation. Returns false when the action was not in one of `from`.
+pub async fn transition(
+    tx: &mut Transaction<'_, Any>,
+    id: i64,
+    from: &[ActionStatus],
+    to: ActionStatus,
+    actor: &str,
+    reason: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    let set = match to {
+        ActionStatus::Approved => "approved_at_ms = $3, approved_by = $4",
+        ActionStatus::Rejected => "rejected_at_ms = $3, rejected_by = $4, reject_reason = $5",
+        ActionStatus::Cancelled => "cancelled_at_ms = $3, cancelled_by = $4",
+        other => {
+            return Err(DbError::Sqlx(sqlx::Error::Protocol(format!(
+                "no person moves an action to {other}"
+            ))));
+        }
+    };
+    let from_list = from
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let done = sqlx::query(&format!(
+        "UPDATE actions SET status = $2, {set} WHERE id = $1 AND status IN ({from_list})"
+    ))
+    .bind(id)
+    .bind(to.as_str())
+    .bind(now_ms)
+    .bind(actor)
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Finishes an action without the agent: the no-op security upgrade.
+pub async fn complete_without_running(
+    tx: &mut Transaction<'_, Any>,
+    id: i64,
+    stdout: &str,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE actions SET status = 'completed', started_at_ms = $2, finished_at_ms = $2, \
+         exit_code = 0, stdout = $3 WHERE id = $1 AND status = 'approved'",
+    )
+    .bind(id)
+    .bind(now_ms)
+    .bind(stdout)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Claims the server's oldest approved action: approved becomes executing, with a
+/// lease of its timeout plus `grace_ms`. Atomic: two claims never get the same action.
+pub async fn claim_next(
+    pool: &AnyPool,
+    server: &ServerId,
+    now_ms: i64,
+    grace_ms: i64,
+) -> Result<Option<NextAction>, DbError> {
+    // The status check in the outer WHERE makes a lost race return no row instead of
+    // a double claim; the caller simply tries again.
+    for _ in 0..3 {
+        let row = sqlx::query(
+            "UPDATE actions SET status = 'executing', started_at_ms = $2, \
+             lease_expires_at_ms = $2 + timeout_s * 1000 + $3 \
+             WHERE id = (SELECT id FROM actions WHERE server_id = $1 AND status = 'approved' \
+                         ORDER BY id LIMIT 1) \
+             AND status = 'approved' \
+             RETURNING id, action_type, argv, timeout_s",
+        )
+        .bind(server.as_str())
+        .bind(now_ms)
+        .bind(grace_ms)
+        .fetch_optional(pool)
+        .await?;
+        let Some(row) = row else {
+            let waiting: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM actions WHERE server_id = $1 AND status = 'approved' LIMIT 1",
+            )
+            .bind(server.as_str())
+            .fetch_optional(pool)
+            .await?;
+            if waiting.is_some() {
+                continue;
+            }
+            return Ok(None);
+        };
+        return Ok(Some(NextAction {
+            id: row.try_get("id")?,
+            action_type: parse_text(&row, "action_type")?,
+            argv: parse_argv(&row)?,
+            timeout_s: u32::try_from(row.try_get::<i64, _>("timeout_s")?).unwrap_or(u32::MAX),
+        }));
+    }
+    Ok(None)
+}
+
+/// The server that owns action `id`, and its status.
+pub async fn owner_and_status(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    id: i64,
+) -> Result<Option<(String, ActionStatus)>, DbError> {
+    let row = sqlx::query("SELECT server_id, status FROM actions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(executor)
+        .await?;
+    row.map(|r| Ok((r.try_get("server_id")?, parse_text(&r, "status")?)))
+        .transpose()
+}
+
+/// How an executing action ended.
+#[derive(Debug)]
+pub struct Outcome<'a> {
+    pub status: ActionStatus,
+    pub exit_code: Option<i32>,
+    pub failure: Option<FailureReason>,
+    pub stdout: &'a str,
+    pub stderr: &'a str,
+    pub started_at_ms: Option<i64>,
+    pub finished_at_ms: i64,
+}
+
+/// Records the end of an executing action; false when it was no longer executing.
+pub async fn finish(
+    tx: &mut Transaction<'_, Any>,
+    id: i64,
+    o: &Outcome<'_>,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE actions SET status = $2, exit_code = $3, failure = $4, stdout = $5, stderr = $6, \
+         started_at_ms = COALESCE($7, started_at_ms), finished_at_ms = $8, \
+         lease_expires_at_ms = NULL WHERE id = $1 AND status = 'executing'",
+    )
+    .bind(id)
+    .bind(o.status.as_str())
+    .bind(o.exit_code)
+    .bind(o.failure.map(FailureReason::as_str))
+    .bind(o.stdout)
+    .bind(o.stderr)
+    .bind(o.started_at_ms)
+    .bind(o.finished_at_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Fails every executing action whose lease ran out (`agent_lost`); returns their ids.
+pub async fn expire_leases(pool: &AnyPool, now_ms: i64) -> Result<Vec<i64>, DbError> {
+    Ok(sqlx::query_scalar(
+        "UPDATE actions SET status = 'failed', failure = 'agent_lost', finished_at_ms = $1, \
+         lease_expires_at_ms = NULL \
+         WHERE status = 'executing' AND lease_expires_at_ms < $1 RETURNING id",
+    )
+    .bind(now_ms)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// How many actions wait for approval, per server.
+pub async fn pending_counts(
+    pool: &AnyPool,
+) -> Result<std::collections::HashMap<String, u32>, DbError> {
+    let rows = sqlx::query(
+        "SELECT server_id, COUNT(*) AS n FROM actions WHERE status = 'pending' GROUP BY server_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("server_id")?,
+                u32::try_from(r.try_get::<i64, _>("n")?).unwrap_or(u32::MAX),
+            ))
+        })
+        .collect()
+}
+
+fn corrupt(what: impl std::fmt::Display) -> DbError {
+    DbError::Sqlx(sqlx::Error::Decode(format!("actions: {what}").into()))
+}
+
+fn parse_text<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, DbError>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|e| corrupt(format!("{column}: {e}")))
+}
+
+fn parse_argv(row: &AnyRow) -> Result<Vec<String>, DbError> {
+    let text: String = row.try_get("argv")?;
+    serde_json::from_str(&text).map_err(|e| corrupt(format!("argv: {e}")))
+}
+
+fn action_from_row(row: &AnyRow, with_output: bool) -> Result<Action, DbError> {
+    let parameters: Option<String> = row.try_get("parameters")?;
+    let failure: Option<String> = row.try_get("failure")?;
+    let exit_code: Option<i64> = row.try_get("exit_code")?;
+    let server_id: String = row.try_get("server_id")?;
+    Ok(Action {
+        id: row.try_get("id")?,
+        server_id: ServerId::parse(server_id).map_err(corrupt)?,
+        action_type: parse_text(row, "action_type")?,
+        parameters: parameters
+            .map(|p| serde_json::from_str(&p))
+            .transpose()
+            .map_err(|e| corrupt(format!("parameters: {e}")))?,
+        argv: parse_argv(row)?,
+        status: parse_text(row, "status")?,
+        timeout_s: u32::try_from(row.try_get::<i64, _>("timeout_s")?).unwrap_or(u32::MAX),
+        created_at_ms: row.try_get("created_at_ms")?,
+        created_by: row.try_get("created_by")?,
+        approved_at_ms: row.try_get("approved_at_ms")?,
+        approved_by: row.try_get("approved_by")?,
+        rejected_at_ms: row.try_get("rejected_at_ms")?,
+        rejected_by: row.try_get("rejected_by")?,
+        reject_reason: row.try_get("reject_reason")?,
+        cancelled_at_ms: row.try_get("cancelled_at_ms")?,
+        cancelled_by: row.try_get("cancelled_by")?,
+        started_at_ms: row.try_get("started_at_ms")?,
+        finished_at_ms: row.try_get("finished_at_ms")?,
+        exit_code: exit_code.map(|c| i32::try_from(c).unwrap_or(i32::MIN)),
+        failure: failure
+            .map(|f| f.parse())
+            .transpose()
+            .map_err(|e| corrupt(format!("failure: {e}")))?,
+        stdout: if with_output {
+            row.try_get("stdout")?
+        } else {
+            String::new()
+        },
+        stderr: if with_output {
+            row.try_get("stderr")?
+        } else {
+            String::new()
+        },
+    })
+}

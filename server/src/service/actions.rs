@@ -1,0 +1,366 @@
+//! The remediation engine: create, approve, reject, cancel, dispatch, record.
+//! Every change is one transaction; the database's unique indexes make duplicate
+//! actions impossible even under concurrent requests.
+
+use std::time::Duration;
+
+use homelab_app::domain::{AppError, ServerId};
+use homelab_protocol::{
+    ACTOR_AUTO, Action, ActionPage, ActionResult, ActionSpec, ActionStatus, FailureReason,
+    MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES, NextAction, SecurityPin, action::tail, command,
+};
+
+use super::{Service, internal};
+use crate::db::{self, DbError};
+use crate::tokens;
+
+/// Extra time past an action's own timeout before the server gives up on the agent.
+pub const LEASE_GRACE: Duration = Duration::from_secs(60);
+/// The longest reason a rejection may carry, in characters.
+pub const MAX_REASON_CHARS: usize = 1000;
+/// The largest history page.
+pub const MAX_PAGE: u32 = 200;
+
+/// Why an agent's call about actions was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("missing or unknown agent token")]
+    Unauthorized,
+    #[error("action {0} belongs to another server")]
+    Forbidden(i64),
+    #[error("no action {0}")]
+    NotFound(i64),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl Service {
+    /// Queues an action on `server` for `actor`: approved at once unless the server is
+    /// in maintenance or asks for every action; 409 naming the action in flight when
+    /// it would duplicate one.
+    pub async fn create_action(
+        &self,
+        server: &ServerId,
+        spec: ActionSpec,
+        actor: &str,
+    ) -> Result<Action, AppError> {
+        let action_type = spec.action_type();
+        let unit = match &spec {
+            ActionSpec::RestartService { unit } => Some(unit.to_string()),
+            _ => None,
+        };
+        let now = db::now_ms();
+        let mut tx = self.db.begin().await.map_err(internal)?;
+        let (paused, policy) = db::servers::approval_inputs(&mut tx, server)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::NotFound(format!("no server with id `{server}`")))?;
+        let pins = if action_type == homelab_protocol::ActionType::AptUpgradeSecurity {
+            security_pins(&mut tx, server).await.map_err(internal)?
+        } else {
+            Vec::new()
+        };
+        let argv = command::argv(&spec, &pins);
+        let approved_by = (!policy.needs_person(paused)).then_some(ACTOR_AUTO);
+        let parameters = spec.parameters();
+        let inserted = db::actions::insert(
+            &mut tx,
+            &db::actions::NewAction {
+                server,
+                action_type,
+                unit: unit.as_deref(),
+                parameters: parameters.as_ref(),
+                argv: &argv,
+                timeout_s: action_type.default_timeout_s(),
+                created_by: actor,
+                approved_by,
+                now_ms: now,
+            },
+        )
+        .await;
+        let id = match inserted {
+            Ok(id) => id,
+            Err(db::actions::InsertError::Duplicate) => {
+                drop(tx);
+                return Err(self.duplicate(server, &spec, unit.as_deref()).await);
+            }
+            Err(db::actions::InsertError::Db(e)) => return Err(internal(e)),
+        };
+        if approved_by.is_some() && argv.is_empty() {
+            db::actions::complete_without_running(&mut tx, id, NO_SECURITY_PACKAGES, now)
+                .await
+                .map_err(internal)?;
+        }
+        tx.commit().await.map_err(|e| internal(e.into()))?;
+        tracing::info!(action = id, server = %server, r#type = %action_type, by = actor,
+            approved = approved_by.is_some(), "action created");
+        if approved_by.is_some() {
+            self.dispatcher.ring(server);
+        }
+        self.action(id).await
+    }
+
+    /// The 409 for a request that duplicates an action in flight.
+    async fn duplicate(
+        &self,
+        server: &ServerId,
+        spec: &ActionSpec,
+        unit: Option<&str>,
+    ) -> AppError {
+        let existing = db::actions::conflicting(self.db.pool(), server, spec.action_type(), unit)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = ?anyhow::Error::from(e), "looking up a conflicting action");
+                None
+            });
+        let what = if spec.action_type().is_apt() {
+            "an apt action is already queued or running on this server".to_owned()
+        } else {
+            format!(
+                "a restart of `{}` is already waiting",
+                unit.unwrap_or_default()
+            )
+        };
+        AppError::Conflict {
+            message: match existing {
+                Some(id) => format!("{what} (action {id})"),
+                None => what,
+            },
+            existing_action_id: existing,
+        }
+    }
+
+    /// One action with its output.
+    pub async fn action(&self, id: i64) -> Result<Action, AppError> {
+        db::actions::get(self.db.pool(), id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::NotFound(format!("no action {id}")))
+    }
+
+    /// Approves a pending action.
+    pub async fn approve(&self, id: i64, actor: &str) -> Result<Action, AppError> {
+        let action = self
+            .operate(
+                id,
+                &[ActionStatus::Pending],
+                ActionStatus::Approved,
+                actor,
+                None,
+            )
+            .await?;
+        if action.argv.is_empty() {
+            // The no-op security upgrade: nothing for the agent to run.
+            let mut tx = self.db.begin().await.map_err(internal)?;
+            db::actions::complete_without_running(&mut tx, id, NO_SECURITY_PACKAGES, db::now_ms())
+                .await
+                .map_err(internal)?;
+            tx.commit().await.map_err(|e| internal(e.into()))?;
+            return self.action(id).await;
+        }
+        self.dispatcher.ring(&action.server_id);
+        Ok(action)
+    }
+
+    /// Rejects a pending action; the reason is required (1 to 1000 characters).
+    pub async fn reject(&self, id: i64, actor: &str, reason: &str) -> Result<Action, AppError> {
+        let reason = reason.trim();
+        let chars = reason.chars().count();
+        if chars == 0 || chars > MAX_REASON_CHARS {
+            return Err(AppError::invalid(
+                "reason",
+                format!("a reason of 1 to {MAX_REASON_CHARS} characters is required"),
+            ));
+        }
+        self.operate(
+            id,
+            &[ActionStatus::Pending],
+            ActionStatus::Rejected,
+            actor,
+            Some(reason),
+        )
+        .await
+    }
+
+    /// Cancels an action that has not started.
+    pub async fn cancel(&self, id: i64, actor: &str) -> Result<Action, AppError> {
+        self.operate(
+            id,
+            &[ActionStatus::Pending, ActionStatus::Approved],
+            ActionStatus::Cancelled,
+            actor,
+            None,
+        )
+        .await
+    }
+
+    /// A person's move in the status machine; 409 naming the current status when the
+    /// machine does not allow it.
+    async fn operate(
+        &self,
+        id: i64,
+        from: &[ActionStatus],
+        to: ActionStatus,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<Action, AppError> {
+        let mut tx = self.db.begin().await.map_err(internal)?;
+        let moved = db::actions::transition(&mut tx, id, from, to, actor, reason, db::now_ms())
+            .await
+            .map_err(internal)?;
+        if !moved {
+            drop(tx);
+            let current = self.action(id).await?;
+            return Err(AppError::conflict(format!(
+                "action {id} is {}; only a {} action can become {to}",
+                current.status,
+                from.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            )));
+        }
+        tx.commit().await.map_err(|e| internal(e.into()))?;
+        tracing::info!(action = id, status = %to, by = actor, "action {to}");
+        self.action(id).await
+    }
+
+    /// A page of the history, newest first. `cursor` is the `next_cursor` of the
+    /// previous page.
+    pub async fn history(
+        &self,
+        mut filter: db::actions::Filter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<ActionPage, AppError> {
+        filter.before_id = cursor
+            .map(|c| c.parse::<i64>().ok().filter(|id| *id > 0))
+            .map(|id| id.ok_or_else(|| AppError::invalid("cursor", "not a cursor from this API")))
+            .transpose()?;
+        let limit = limit.clamp(1, MAX_PAGE);
+        // One extra row says whether another page follows.
+        let mut actions = db::actions::list(self.db.pool(), &filter, limit + 1)
+            .await
+            .map_err(internal)?;
+        let more = actions.len() > limit as usize;
+        actions.truncate(limit as usize);
+        let next_cursor = more
+            .then(|| actions.last().map(|a| a.id.to_string()))
+            .flatten();
+        Ok(ActionPage {
+            actions,
+            next_cursor,
+        })
+    }
+
+    /// The server the agent token belongs to.
+    pub async fn agent_server(&self, token: &str) -> Result<ServerId, DispatchError> {
+        let found = db::servers::find_by_token_hash(self.db.pool(), &tokens::hash(token)).await?;
+        found.map(|(id, _)| id).ok_or(DispatchError::Unauthorized)
+    }
+
+    /// Claims the server's oldest approved action, waiting up to `wait` for one to be
+    /// approved. The claim makes it `executing` with a lease.
+    pub async fn next_action(
+        &self,
+        server: &ServerId,
+        wait: Duration,
+    ) -> Result<Option<NextAction>, DispatchError> {
+        let bell = self.dispatcher.bell(server);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Listen before looking, so an approval between the two is not missed.
+            let rung = bell.notified();
+            tokio::pin!(rung);
+            rung.as_mut().enable();
+            let grace = i64::try_from(LEASE_GRACE.as_millis()).unwrap_or(i64::MAX);
+            if let Some(next) =
+                db::actions::claim_next(self.db.pool(), server, db::now_ms(), grace).await?
+            {
+                tracing::info!(action = next.id, server = %server, "action claimed by the agent");
+                return Ok(Some(next));
+            }
+            if tokio::time::timeout_at(deadline, rung).await.is_err() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Records what the agent reports about action `id`. A repeat, or a report for an
+    /// action that already ended, changes nothing and succeeds.
+    pub async fn report_result(
+        &self,
+        server: &ServerId,
+        id: i64,
+        result: &ActionResult,
+    ) -> Result<(), DispatchError> {
+        let mut tx = self.db.begin().await?;
+        let (owner, status) = db::actions::owner_and_status(&mut *tx, id)
+            .await?
+            .ok_or(DispatchError::NotFound(id))?;
+        if owner != server.as_str() {
+            return Err(DispatchError::Forbidden(id));
+        }
+        if status != ActionStatus::Executing {
+            tracing::info!(action = id, %status, "result for an action that already ended; ignored");
+            return Ok(());
+        }
+        let failure = match (result.failure, result.exit_code) {
+            (Some(f), _) => Some(FailureReason::from(f)),
+            (None, Some(0)) => None,
+            (None, _) => Some(FailureReason::ExitCode),
+        };
+        let outcome = db::actions::Outcome {
+            status: if failure.is_none() {
+                ActionStatus::Completed
+            } else {
+                ActionStatus::Failed
+            },
+            exit_code: result.exit_code,
+            failure,
+            stdout: tail(&result.stdout, MAX_OUTPUT_BYTES),
+            stderr: tail(&result.stderr, MAX_OUTPUT_BYTES),
+            started_at_ms: result.started_at,
+            finished_at_ms: result.finished_at.unwrap_or_else(db::now_ms),
+        };
+        db::actions::finish(&mut tx, id, &outcome).await?;
+        tx.commit().await.map_err(DbError::from)?;
+        tracing::info!(action = id, server = %server, status = %outcome.status,
+            exit_code = ?result.exit_code, failure = ?failure, "action finished");
+        Ok(())
+    }
+
+    /// Fails executing actions whose lease ran out (the agent died or vanished).
+    pub async fn expire_leases(&self) -> Result<Vec<i64>, AppError> {
+        let ids = db::actions::expire_leases(self.db.pool(), db::now_ms())
+            .await
+            .map_err(internal)?;
+        for id in &ids {
+            tracing::warn!(
+                action = id,
+                "no result from the agent in time: failed (agent_lost)"
+            );
+        }
+        Ok(ids)
+    }
+}
+
+/// The server's pending security packages, pinned to their security versions (held
+/// packages are never touched).
+async fn security_pins(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    server: &ServerId,
+) -> Result<Vec<SecurityPin>, DbError> {
+    let stored = db::packages::list(&mut **tx, server).await?;
+    Ok(stored
+        .into_iter()
+        .filter_map(|s| {
+            let p = s.package;
+            (!p.held).then_some(())?;
+            Some(SecurityPin {
+                version: p.security_version?,
+                name: p.name,
+            })
+        })
+        .collect())
+}
