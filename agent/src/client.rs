@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use homelab_protocol::{Heartbeat, HeartbeatAck};
+use homelab_protocol::{ActionResult, Heartbeat, HeartbeatAck, NextAction};
 use reqwest::StatusCode;
 use serde::Deserialize;
 
@@ -21,6 +21,15 @@ pub enum ClientError {
     Refused { status: StatusCode, message: String },
     #[error("cannot reach the server: {0}")]
     Transport(#[from] reqwest::Error),
+}
+
+impl ClientError {
+    /// Whether sending again can never succeed (the server refused this very request).
+    pub fn is_final(&self) -> bool {
+        matches!(self, ClientError::Refused { status, .. }
+            if status.is_client_error() && *status != StatusCode::TOO_MANY_REQUESTS
+                && *status != StatusCode::REQUEST_TIMEOUT)
+    }
 }
 
 #[derive(Deserialize)]
@@ -51,6 +60,53 @@ impl Client {
         })
     }
 
+    /// Waits up to `wait` for the next approved action of this machine.
+    pub async fn next_action(&self, wait: Duration) -> Result<Option<NextAction>, ClientError> {
+        let response = self
+            .http
+            .get(format!("{}/agent/v1/actions/next", self.base))
+            .query(&[("wait", wait.as_secs())])
+            .bearer_auth(&self.token)
+            .timeout(wait + REQUEST_TIMEOUT)
+            .send()
+            .await?;
+        match response.status() {
+            StatusCode::NO_CONTENT => Ok(None),
+            s if s.is_success() => Ok(Some(response.json().await?)),
+            _ => Err(Self::refused(response).await),
+        }
+    }
+
+    /// Reports how action `id` ended. A repeat is harmless: the server ignores it.
+    pub async fn report_result(&self, id: i64, result: &ActionResult) -> Result<(), ClientError> {
+        let response = self
+            .http
+            .post(format!("{}/agent/v1/actions/{id}/result", self.base))
+            .bearer_auth(&self.token)
+            .json(result)
+            .send()
+            .await?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(Self::refused(response).await)
+        }
+    }
+
+    async fn refused(response: reqwest::Response) -> ClientError {
+        match response.status() {
+            StatusCode::UNAUTHORIZED => ClientError::Unauthorized,
+            status => {
+                let message = response
+                    .json::<ErrorBody>()
+                    .await
+                    .map(|b| b.message)
+                    .unwrap_or_else(|_| "no message".to_owned());
+                ClientError::Refused { status, message }
+            }
+        }
+    }
+
     /// Sends a heartbeat.
     pub async fn heartbeat(&self, hb: &Heartbeat) -> Result<HeartbeatAck, ClientError> {
         let response = self
@@ -60,17 +116,10 @@ impl Client {
             .json(hb)
             .send()
             .await?;
-        match response.status() {
-            s if s.is_success() => Ok(response.json().await?),
-            StatusCode::UNAUTHORIZED => Err(ClientError::Unauthorized),
-            status => {
-                let message = response
-                    .json::<ErrorBody>()
-                    .await
-                    .map(|b| b.message)
-                    .unwrap_or_else(|_| "no message".to_owned());
-                Err(ClientError::Refused { status, message })
-            }
+        if response.status().is_success() {
+            Ok(response.json().await?)
+        } else {
+            Err(Self::refused(response).await)
         }
     }
 }

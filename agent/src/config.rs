@@ -46,6 +46,8 @@ struct FileConfig {
     heartbeat_interval: Option<u64>,
     state_dir: Option<PathBuf>,
     allowed_actions: Option<Vec<ActionType>>,
+    /// Seconds apt waits for the dpkg lock on each attempt.
+    apt_lock_wait: Option<u64>,
 }
 
 /// Why the agent cannot start.
@@ -78,6 +80,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// The action types this machine lets the server run.
     pub allowed_actions: HashSet<ActionType>,
+    /// How long apt waits for the dpkg lock on each attempt.
+    pub apt_lock_wait: Duration,
 }
 
 impl Config {
@@ -122,6 +126,7 @@ impl Config {
                 .state_dir
                 .or(file.state_dir)
                 .unwrap_or_else(|| PathBuf::from("/var/lib/homelab-agent")),
+            apt_lock_wait: Duration::from_secs(file.apt_lock_wait.unwrap_or(60).clamp(1, 600)),
             allowed_actions: file
                 .allowed_actions
                 .unwrap_or_else(|| ActionType::ALL.to_vec())

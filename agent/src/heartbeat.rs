@@ -20,6 +20,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// What the loop remembers between beats.
 pub struct Heartbeater {
     client: Client,
+    /// Rung by the action loop after an apt action: rescan and report now.
+    rescan: std::sync::Arc<tokio::sync::Notify>,
     interval: Duration,
     cpu: Option<metrics::CpuTimes>,
     last_scan: Option<(Instant, Vec<Option<SystemTime>>)>,
@@ -28,9 +30,14 @@ pub struct Heartbeater {
 
 impl Heartbeater {
     /// A loop that starts with `interval` until the server says otherwise.
-    pub fn new(client: Client, interval: Duration) -> Self {
+    pub fn new(
+        client: Client,
+        interval: Duration,
+        rescan: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Self {
         Heartbeater {
             client,
+            rescan,
             interval,
             cpu: None,
             last_scan: None,
@@ -43,12 +50,17 @@ impl Heartbeater {
         // A first CPU reading, so the first heartbeat carries a real figure.
         self.cpu = metrics::read(None).1;
         tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut force_scan = false;
         loop {
-            let wait = match self.beat(false).await {
+            let wait = match self.beat(force_scan).await {
                 Ok(()) => jittered(self.interval),
                 Err(wait) => wait,
             };
-            tokio::time::sleep(wait).await;
+            let rescan = self.rescan.clone();
+            force_scan = tokio::select! {
+                () = tokio::time::sleep(wait) => false,
+                () = rescan.notified() => true,
+            };
         }
     }
 

@@ -1,12 +1,16 @@
 //! homelab-agent: the process on each managed machine.
 
+mod actions;
 mod apt;
 mod client;
 mod config;
+mod executor;
 mod heartbeat;
 mod metrics;
 mod runner;
 mod scan;
+mod state;
+mod whitelist;
 
 use std::process::ExitCode;
 
@@ -37,10 +41,35 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(server = %config.server, allowed = ?config.allowed_actions, "homelab-agent starting");
-    let beats = heartbeat::Heartbeater::new(client, config.heartbeat_interval).run();
+    let state = match state::State::open(&config.state_dir) {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::error!(dir = %config.state_dir.display(), "cannot use the state directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut allowed: Vec<_> = config.allowed_actions.iter().map(|t| t.as_str()).collect();
+    allowed.sort_unstable();
+    tracing::info!(server = %config.server, allowed = allowed.join(","), "homelab-agent starting");
+
+    let rescan = std::sync::Arc::new(tokio::sync::Notify::new());
+    let beats =
+        heartbeat::Heartbeater::new(client.clone(), config.heartbeat_interval, rescan.clone())
+            .run();
+    let actions = actions::ActionLoop {
+        client,
+        state,
+        allowed: config.allowed_actions.clone(),
+        apt: executor::AptSettings {
+            lock_wait: config.apt_lock_wait,
+            ..executor::AptSettings::default()
+        },
+        rescan,
+    }
+    .run();
     tokio::select! {
         () = beats => {}
+        () = actions => {}
         () = shutdown_signal() => tracing::info!("stopping"),
     }
     ExitCode::SUCCESS

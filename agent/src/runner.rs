@@ -1,22 +1,46 @@
-//! Runs a command as an argv (never through a shell) with a time limit, stdin closed,
-//! in its own process group, capturing its output into bounded buffers.
+//! Runs a command as an argv (never through a shell): stdin closed, `LANG=C`, in its
+//! own process group, with a time limit. On timeout the whole group gets SIGTERM, a
+//! grace period, then SIGKILL. Output is read while the command runs into bounded
+//! buffers, so memory stays flat whatever it prints.
 
+use std::collections::VecDeque;
 use std::process::Stdio;
 use std::time::Duration;
 
+use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
-/// How a run ended.
+/// Which part of a long output to keep.
+#[derive(Debug, Clone, Copy)]
+pub enum Keep {
+    /// The first bytes (the scan parses from the top).
+    Head(usize),
+    /// The last bytes (an action's log ends with what matters).
+    Tail(usize),
+}
+
+/// How to run a command.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub timeout: Duration,
+    /// Between SIGTERM and SIGKILL.
+    pub grace: Duration,
+    pub keep: Keep,
+}
+
+/// A command that ran to its end or was stopped.
 #[derive(Debug)]
 pub struct Finished {
     /// The exit code; None when a signal ended it.
     pub exit_code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+    /// It ran past its time limit and was killed.
+    pub timed_out: bool,
 }
 
-/// Why a command did not finish.
+/// Why a command did not run.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("cannot start `{program}`: {source}")]
@@ -24,69 +48,116 @@ pub enum RunError {
         program: String,
         source: std::io::Error,
     },
-    #[error("`{program}` did not finish within {timeout:?}")]
-    TimedOut { program: String, timeout: Duration },
-    #[error("reading the output of `{program}` failed: {source}")]
+    #[error("waiting for `{program}` failed: {source}")]
     Io {
         program: String,
         source: std::io::Error,
     },
 }
 
-/// Runs `argv` with `LANG=C`, waiting at most `timeout`; keeps at most `max_bytes` of
-/// each stream (the start of it: the scan needs whole lines from the top).
-pub async fn run(argv: &[&str], timeout: Duration, max_bytes: usize) -> Result<Finished, RunError> {
-    let program = argv[0].to_owned();
-    let mut child = Command::new(argv[0])
+/// Runs `argv` with `env` added to a minimal environment.
+pub async fn run(
+    argv: &[String],
+    env: &[(&str, &str)],
+    limits: &Limits,
+) -> Result<Finished, RunError> {
+    let program = argv.first().cloned().unwrap_or_default();
+    let mut command = Command::new(&program);
+    command
         .args(&argv[1..])
         .env("LANG", "C")
         .env("LC_ALL", "C")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| RunError::Spawn {
-            program: program.clone(),
-            source,
-        })?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let work = async {
-        let (out, err, status) = tokio::join!(
-            read_bounded(stdout, max_bytes),
-            read_bounded(stderr, max_bytes),
-            child.wait()
-        );
-        Ok::<_, std::io::Error>((out?, err?, status?))
+        .kill_on_drop(true);
+    let mut child = command.spawn().map_err(|source| RunError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    let group = child.id().and_then(|id| Pid::from_raw(id as i32));
+    let stdout = tokio::spawn(read_bounded(
+        child.stdout.take().expect("piped"),
+        limits.keep,
+    ));
+    let stderr = tokio::spawn(read_bounded(
+        child.stderr.take().expect("piped"),
+        limits.keep,
+    ));
+
+    let (status, timed_out) = match tokio::time::timeout(limits.timeout, child.wait()).await {
+        Ok(status) => (status, false),
+        Err(_) => {
+            signal_group(group, Signal::TERM);
+            match tokio::time::timeout(limits.grace, child.wait()).await {
+                Ok(status) => (status, true),
+                Err(_) => {
+                    signal_group(group, Signal::KILL);
+                    (child.wait().await, true)
+                }
+            }
+        }
     };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(Ok((stdout, stderr, status))) => Ok(Finished {
-            exit_code: status.code(),
-            stdout,
-            stderr,
-        }),
-        Ok(Err(source)) => Err(RunError::Io { program, source }),
-        // Dropping the child kills it (kill_on_drop).
-        Err(_) => Err(RunError::TimedOut { program, timeout }),
+    // Whatever the leader did, no member of its group outlives the run: a child that
+    // ignored SIGTERM, or a daemon left behind, would hold the pipes open.
+    signal_group(group, Signal::KILL);
+    let status = status.map_err(|source| RunError::Io {
+        program: program.clone(),
+        source,
+    })?;
+    let join = |r: Result<std::io::Result<String>, tokio::task::JoinError>| {
+        r.map_err(std::io::Error::other)
+            .and_then(|r| r)
+            .map_err(|source| RunError::Io {
+                program: program.clone(),
+                source,
+            })
+    };
+    Ok(Finished {
+        exit_code: status.code(),
+        stdout: join(stdout.await)?,
+        stderr: join(stderr.await)?,
+        timed_out,
+    })
+}
+
+fn signal_group(group: Option<Pid>, signal: Signal) {
+    if let Some(pid) = group {
+        // ESRCH (the group is gone) is the usual, happy answer.
+        let _ = kill_process_group(pid, signal);
     }
 }
 
-/// Reads a stream to its end, keeping its first `max` bytes and discarding the rest,
-/// so the child never blocks on a full pipe.
-async fn read_bounded(mut stream: impl AsyncRead + Unpin, max: usize) -> std::io::Result<String> {
-    let mut kept = Vec::new();
-    let mut buf = [0u8; 8192];
+/// Reads a stream to its end, keeping the part `keep` asks for.
+async fn read_bounded(mut stream: impl AsyncRead + Unpin, keep: Keep) -> std::io::Result<String> {
+    let mut kept: VecDeque<u8> = VecDeque::new();
+    let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = stream.read(&mut buf).await?;
         if n == 0 {
             break;
         }
-        let room = max.saturating_sub(kept.len());
-        kept.extend_from_slice(&buf[..n.min(room)]);
+        match keep {
+            Keep::Head(max) => {
+                let room = max.saturating_sub(kept.len());
+                kept.extend(&buf[..n.min(room)]);
+            }
+            Keep::Tail(max) => {
+                kept.extend(&buf[..n]);
+                let excess = kept.len().saturating_sub(max);
+                kept.drain(..excess);
+            }
+        }
     }
-    Ok(String::from_utf8_lossy(&kept).into_owned())
+    let bytes: Vec<u8> = kept.into();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Ok(match keep {
+        // A tail cut may split a character; drop the broken start.
+        Keep::Tail(_) => text.trim_start_matches('\u{FFFD}').to_owned(),
+        Keep::Head(_) => text,
+    })
 }
 
 #[cfg(test)]
@@ -94,49 +165,118 @@ mod tests {
     use super::*;
 
     /// A script file run as `bash FILE`, so that the tests need no shell string.
-    fn script(body: &str) -> (tempfile::TempDir, String) {
+    fn script(body: &str) -> (tempfile::TempDir, Vec<String>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("script.sh");
         std::fs::write(&path, body).unwrap();
-        let path = path.display().to_string();
-        (dir, path)
+        (dir, vec!["bash".into(), path.display().to_string()])
+    }
+
+    fn limits(timeout_ms: u64, keep: Keep) -> Limits {
+        Limits {
+            timeout: Duration::from_millis(timeout_ms),
+            grace: Duration::from_millis(500),
+            keep,
+        }
+    }
+
+    fn alive(pid: i32) -> bool {
+        // A zombie is dead for our purposes; /proc says which.
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
     }
 
     #[tokio::test]
     async fn output_and_exit_code_are_captured() {
-        let (_dir, path) = script("echo out; echo err >&2; exit 3");
-        let done = run(&["bash", &path], Duration::from_secs(5), 1024)
+        let (_dir, argv) = script("echo out; echo err >&2; exit 3");
+        let done = run(&argv, &[], &limits(5000, Keep::Head(1024)))
             .await
             .unwrap();
-        assert_eq!(done.exit_code, Some(3));
+        assert_eq!((done.exit_code, done.timed_out), (Some(3), false));
         assert_eq!(done.stdout, "out\n");
         assert_eq!(done.stderr, "err\n");
     }
 
     #[tokio::test]
-    async fn output_beyond_the_limit_is_dropped_without_blocking_the_child() {
+    async fn the_environment_is_c_plus_what_the_caller_adds() {
+        let argv: Vec<String> = ["env"].map(String::from).to_vec();
         let done = run(
-            &["head", "-c", "1000000", "/dev/zero"],
-            Duration::from_secs(10),
-            100,
+            &argv,
+            &[("DEBIAN_FRONTEND", "noninteractive")],
+            &limits(5000, Keep::Head(65536)),
         )
         .await
         .unwrap();
+        for line in ["LANG=C", "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive"] {
+            assert!(done.stdout.lines().any(|l| l == line), "{line} missing");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_timeout_kills_the_whole_group_even_a_child_that_ignores_sigterm() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        let (_s, argv) = script(&format!(
+            "bash -c 'trap \"\" TERM; echo $$ >> {p}; while true; do sleep 0.1; done' &\n\
+             echo $$ >> {p}\necho started\nwait\n",
+            p = pids.display()
+        ));
+        let done = run(&argv, &[], &limits(1000, Keep::Tail(1024)))
+            .await
+            .unwrap();
+        assert!(done.timed_out);
+        assert_eq!(done.exit_code, None, "ended by a signal");
+        assert_eq!(done.stdout, "started\n", "the output so far is kept");
+        let pids: Vec<i32> = std::fs::read_to_string(&pids)
+            .unwrap()
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect();
+        assert_eq!(pids.len(), 2);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for pid in pids {
+            assert!(!alive(pid), "process {pid} survived");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hundred_megabytes_of_output_keep_only_the_tail_and_memory_stays_flat() {
+        fn peak_rss_kib() -> u64 {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap();
+            let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        }
+        let before = peak_rss_kib();
+        let (_dir, argv) = script("head -c 104857600 /dev/zero | tr '\\0' 'x'; echo; echo THE END");
+        let done = run(&argv, &[], &limits(60_000, Keep::Tail(64 * 1024)))
+            .await
+            .unwrap();
         assert_eq!(done.exit_code, Some(0));
+        assert_eq!(done.stdout.len(), 64 * 1024);
+        assert!(done.stdout.ends_with("\nTHE END\n"));
+        let grown_mib = (peak_rss_kib() - before) / 1024;
+        assert!(
+            grown_mib < 20,
+            "peak memory grew by {grown_mib} MiB for 100 MiB of output"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_head_keeps_the_start() {
+        let argv: Vec<String> = ["head", "-c", "1000000", "/dev/zero"]
+            .map(String::from)
+            .to_vec();
+        let done = run(&argv, &[], &limits(10_000, Keep::Head(100)))
+            .await
+            .unwrap();
         assert_eq!(done.stdout.len(), 100);
     }
 
     #[tokio::test]
-    async fn a_command_past_its_time_is_stopped() {
-        let err = run(&["sleep", "30"], Duration::from_millis(200), 1024)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, RunError::TimedOut { .. }), "{err}");
-    }
-
-    #[tokio::test]
     async fn a_missing_program_is_a_spawn_error() {
-        let err = run(&["/nonexistent/apt-get"], Duration::from_secs(1), 10)
+        let argv = vec!["/nonexistent/apt-get".to_owned()];
+        let err = run(&argv, &[], &limits(1000, Keep::Head(10)))
             .await
             .unwrap_err();
         assert!(matches!(err, RunError::Spawn { .. }), "{err}");

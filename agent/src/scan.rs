@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use homelab_protocol::PendingPackage;
 
 use crate::apt;
-use crate::runner::{self, RunError};
+use crate::runner::{self, Keep, Limits, RunError};
 
 /// How long each scan command may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -18,6 +18,8 @@ const MAX_OUTPUT: usize = 16 * 1024 * 1024;
 pub enum ScanError {
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error("`{command}` did not finish within {timeout:?}")]
+    TimedOut { command: String, timeout: Duration },
     #[error("`{command}` exited with {code:?}: {stderr}")]
     Failed {
         command: String,
@@ -27,7 +29,19 @@ pub enum ScanError {
 }
 
 async fn output(argv: &[&str]) -> Result<String, ScanError> {
-    let done = runner::run(argv, COMMAND_TIMEOUT, MAX_OUTPUT).await?;
+    let limits = Limits {
+        timeout: COMMAND_TIMEOUT,
+        grace: Duration::from_secs(2),
+        keep: Keep::Head(MAX_OUTPUT),
+    };
+    let argv: Vec<String> = argv.iter().map(|s| (*s).to_owned()).collect();
+    let done = runner::run(&argv, &[], &limits).await?;
+    if done.timed_out {
+        return Err(ScanError::TimedOut {
+            command: argv.join(" "),
+            timeout: COMMAND_TIMEOUT,
+        });
+    }
     if done.exit_code == Some(0) {
         Ok(done.stdout)
     } else {

@@ -230,6 +230,89 @@ pub struct Action {
     pub stderr: String,
 }
 
+/// One line of an action's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    pub at_ms: i64,
+    /// "Created", "Approved", "Rejected: <reason>", "Started", "Completed (exit 0)"...
+    pub what: String,
+    /// Who did it, when a person or token did.
+    pub by: Option<String>,
+}
+
+impl Action {
+    /// The audit trail: created, approved or rejected or cancelled, started,
+    /// finished, in the order they happened.
+    pub fn timeline(&self) -> Vec<TimelineEvent> {
+        let mut events = vec![TimelineEvent {
+            at_ms: self.created_at_ms,
+            what: "Created".to_owned(),
+            by: Some(self.created_by.clone()),
+        }];
+        let mut push = |at: Option<i64>, what: String, by: Option<&String>| {
+            if let Some(at_ms) = at {
+                events.push(TimelineEvent {
+                    at_ms,
+                    what,
+                    by: by.cloned(),
+                });
+            }
+        };
+        push(
+            self.approved_at_ms,
+            if self.approved_by.as_deref() == Some(ACTOR_AUTO) {
+                "Approved automatically".to_owned()
+            } else {
+                "Approved".to_owned()
+            },
+            self.approved_by.as_ref().filter(|b| *b != ACTOR_AUTO),
+        );
+        push(
+            self.rejected_at_ms,
+            format!("Rejected: {}", self.reject_reason.as_deref().unwrap_or("")),
+            self.rejected_by.as_ref(),
+        );
+        push(
+            self.cancelled_at_ms,
+            "Cancelled".to_owned(),
+            self.cancelled_by.as_ref(),
+        );
+        if self.argv.is_empty() {
+            push(self.finished_at_ms, "Nothing to run".to_owned(), None);
+            return events;
+        }
+        push(
+            self.started_at_ms,
+            "Started on the machine".to_owned(),
+            None,
+        );
+        let ended = match (self.status, self.failure) {
+            (ActionStatus::Completed, _) => "Completed (exit 0)".to_owned(),
+            (_, Some(FailureReason::ExitCode)) => {
+                format!("Failed: exited with {}", self.exit_code.unwrap_or_default())
+            }
+            (_, Some(reason)) => format!("Failed: {}", reason.label()),
+            _ => "Finished".to_owned(),
+        };
+        push(self.finished_at_ms, ended, None);
+        events.sort_by_key(|e| e.at_ms);
+        events
+    }
+
+    /// How long the command ran, once it finished.
+    pub fn duration_ms(&self) -> Option<i64> {
+        Some(self.finished_at_ms? - self.started_at_ms?)
+    }
+}
+
+/// What the history shows: each filter is off when None.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryFilter {
+    pub server_id: Option<crate::ServerId>,
+    pub status: Option<ActionStatus>,
+    pub action_type: Option<ActionType>,
+}
+
 /// One page of the history, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionPage {
@@ -356,6 +439,73 @@ mod tests {
                 &ActionType::AptUpgradeAll,
                 &ActionType::AptUpgradeSecurity
             ]
+        );
+    }
+
+    fn action() -> Action {
+        Action {
+            id: 7,
+            server_id: crate::ServerId::parse("nas").unwrap(),
+            action_type: ActionType::AptUpgradeAll,
+            parameters: None,
+            argv: vec!["apt-get".into(), "upgrade".into()],
+            status: ActionStatus::Failed,
+            timeout_s: 600,
+            created_at_ms: 1_000,
+            created_by: "alice".into(),
+            approved_at_ms: Some(2_000),
+            approved_by: Some("bob".into()),
+            rejected_at_ms: None,
+            rejected_by: None,
+            reject_reason: None,
+            cancelled_at_ms: None,
+            cancelled_by: None,
+            started_at_ms: Some(3_000),
+            finished_at_ms: Some(9_000),
+            exit_code: Some(100),
+            failure: Some(FailureReason::ExitCode),
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_timeline_tells_who_did_what_and_when() {
+        let events: Vec<_> = action()
+            .timeline()
+            .into_iter()
+            .map(|e| (e.at_ms, e.what, e.by))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                (1_000, "Created".to_owned(), Some("alice".to_owned())),
+                (2_000, "Approved".to_owned(), Some("bob".to_owned())),
+                (3_000, "Started on the machine".to_owned(), None),
+                (9_000, "Failed: exited with 100".to_owned(), None),
+            ]
+        );
+        assert_eq!(action().duration_ms(), Some(6_000));
+
+        let mut auto = action();
+        auto.approved_by = Some(ACTOR_AUTO.into());
+        auto.status = ActionStatus::Completed;
+        auto.failure = None;
+        let whats: Vec<_> = auto.timeline().into_iter().map(|e| e.what).collect();
+        assert_eq!(whats[1], "Approved automatically");
+        assert_eq!(whats[3], "Completed (exit 0)");
+
+        let mut rejected = action();
+        rejected.approved_at_ms = None;
+        rejected.started_at_ms = None;
+        rejected.finished_at_ms = None;
+        rejected.rejected_at_ms = Some(1_500);
+        rejected.rejected_by = Some("carol".into());
+        rejected.reject_reason = Some("backup window".into());
+        let last = rejected.timeline().pop().unwrap();
+        assert_eq!(
+            (last.what.as_str(), last.by.as_deref()),
+            ("Rejected: backup window", Some("carol"))
         );
     }
 

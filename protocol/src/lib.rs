@@ -12,7 +12,7 @@ pub mod server_name;
 
 pub use action::{
     ACTOR_AUTO, Action, ActionPage, ActionResult, ActionStatus, ActionType, AgentFailure,
-    FailureReason, MAX_OUTPUT_BYTES, NextAction, ParseEnumError,
+    FailureReason, HistoryFilter, MAX_OUTPUT_BYTES, NextAction, ParseEnumError, TimelineEvent,
 };
 pub use command::{NO_SECURITY_PACKAGES, SecurityPin};
 pub use fleet::{

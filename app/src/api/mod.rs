@@ -2,11 +2,16 @@
 //! reach the service layer through the [`ssr::Backend`] that the server provides as
 //! context; the browser build only sees the typed call.
 
+pub mod actions;
 pub mod servers;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
+pub use actions::{
+    ActionHistory, ApproveAction, CancelAction, CreateAction, LoadAction, RejectAction,
+    action_history, approve_action, cancel_action, create_action, load_action, reject_action,
+};
 pub use servers::{
     AddServer, Fleet, ListServers, LoadServerPage, ServerPageData, add_server, list_servers,
     load_server_page,

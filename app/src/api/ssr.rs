@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use leptos::prelude::use_context;
 
-use crate::domain::{AddedServer, AppError, ServerDetail, ServerId, ServerName, ServerSummary};
+use crate::domain::{
+    Action, ActionPage, ActionSpec, AddedServer, AppError, HistoryFilter, ServerDetail, ServerId,
+    ServerName, ServerSummary,
+};
 
 /// A boxed future, so that [`Backend`] can be used as a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -28,6 +31,39 @@ pub trait Backend: Send + Sync + 'static {
 
     /// One server with its metrics and pending packages.
     fn server_detail(&self, id: ServerId) -> BoxFuture<'_, Result<ServerDetail, AppError>>;
+
+    /// Queues an action for `actor`.
+    fn create_action(
+        &self,
+        server: ServerId,
+        spec: ActionSpec,
+        actor: String,
+    ) -> BoxFuture<'_, Result<Action, AppError>>;
+
+    /// Approves a pending action.
+    fn approve_action(&self, id: i64, actor: String) -> BoxFuture<'_, Result<Action, AppError>>;
+
+    /// Rejects a pending action with a reason.
+    fn reject_action(
+        &self,
+        id: i64,
+        actor: String,
+        reason: String,
+    ) -> BoxFuture<'_, Result<Action, AppError>>;
+
+    /// Cancels an action that has not started.
+    fn cancel_action(&self, id: i64, actor: String) -> BoxFuture<'_, Result<Action, AppError>>;
+
+    /// One action with its output.
+    fn action(&self, id: i64) -> BoxFuture<'_, Result<Action, AppError>>;
+
+    /// A page of the history, newest first.
+    fn history(
+        &self,
+        filter: HistoryFilter,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<ActionPage, AppError>>;
 }
 
 /// The backend shared by every request.
@@ -42,6 +78,12 @@ pub fn backend() -> Result<SharedBackend, AppError> {
 }
 
 pub use homelab_protocol::now_ms;
+
+/// Who is acting through the dashboard. Until accounts sign in, every dashboard
+/// action is recorded as `dashboard`.
+pub fn actor() -> String {
+    "dashboard".to_owned()
+}
 
 /// Passes a server function's result through, giving an error the HTTP status it
 /// deserves (422, 404, 409, 500) instead of server_fn's blanket 500.

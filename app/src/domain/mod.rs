@@ -5,6 +5,7 @@ mod error;
 
 pub use error::AppError;
 pub use homelab_protocol::{
-    ActionStatus, ActionType, AddedServer, Metrics, PackageList, PendingPackage, ServerDetail,
-    ServerId, ServerName, ServerStatus, ServerSummary,
+    Action, ActionPage, ActionSpec, ActionStatus, ActionType, AddedServer, ApprovalPolicy,
+    FailureReason, HistoryFilter, Metrics, PackageList, PendingPackage, ServerDetail, ServerId,
+    ServerName, ServerStatus, ServerSummary, TimelineEvent,
 };

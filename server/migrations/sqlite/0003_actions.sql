@@ -54,3 +54,6 @@ CREATE INDEX actions_by_type ON actions (action_type, id);
 -- The dispatcher's claim and the lease job.
 CREATE INDEX actions_queue ON actions (server_id, status, id);
 CREATE INDEX actions_leases ON actions (status, lease_expires_at_ms);
+-- Two filters at once (server and type; status and type).
+CREATE INDEX actions_by_server_type ON actions (server_id, action_type, id);
+CREATE INDEX actions_by_status_type ON actions (status, action_type, id);

@@ -4,11 +4,10 @@ use axum::Json;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use homelab_app::domain::AppError;
-use homelab_protocol::{Action, ActionPage, ActionSpec, ActionStatus, ActionType};
+use homelab_protocol::{Action, ActionPage, ActionSpec, ActionStatus, ActionType, HistoryFilter};
 use serde::Deserialize;
 
 use super::{Actor, path_id};
-use crate::db::actions::Filter;
 use crate::http::{ApiError, ApiJson};
 use crate::service::Service;
 
@@ -48,8 +47,8 @@ pub async fn history(
     Query(q): Query<HistoryQuery>,
 ) -> Result<Json<ActionPage>, ApiError> {
     let invalid = |field: &str, e: &dyn std::fmt::Display| AppError::invalid(field, e.to_string());
-    let filter = Filter {
-        server: q
+    let filter = HistoryFilter {
+        server_id: q
             .server_id
             .filter(|s| !s.is_empty())
             .map(|s| homelab_protocol::ServerId::parse(s).map_err(|e| invalid("server_id", &e)))
@@ -67,11 +66,10 @@ pub async fn history(
                     .map_err(|e| invalid("action_type", &e))
             })
             .transpose()?,
-        before_id: None,
     };
     let page = service
         .history(
-            filter,
+            &filter,
             q.cursor.as_deref().filter(|c| !c.is_empty()),
             q.limit.unwrap_or(50),
         )

@@ -1,6 +1,8 @@
 //! The `actions` table: the remediation engine's queue and history.
 
-use homelab_protocol::{Action, ActionStatus, ActionType, FailureReason, NextAction, ServerId};
+use homelab_protocol::{
+    Action, ActionStatus, ActionType, FailureReason, HistoryFilter, NextAction, ServerId,
+};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
@@ -119,33 +121,58 @@ pub async fn get(
     row.as_ref().map(|r| action_from_row(r, true)).transpose()
 }
 
-/// Filters for the history.
-#[derive(Debug, Default, Clone)]
-pub struct Filter {
-    pub server: Option<ServerId>,
-    pub status: Option<ActionStatus>,
-    pub action_type: Option<ActionType>,
-    /// Only actions older than this id (the keyset cursor).
-    pub before_id: Option<i64>,
-}
-
 /// A page of the history, newest first, without output (`get` has it).
-pub async fn list(pool: &AnyPool, filter: &Filter, limit: u32) -> Result<Vec<Action>, DbError> {
-    // Each condition is either switched off by a NULL parameter or uses an index
-    // that starts with its column and ends with id.
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM actions \
-         WHERE ($1 IS NULL OR server_id = $1) AND ($2 IS NULL OR status = $2) \
-         AND ($3 IS NULL OR action_type = $3) AND ($4 IS NULL OR id < $4) \
-         ORDER BY id DESC LIMIT $5"
-    ))
-    .bind(filter.server.as_ref().map(ServerId::as_str))
-    .bind(filter.status.map(ActionStatus::as_str))
-    .bind(filter.action_type.map(ActionType::as_str))
-    .bind(filter.before_id)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await?;
+/// `before_id` is the keyset cursor: only actions older than it.
+pub async fn list(
+    pool: &AnyPool,
+    filter: &HistoryFilter,
+    before_id: Option<i64>,
+    limit: u32,
+) -> Result<Vec<Action>, DbError> {
+    // Only the conditions in use appear in the SQL, so the planner can walk the index
+    // that starts with the filtered column and ends with id, newest first, and stop
+    // after `limit` rows whatever the size of the table.
+    let mut conditions = Vec::new();
+    let mut n = 0;
+    let mut next = |column: &str, op: &str| {
+        n += 1;
+        conditions.push(format!("{column} {op} ${n}"));
+    };
+    if filter.server_id.is_some() {
+        next("server_id", "=");
+    }
+    if filter.status.is_some() {
+        next("status", "=");
+    }
+    if filter.action_type.is_some() {
+        next("action_type", "=");
+    }
+    if before_id.is_some() {
+        next("id", "<");
+    }
+    let where_clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM actions {where_clause} ORDER BY id DESC LIMIT ${}",
+        n + 1
+    );
+    let mut query = sqlx::query(&sql);
+    if let Some(server) = &filter.server_id {
+        query = query.bind(server.as_str());
+    }
+    if let Some(status) = filter.status {
+        query = query.bind(status.as_str());
+    }
+    if let Some(action_type) = filter.action_type {
+        query = query.bind(action_type.as_str());
+    }
+    if let Some(before) = before_id {
+        query = query.bind(before);
+    }
+    let rows = query.bind(i64::from(limit)).fetch_all(pool).await?;
     rows.iter().map(|r| action_from_row(r, false)).collect()
 }
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 use homelab_app::domain::{AppError, ServerId};
 use homelab_protocol::{
     ACTOR_AUTO, Action, ActionPage, ActionResult, ActionSpec, ActionStatus, FailureReason,
-    MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES, NextAction, SecurityPin, action::tail, command,
+    HistoryFilter, MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES, NextAction, SecurityPin, action::tail,
+    command,
 };
 
 use super::{Service, internal};
@@ -229,17 +230,17 @@ impl Service {
     /// previous page.
     pub async fn history(
         &self,
-        mut filter: db::actions::Filter,
+        filter: &HistoryFilter,
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<ActionPage, AppError> {
-        filter.before_id = cursor
+        let before_id = cursor
             .map(|c| c.parse::<i64>().ok().filter(|id| *id > 0))
             .map(|id| id.ok_or_else(|| AppError::invalid("cursor", "not a cursor from this API")))
             .transpose()?;
         let limit = limit.clamp(1, MAX_PAGE);
         // One extra row says whether another page follows.
-        let mut actions = db::actions::list(self.db.pool(), &filter, limit + 1)
+        let mut actions = db::actions::list(self.db.pool(), filter, before_id, limit + 1)
             .await
             .map_err(internal)?;
         let more = actions.len() > limit as usize;

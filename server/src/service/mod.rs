@@ -139,6 +139,53 @@ impl Backend for Service {
     fn server_detail(&self, id: ServerId) -> BoxFuture<'_, Result<ServerDetail, AppError>> {
         Box::pin(async move { Service::server_detail(self, &id).await })
     }
+
+    fn create_action(
+        &self,
+        server: ServerId,
+        spec: homelab_protocol::ActionSpec,
+        actor: String,
+    ) -> BoxFuture<'_, Result<homelab_protocol::Action, AppError>> {
+        Box::pin(async move { Service::create_action(self, &server, spec, &actor).await })
+    }
+
+    fn approve_action(
+        &self,
+        id: i64,
+        actor: String,
+    ) -> BoxFuture<'_, Result<homelab_protocol::Action, AppError>> {
+        Box::pin(async move { Service::approve(self, id, &actor).await })
+    }
+
+    fn reject_action(
+        &self,
+        id: i64,
+        actor: String,
+        reason: String,
+    ) -> BoxFuture<'_, Result<homelab_protocol::Action, AppError>> {
+        Box::pin(async move { Service::reject(self, id, &actor, &reason).await })
+    }
+
+    fn cancel_action(
+        &self,
+        id: i64,
+        actor: String,
+    ) -> BoxFuture<'_, Result<homelab_protocol::Action, AppError>> {
+        Box::pin(async move { Service::cancel(self, id, &actor).await })
+    }
+
+    fn action(&self, id: i64) -> BoxFuture<'_, Result<homelab_protocol::Action, AppError>> {
+        Box::pin(Service::action(self, id))
+    }
+
+    fn history(
+        &self,
+        filter: homelab_protocol::HistoryFilter,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<homelab_protocol::ActionPage, AppError>> {
+        Box::pin(async move { Service::history(self, &filter, cursor.as_deref(), limit).await })
+    }
 }
 
 #[cfg(test)]

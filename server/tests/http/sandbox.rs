@@ -86,7 +86,13 @@ impl Sandbox {
     }
 
     /// Starts the real agent inside the root; it stops when the handle is dropped.
+    /// apt waits one second for the dpkg lock per attempt, to keep lock tests short.
     fn start_agent(&self, app: &TestApp, token: &str) -> Child {
+        std::fs::write(
+            self.root().join("etc/homelab-agent.toml"),
+            "apt_lock_wait = 1\n",
+        )
+        .unwrap();
         Command::new("chroot")
             .arg(self.root())
             .args([
@@ -96,11 +102,79 @@ impl Sandbox {
                 "--token",
                 token,
             ])
-            .args(["--state-dir", "/var/lib/homelab-agent"])
+            .args([
+                "--state-dir",
+                "/var/lib/homelab-agent",
+                "--config",
+                "/etc/homelab-agent.toml",
+            ])
             .stdin(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .unwrap()
+    }
+
+    /// SIGKILLs every process whose root directory is this sandbox's root.
+    fn kill_everything_inside(&self) {
+        let root = std::fs::canonicalize(self.root()).unwrap();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            if std::fs::read_link(entry.path().join("root")).is_ok_and(|r| r == root) {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        }
+    }
+
+    /// The installed version of each package.
+    async fn versions(&self, names: &[&str]) -> Vec<(String, String)> {
+        let out = Command::new("chroot")
+            .arg(self.root())
+            .args(["dpkg-query", "-W", "-f", "${Package} ${Version}\\n"])
+            .args(names)
+            .output()
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let (name, version) = l.split_once(' ').unwrap();
+                (name.to_owned(), version.to_owned())
+            })
+            .collect()
+    }
+
+    /// Holds dpkg's frontend lock the way apt does (an fcntl lock) until dropped.
+    async fn hold_dpkg_lock(&self) -> Child {
+        use tokio::io::AsyncReadExt;
+        let lock = self.root().join("var/lib/dpkg/lock-frontend");
+        let script = "import fcntl, sys, time\n\
+                      f = open(sys.argv[1], 'w')\n\
+                      fcntl.lockf(f, fcntl.LOCK_EX)\n\
+                      print('locked', flush=True)\n\
+                      time.sleep(3600)\n";
+        let script_path = self.dir.path().join("hold-lock.py");
+        std::fs::write(&script_path, script).unwrap();
+        let mut holder = Command::new("python3")
+            .arg(&script_path)
+            .arg(&lock)
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut line = [0u8; 7];
+        holder
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut line)
+            .await
+            .unwrap();
+        assert_eq!(&line, b"locked\n");
+        holder
     }
 }
 
@@ -132,6 +206,30 @@ async fn wait_for_packages(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// Queues an action through the JSON API.
+async fn queue(app: &TestApp, action_type: &str, parameters: Value) -> Value {
+    let (status, body) = app
+        .api_post(
+            "/api/v1/servers/sandbox/actions",
+            &json!({"action_type": action_type, "parameters": parameters}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+/// Polls an action until it has finished (or fails after 120 s).
+async fn finished(app: &TestApp, id: &Value) -> Value {
+    for _ in 0..240 {
+        let (_, action) = app.api_get(&format!("/api/v1/actions/{id}")).await;
+        if matches!(action["status"].as_str(), Some("completed" | "failed")) {
+            return action;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("action {id} did not finish");
 }
 
 fn names(list: &Value) -> Vec<&str> {
@@ -259,4 +357,217 @@ async fn the_real_agent_reports_the_sandbox_updates_and_follows_apt() {
         (empty["total"].as_u64(), empty["security"].as_u64()),
         (Some(0), Some(0))
     );
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn apt_actions_run_for_real_in_the_sandbox() {
+    let sandbox = Sandbox::new().await;
+    let app = spawn_app_with_interval(60).await;
+    let token = app.add_server("sandbox", "Sandbox host").await;
+    let _agent = sandbox.start_agent(&app, &token);
+    wait_for_packages(&app, "sandbox", "the first scan", |l| l["total"] == 5).await;
+
+    let update = finished(&app, &queue(&app, "apt_update", Value::Null).await["id"]).await;
+    assert_eq!(update["status"], "completed", "{update}");
+    assert!(
+        update["stdout"]
+            .as_str()
+            .unwrap()
+            .contains("Reading package lists"),
+        "{update}"
+    );
+
+    // Only the security packages change, each to its security version.
+    let security = queue(&app, "apt_upgrade_security", Value::Null).await;
+    assert_eq!(
+        security["argv"],
+        json!([
+            "apt-get",
+            "install",
+            "--only-upgrade",
+            "-y",
+            "--",
+            "hl-epoch=1:1.0-2",
+            "hl-openssl=3.0.1-1+deb12u1",
+            "hl-tzdata=2024a-1+deb12u1"
+        ])
+    );
+    let security = finished(&app, &security["id"]).await;
+    assert_eq!(security["status"], "completed", "{security}");
+    let all = [
+        "hl-epoch",
+        "hl-held",
+        "hl-keptback",
+        "hl-normal",
+        "hl-openssl",
+        "hl-security-tools",
+        "hl-tzdata",
+    ];
+    assert_eq!(
+        sandbox.versions(&all).await,
+        pairs(&[
+            ("hl-epoch", "1:1.0-2"),
+            ("hl-held", "1.0-1"),
+            ("hl-keptback", "1.0-1"),
+            ("hl-normal", "1.0-1"),
+            ("hl-openssl", "3.0.1-1+deb12u1"),
+            ("hl-security-tools", "2.0-1"),
+            ("hl-tzdata", "2024a-1+deb12u1"),
+        ])
+    );
+    // The agent rescans after an apt action: no security update is left.
+    wait_for_packages(&app, "sandbox", "the rescan", |l| l["security"] == 0).await;
+
+    // Everything installable; the held and the kept-back package stay.
+    let upgrade = finished(
+        &app,
+        &queue(&app, "apt_upgrade_all", Value::Null).await["id"],
+    )
+    .await;
+    assert_eq!(upgrade["status"], "completed", "{upgrade}");
+    assert_eq!(
+        sandbox.versions(&all).await,
+        pairs(&[
+            ("hl-epoch", "1:1.0-2"),
+            ("hl-held", "1.0-1"),
+            ("hl-keptback", "1.0-1"),
+            ("hl-normal", "1.1-1"),
+            ("hl-openssl", "3.0.1-1+deb12u1"),
+            ("hl-security-tools", "2.1-1"),
+            ("hl-tzdata", "2025b-0+deb12u1"),
+        ])
+    );
+    let left = wait_for_packages(&app, "sandbox", "the rescan", |l| l["total"] == 0).await;
+    assert_eq!(names(&left), ["hl-held", "hl-keptback"]);
+}
+
+#[tokio::test]
+async fn refused_and_failing_commands_end_failed_with_the_reason() {
+    let sandbox = Sandbox::new().await;
+    let app = spawn_app_with_interval(60).await;
+    let token = app.add_server("sandbox", "Sandbox host").await;
+
+    // A command the server would never build, planted in the database: the agent's
+    // whitelist is the last line of defence.
+    let planted = queue(&app, "restart_service", json!({"unit": "nginx"})).await;
+    sqlx::query("UPDATE actions SET argv = $1 WHERE id = $2")
+        .bind(r#"["touch", "/tmp/pwned"]"#)
+        .bind(planted["id"].as_i64().unwrap())
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let _agent = sandbox.start_agent(&app, &token);
+    let refused = finished(&app, &planted["id"]).await;
+    assert_eq!(
+        (refused["status"].as_str(), refused["failure"].as_str()),
+        (Some("failed"), Some("not_whitelisted"))
+    );
+    assert!(
+        refused["stderr"].as_str().unwrap().contains("whitelist"),
+        "{refused}"
+    );
+    assert!(
+        !sandbox.root().join("tmp/pwned").exists(),
+        "the refused command ran"
+    );
+
+    // There is no systemd in the sandbox root: restarting any unit fails, with the
+    // error shown.
+    let restart = finished(
+        &app,
+        &queue(&app, "restart_service", json!({"unit": "no-such.service"})).await["id"],
+    )
+    .await;
+    assert_eq!(restart["status"], "failed", "{restart}");
+    assert!(!restart["stderr"].as_str().unwrap().is_empty(), "{restart}");
+}
+
+#[tokio::test]
+async fn a_held_dpkg_lock_is_waited_for_and_retried() {
+    let sandbox = Sandbox::new().await;
+    let app = spawn_app_with_interval(60).await;
+    let token = app.add_server("sandbox", "Sandbox host").await;
+    let _agent = sandbox.start_agent(&app, &token);
+
+    // Released while the agent retries: the upgrade goes through.
+    let holder = sandbox.hold_dpkg_lock().await;
+    let upgrade = queue(&app, "apt_upgrade_all", Value::Null).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    drop(holder);
+    let upgrade = finished(&app, &upgrade["id"]).await;
+    assert_eq!(upgrade["status"], "completed", "{upgrade}");
+    assert_eq!(
+        sandbox.versions(&["hl-normal"]).await,
+        pairs(&[("hl-normal", "1.1-1")])
+    );
+
+    // Never released: it fails, saying the lock was held.
+    let _holder = sandbox.hold_dpkg_lock().await;
+    let upgrade = finished(
+        &app,
+        &queue(&app, "apt_upgrade_all", Value::Null).await["id"],
+    )
+    .await;
+    assert_eq!(
+        (upgrade["status"].as_str(), upgrade["failure"].as_str()),
+        (Some("failed"), Some("exit_code"))
+    );
+    let stderr = upgrade["stderr"].as_str().unwrap();
+    assert!(
+        stderr.contains("lock was still held after 4 attempts"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("lock-frontend"), "{stderr}");
+}
+
+#[tokio::test]
+async fn an_action_interrupted_by_an_agent_crash_is_reported_and_never_run_again() {
+    let sandbox = Sandbox::new().await;
+    let app = spawn_app_with_interval(60).await;
+    let token = app.add_server("sandbox", "Sandbox host").await;
+    let mut agent = sandbox.start_agent(&app, &token);
+
+    // The lock keeps apt waiting, so the agent is killed mid-action.
+    let holder = sandbox.hold_dpkg_lock().await;
+    let upgrade = queue(&app, "apt_upgrade_all", Value::Null).await;
+    let id = upgrade["id"].clone();
+    for _ in 0..100 {
+        if action_status(&app, &id).await == "executing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(action_status(&app, &id).await, "executing");
+    agent.kill().await.unwrap();
+    // apt runs in its own process group; a real crash takes the whole unit down.
+    Command::new("pkill")
+        .args(["-KILL", "-f", "apt-get -o Dpkg"])
+        .status()
+        .await
+        .unwrap();
+    drop(holder);
+
+    let _agent = sandbox.start_agent(&app, &token);
+    let done = finished(&app, &id).await;
+    assert_eq!(
+        (done["status"].as_str(), done["failure"].as_str()),
+        (Some("failed"), Some("interrupted"))
+    );
+    // It was not run again: nothing was upgraded.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        sandbox.versions(&["hl-normal"]).await,
+        pairs(&[("hl-normal", "1.0-1")])
+    );
+}
+
+async fn action_status(app: &TestApp, id: &Value) -> String {
+    let (_, action) = app.api_get(&format!("/api/v1/actions/{id}")).await;
+    action["status"].as_str().unwrap_or_default().to_owned()
 }

@@ -1,0 +1,254 @@
+//! Runs one approved action: whitelist first, then the argv with the agent's own
+//! fixed apt options and environment, under the action's time limit, retrying while
+//! dpkg's lock is held. Always ends in an [`ActionResult`].
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use homelab_protocol::{ActionResult, ActionType, AgentFailure, MAX_OUTPUT_BYTES, NextAction};
+
+use crate::runner::{self, Keep, Limits};
+use crate::whitelist;
+
+/// How the agent runs apt.
+#[derive(Debug, Clone)]
+pub struct AptSettings {
+    /// How long apt waits for the dpkg lock on each attempt (`DPkg::Lock::Timeout`).
+    pub lock_wait: Duration,
+    /// Further attempts when apt still reports the lock held.
+    pub lock_retries: u32,
+}
+
+impl Default for AptSettings {
+    fn default() -> Self {
+        AptSettings {
+            lock_wait: Duration::from_secs(60),
+            lock_retries: 3,
+        }
+    }
+}
+
+/// The time between SIGTERM and SIGKILL when an action runs too long.
+const KILL_GRACE: Duration = Duration::from_secs(10);
+
+/// The argv actually executed: apt gets the agent's fixed options (never the
+/// server's): keep existing config files, wait a bounded time for the lock.
+pub fn exec_argv(argv: &[String], apt: &AptSettings) -> Vec<String> {
+    if argv.first().map(String::as_str) != Some("apt-get") {
+        return argv.to_vec();
+    }
+    let mut out = vec![argv[0].clone()];
+    for option in [
+        "Dpkg::Options::=--force-confdef".to_owned(),
+        "Dpkg::Options::=--force-confold".to_owned(),
+        format!("DPkg::Lock::Timeout={}", apt.lock_wait.as_secs()),
+    ] {
+        out.push("-o".to_owned());
+        out.push(option);
+    }
+    out.extend(argv[1..].iter().cloned());
+    out
+}
+
+/// apt's line saying a lock is held, if its output has one.
+fn lock_held(stderr: &str) -> Option<&str> {
+    stderr
+        .lines()
+        .find(|l| l.contains("Could not get lock") || l.contains("Unable to acquire the dpkg"))
+}
+
+/// Runs `action` if the whitelist and `allowed` let it, and says how it ended.
+pub async fn execute(
+    action: &NextAction,
+    allowed: &HashSet<ActionType>,
+    apt: &AptSettings,
+) -> ActionResult {
+    let started = homelab_protocol::now_ms();
+    if let Err(refusal) = whitelist::check(action.action_type, &action.argv, allowed) {
+        return ActionResult {
+            exit_code: None,
+            failure: Some(AgentFailure::NotWhitelisted),
+            stdout: String::new(),
+            stderr: format!("refused by the agent, not run: {refusal}"),
+            started_at: Some(started),
+            finished_at: Some(homelab_protocol::now_ms()),
+        };
+    }
+    let argv = exec_argv(&action.argv, apt);
+    let limits = Limits {
+        timeout: Duration::from_secs(u64::from(action.timeout_s)),
+        grace: KILL_GRACE,
+        keep: Keep::Tail(MAX_OUTPUT_BYTES),
+    };
+    let env = [("DEBIAN_FRONTEND", "noninteractive")];
+    let mut attempt = 0;
+    loop {
+        let outcome = runner::run(&argv, &env, &limits).await;
+        let finished_at = Some(homelab_protocol::now_ms());
+        let done = match outcome {
+            Ok(done) => done,
+            Err(e) => {
+                return ActionResult {
+                    exit_code: None,
+                    failure: Some(AgentFailure::SpawnError),
+                    stdout: String::new(),
+                    stderr: e.to_string(),
+                    started_at: Some(started),
+                    finished_at,
+                };
+            }
+        };
+        if done.timed_out {
+            return ActionResult {
+                exit_code: None,
+                failure: Some(AgentFailure::TimedOut),
+                stderr: format!(
+                    "{}\nstopped: ran past its {} s limit",
+                    done.stderr, action.timeout_s
+                ),
+                stdout: done.stdout,
+                started_at: Some(started),
+                finished_at,
+            };
+        }
+        if done.exit_code != Some(0)
+            && let Some(line) = lock_held(&done.stderr)
+        {
+            if attempt < apt.lock_retries {
+                attempt += 1;
+                // 2, 4, 8 s, never more than apt's own wait.
+                let backoff = Duration::from_secs(1u64 << attempt.min(5)).min(apt.lock_wait);
+                tracing::warn!(action = action.id, attempt, ?backoff, "{}", line.trim());
+                tokio::time::sleep(backoff).await;
+                continue;
+            }
+            let note = format!(
+                "\nthe package manager lock was still held after {} attempts: {}",
+                attempt + 1,
+                line.trim()
+            );
+            return ActionResult {
+                exit_code: done.exit_code,
+                failure: None,
+                stdout: done.stdout,
+                stderr: done.stderr + &note,
+                started_at: Some(started),
+                finished_at,
+            };
+        }
+        return ActionResult {
+            exit_code: done.exit_code,
+            failure: None,
+            stdout: done.stdout,
+            stderr: done.stderr,
+            started_at: Some(started),
+            finished_at,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> HashSet<ActionType> {
+        ActionType::ALL.iter().copied().collect()
+    }
+
+    #[test]
+    fn apt_gets_the_agents_own_options_and_nothing_else_changes() {
+        let apt = AptSettings::default();
+        let argv: Vec<String> = ["apt-get", "upgrade", "--with-new-pkgs", "-y"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            exec_argv(&argv, &apt),
+            [
+                "apt-get",
+                "-o",
+                "Dpkg::Options::=--force-confdef",
+                "-o",
+                "Dpkg::Options::=--force-confold",
+                "-o",
+                "DPkg::Lock::Timeout=60",
+                "upgrade",
+                "--with-new-pkgs",
+                "-y"
+            ]
+        );
+        let restart: Vec<String> = ["systemctl", "restart", "nginx"].map(String::from).to_vec();
+        assert_eq!(exec_argv(&restart, &apt), restart);
+    }
+
+    #[test]
+    fn apt_lock_messages_are_recognised() {
+        let stderr = "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 4242 (apt-get)\n\
+                      E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?";
+        assert!(lock_held(stderr).unwrap().contains("held by process 4242"));
+        assert_eq!(lock_held("E: Unable to locate package x"), None);
+    }
+
+    #[tokio::test]
+    async fn a_refused_command_never_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("marker");
+        let action = NextAction {
+            id: 1,
+            action_type: ActionType::RestartService,
+            argv: vec!["touch".into(), marker.display().to_string()],
+            timeout_s: 5,
+        };
+        let result = execute(&action, &all(), &AptSettings::default()).await;
+        assert_eq!(result.failure, Some(AgentFailure::NotWhitelisted));
+        assert_eq!(result.exit_code, None);
+        assert!(
+            result.stderr.contains("does not match the whitelist"),
+            "{}",
+            result.stderr
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!marker.exists(), "the refused command ran");
+    }
+
+    #[tokio::test]
+    async fn a_type_switched_off_locally_is_refused() {
+        let action = NextAction {
+            id: 2,
+            action_type: ActionType::AptUpdate,
+            argv: vec!["apt-get".into(), "update".into()],
+            timeout_s: 5,
+        };
+        let only_restarts = HashSet::from([ActionType::RestartService]);
+        let result = execute(&action, &only_restarts, &AptSettings::default()).await;
+        assert_eq!(result.failure, Some(AgentFailure::NotWhitelisted));
+        assert!(
+            result.stderr.contains("allowed_actions"),
+            "{}",
+            result.stderr
+        );
+    }
+
+    #[tokio::test]
+    async fn a_whitelisted_command_that_fails_reports_its_exit_code_and_output() {
+        // journalctl is not installed in every test environment; systemctl of a unit
+        // that cannot exist fails either way (no systemd, or no such unit).
+        let action = NextAction {
+            id: 3,
+            action_type: ActionType::RestartService,
+            argv: vec![
+                "systemctl".into(),
+                "restart".into(),
+                "homelab-no-such-unit.service".into(),
+            ],
+            timeout_s: 10,
+        };
+        let result = execute(&action, &all(), &AptSettings::default()).await;
+        match result.failure {
+            None => {
+                assert_ne!(result.exit_code, Some(0));
+                assert!(!result.stderr.is_empty());
+            }
+            Some(failure) => assert_eq!(failure, AgentFailure::SpawnError, "{}", result.stderr),
+        }
+    }
+}

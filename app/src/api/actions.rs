@@ -1,0 +1,122 @@
+//! Server functions of the remediation engine: the dashboard's way into the same
+//! service layer as the JSON API.
+
+use leptos::prelude::*;
+
+use crate::domain::{Action, ActionPage, ActionType, AppError};
+
+/// The history page size.
+pub const PAGE_SIZE: u32 = 25;
+
+/// Queues an action on a server. `unit` is for `restart_service`, `vacuum_time` for
+/// `clear_logs`; both are checked on the server.
+#[server]
+pub async fn create_action(
+    server_id: String,
+    action_type: ActionType,
+    #[server(default)] unit: Option<String>,
+    #[server(default)] vacuum_time: Option<String>,
+) -> Result<Action, AppError> {
+    use crate::domain::{ActionSpec, ServerId};
+
+    super::ssr::respond(
+        async {
+            let server = ServerId::parse(server_id.as_str())
+                .map_err(|_| AppError::NotFound(format!("no server with id `{server_id}`")))?;
+            let mut parameters = serde_json::Map::new();
+            if let Some(unit) = unit.filter(|u| !u.trim().is_empty()) {
+                parameters.insert("unit".into(), unit.trim().into());
+            }
+            if let Some(v) = vacuum_time.filter(|v| !v.trim().is_empty()) {
+                parameters.insert("vacuum_time".into(), v.trim().into());
+            }
+            let parameters = serde_json::Value::Object(parameters);
+            let spec = ActionSpec::parse(action_type, Some(&parameters))
+                .map_err(|e| AppError::invalid(e.field, e.message))?;
+            super::ssr::backend()?
+                .create_action(server, spec, super::ssr::actor())
+                .await
+        }
+        .await,
+    )
+}
+
+/// Approves a pending action.
+#[server]
+pub async fn approve_action(id: i64) -> Result<Action, AppError> {
+    super::ssr::respond(
+        async {
+            super::ssr::backend()?
+                .approve_action(id, super::ssr::actor())
+                .await
+        }
+        .await,
+    )
+}
+
+/// Rejects a pending action; the reason is required.
+#[server]
+pub async fn reject_action(id: i64, reason: String) -> Result<Action, AppError> {
+    super::ssr::respond(
+        async {
+            super::ssr::backend()?
+                .reject_action(id, super::ssr::actor(), reason)
+                .await
+        }
+        .await,
+    )
+}
+
+/// Cancels an action that has not started.
+#[server]
+pub async fn cancel_action(id: i64) -> Result<Action, AppError> {
+    super::ssr::respond(
+        async {
+            super::ssr::backend()?
+                .cancel_action(id, super::ssr::actor())
+                .await
+        }
+        .await,
+    )
+}
+
+/// One action with its output and timeline.
+#[server]
+pub async fn load_action(id: i64) -> Result<Action, AppError> {
+    super::ssr::respond(async { super::ssr::backend()?.action(id).await }.await)
+}
+
+/// A page of the history. Filters come from the URL as text; an empty one is off.
+#[server]
+pub async fn action_history(
+    #[server(default)] server_id: Option<String>,
+    #[server(default)] status: Option<String>,
+    #[server(default)] action_type: Option<String>,
+    #[server(default)] cursor: Option<String>,
+) -> Result<ActionPage, AppError> {
+    use crate::domain::{ActionStatus, HistoryFilter, ServerId};
+
+    super::ssr::respond(
+        async {
+            let set = |v: Option<String>| v.filter(|s| !s.is_empty());
+            let filter = HistoryFilter {
+                server_id: set(server_id)
+                    .map(ServerId::parse)
+                    .transpose()
+                    .map_err(|e| AppError::invalid("server", e.to_string()))?,
+                status: set(status)
+                    .map(|s| s.parse::<ActionStatus>())
+                    .transpose()
+                    .map_err(|e| AppError::invalid("status", e.to_string()))?,
+                action_type: set(action_type)
+                    .map(|s| s.parse::<ActionType>())
+                    .transpose()
+                    .map_err(|e| AppError::invalid("type", e.to_string()))?,
+            };
+            super::ssr::backend()?
+                .history(filter, set(cursor), PAGE_SIZE)
+                .await
+        }
+        .await,
+    )
+}
