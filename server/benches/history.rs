@@ -120,7 +120,7 @@ fn history(c: &mut Criterion) {
             "server and type",
             Filter {
                 server_id: server(),
-                action_type: Some(ActionType::AptUpgradeAll),
+                action_type: Some(ActionType::AptUpdate),
                 ..Filter::default()
             },
             None,

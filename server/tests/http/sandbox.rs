@@ -546,11 +546,7 @@ async fn an_action_interrupted_by_an_agent_crash_is_reported_and_never_run_again
     assert_eq!(action_status(&app, &id).await, "executing");
     agent.kill().await.unwrap();
     // apt runs in its own process group; a real crash takes the whole unit down.
-    Command::new("pkill")
-        .args(["-KILL", "-f", "apt-get -o Dpkg"])
-        .status()
-        .await
-        .unwrap();
+    sandbox.kill_everything_inside();
     drop(holder);
 
     let _agent = sandbox.start_agent(&app, &token);
