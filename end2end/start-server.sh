@@ -15,6 +15,8 @@ export DATABASE_URL="sqlite://$state/homelab.db"
 export LEPTOS_SITE_ROOT="$repo/target/site"
 export HOMELAB_LISTEN="127.0.0.1:$port"
 export HOMELAB_HEARTBEAT_INTERVAL=2
+# Warnings and errors only: the Playwright report stays readable.
+export RUST_LOG="${RUST_LOG:-warn}"
 
 "$repo/scripts/sandbox/make-host.sh" "$state/host"
 install -m 0755 "$target/release/homelab-agent" "$state/host/root/usr/local/bin/homelab-agent"

@@ -1,5 +1,6 @@
 //! The homelab-cmd dashboard: the HTML shell, the router and the pages. Built twice:
 //! with `ssr` into the server, with `hydrate` into the WebAssembly bundle.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod components;
@@ -14,7 +15,7 @@ use leptos_router::{
 };
 
 use crate::components::HydrationMarker;
-use crate::pages::{FleetPage, NotFound, ServerPage};
+use crate::pages::{ActionPage, FleetPage, HistoryPage, NotFound, ServerPage};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -51,6 +52,7 @@ pub fn App() -> impl IntoView {
                 <A href="/" attr:class="brand">"homelab-cmd"</A>
                 <nav aria-label="Main">
                     <A href="/">"Fleet"</A>
+                    <A href="/actions">"History"</A>
                 </nav>
             </header>
             <main>
@@ -61,6 +63,12 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=(StaticSegment("servers"), ParamSegment("id"))
                         view=ServerPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment("actions") view=HistoryPage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("actions"), ParamSegment("id"))
+                        view=ActionPage
                         ssr=SsrMode::Async
                     />
                 </Routes>

@@ -1,19 +1,11 @@
 import { expect, test } from "@playwright/test";
-import type { ChildProcess } from "node:child_process";
-import { addServer, gotoHydrated, startAgent } from "./support";
+import { demoHost, gotoHydrated } from "./support";
 
 // A real agent in a real Debian root (scripts/sandbox/make-host.sh) with these
 // pending updates: security hl-epoch, hl-openssl, hl-tzdata; ordinary hl-normal,
 // hl-security-tools; held hl-held; kept back hl-keptback.
-let agent: ChildProcess | undefined;
-
 test.beforeAll(async ({ request, baseURL }) => {
-  const token = await addServer(request, "demo", "Demo host");
-  agent = startAgent(baseURL!, token);
-});
-
-test.afterAll(() => {
-  agent?.kill("SIGTERM");
+  await demoHost(request, baseURL!);
 });
 
 test("the fleet page shows the demo host online with its update counts", async ({ page }) => {

@@ -30,6 +30,44 @@ export function startAgent(baseURL: string, token: string): ChildProcess {
   return spawn(
     "chroot",
     [e2e.root, "/usr/local/bin/homelab-agent", "--server", baseURL, "--token", token],
-    { stdio: "inherit" },
+    { stdio: "inherit", env: { ...process.env, RUST_LOG: "warn" } },
   );
+}
+
+let demo: { token: string; agent: ChildProcess } | undefined;
+
+/** The sandbox host as server `demo` with its real agent running; made once per run
+ * (one worker), shared by the spec files that need it. */
+export async function demoHost(request: APIRequestContext, baseURL: string): Promise<string> {
+  if (!demo) {
+    const token = await addServer(request, "demo", "Demo host");
+    demo = { token, agent: startAgent(baseURL, token) };
+    process.on("exit", () => demo?.agent.kill("SIGTERM"));
+  }
+  return demo.token;
+}
+
+/** The JSON API with the run's token. */
+export function api(request: APIRequestContext) {
+  const headers = { Authorization: `Bearer ${e2e.apiToken}` };
+  return {
+    get: async (path: string) => (await request.get(path, { headers })).json(),
+    post: (path: string, data: unknown) => request.post(path, { headers, data }),
+  };
+}
+
+/** Waits until action `id` has ended, and returns it. */
+export async function finished(request: APIRequestContext, id: number) {
+  let action: { status: string } & Record<string, unknown> = { status: "" };
+  await expect(async () => {
+    action = await api(request).get(`/api/v1/actions/${id}`);
+    expect(["completed", "failed"]).toContain(action.status);
+  }).toPass({ timeout: 60_000 });
+  return action;
+}
+
+/** The newest action on server `demo`. */
+export async function newestAction(request: APIRequestContext) {
+  const page = await api(request).get("/api/v1/actions?server_id=demo&limit=1");
+  return page.actions[0];
 }

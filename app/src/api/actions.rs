@@ -3,7 +3,23 @@
 
 use leptos::prelude::*;
 
+use serde::{Deserialize, Serialize};
+
 use crate::domain::{Action, ActionPage, ActionType, AppError};
+
+/// A history page with the server's clock, for relative times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPageData {
+    pub page: ActionPage,
+    pub now_ms: i64,
+}
+
+/// An action with the server's clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionPageData {
+    pub action: Action,
+    pub now_ms: i64,
+}
 
 /// The history page size.
 pub const PAGE_SIZE: u32 = 25;
@@ -82,8 +98,16 @@ pub async fn cancel_action(id: i64) -> Result<Action, AppError> {
 
 /// One action with its output and timeline.
 #[server]
-pub async fn load_action(id: i64) -> Result<Action, AppError> {
-    super::ssr::respond(async { super::ssr::backend()?.action(id).await }.await)
+pub async fn load_action(id: i64) -> Result<ActionPageData, AppError> {
+    super::ssr::respond(
+        async {
+            Ok(ActionPageData {
+                action: super::ssr::backend()?.action(id).await?,
+                now_ms: super::ssr::now_ms(),
+            })
+        }
+        .await,
+    )
 }
 
 /// A page of the history. Filters come from the URL as text; an empty one is off.
@@ -93,7 +117,7 @@ pub async fn action_history(
     #[server(default)] status: Option<String>,
     #[server(default)] action_type: Option<String>,
     #[server(default)] cursor: Option<String>,
-) -> Result<ActionPage, AppError> {
+) -> Result<HistoryPageData, AppError> {
     use crate::domain::{ActionStatus, HistoryFilter, ServerId};
 
     super::ssr::respond(
@@ -113,9 +137,12 @@ pub async fn action_history(
                     .transpose()
                     .map_err(|e| AppError::invalid("type", e.to_string()))?,
             };
-            super::ssr::backend()?
-                .history(filter, set(cursor), PAGE_SIZE)
-                .await
+            Ok(HistoryPageData {
+                page: super::ssr::backend()?
+                    .history(filter, set(cursor), PAGE_SIZE)
+                    .await?,
+                now_ms: super::ssr::now_ms(),
+            })
         }
         .await,
     )

@@ -9,10 +9,12 @@ pub mod servers;
 pub mod ssr;
 
 pub use actions::{
-    ActionHistory, ApproveAction, CancelAction, CreateAction, LoadAction, RejectAction,
-    action_history, approve_action, cancel_action, create_action, load_action, reject_action,
+    ActionHistory, ActionPageData, ApproveAction, CancelAction, CreateAction, HistoryPageData,
+    LoadAction, RejectAction, action_history, approve_action, cancel_action, create_action,
+    load_action, reject_action,
 };
 pub use servers::{
-    AddServer, Fleet, ListServers, LoadServerPage, ServerPageData, add_server, list_servers,
-    load_server_page,
+    AddServer, Fleet, ListServers, LoadServerPage, ServerPageData, SetApprovalPolicy,
+    SetMaintenance, add_server, list_servers, load_server_page, set_approval_policy,
+    set_maintenance,
 };

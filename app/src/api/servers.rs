@@ -17,8 +17,15 @@ pub struct Fleet {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerPageData {
     pub detail: ServerDetail,
+    /// The newest actions on this server.
+    pub recent: Vec<crate::domain::Action>,
+    /// The apt action queued or running, which the apt buttons wait for.
+    pub apt_in_flight: Option<crate::domain::Action>,
     pub now_ms: i64,
 }
+
+/// How many recent actions the server page lists.
+pub const RECENT_ACTIONS: u32 = 10;
 
 /// Every server in the fleet, for the fleet table.
 #[server]
@@ -59,11 +66,72 @@ pub async fn load_server_page(id: String) -> Result<ServerPageData, AppError> {
         async {
             let id = crate::domain::ServerId::parse(id.as_str())
                 .map_err(|_| AppError::NotFound(format!("no server with id `{id}`")))?;
-            let detail = super::ssr::backend()?.server_detail(id).await?;
+            use crate::domain::{ActionStatus, HistoryFilter};
+
+            let backend = super::ssr::backend()?;
+            let detail = backend.server_detail(id.clone()).await?;
+            let for_server = |status: Option<ActionStatus>| HistoryFilter {
+                server_id: Some(id.clone()),
+                status,
+                action_type: None,
+            };
+            let recent = backend
+                .history(for_server(None), None, RECENT_ACTIONS)
+                .await?
+                .actions;
+            // At most one apt action is in flight per server; look in each in-flight
+            // status so that a long history cannot hide it.
+            let mut apt_in_flight = None;
+            for status in [
+                ActionStatus::Executing,
+                ActionStatus::Approved,
+                ActionStatus::Pending,
+            ] {
+                let page = backend.history(for_server(Some(status)), None, 50).await?;
+                if let Some(a) = page.actions.into_iter().find(|a| a.action_type.is_apt()) {
+                    apt_in_flight = Some(a);
+                    break;
+                }
+            }
             Ok(ServerPageData {
                 detail,
+                recent,
+                apt_in_flight,
                 now_ms: super::ssr::now_ms(),
             })
+        }
+        .await,
+    )
+}
+
+/// Switches maintenance mode from the server page.
+#[server]
+pub async fn set_maintenance(server_id: String, paused: bool) -> Result<(), AppError> {
+    super::ssr::respond(
+        async {
+            let id = crate::domain::ServerId::parse(server_id.as_str())
+                .map_err(|_| AppError::NotFound(format!("no server with id `{server_id}`")))?;
+            super::ssr::backend()?
+                .set_paused(id, paused, super::ssr::actor())
+                .await
+        }
+        .await,
+    )
+}
+
+/// Sets the approval policy from the server page.
+#[server]
+pub async fn set_approval_policy(
+    server_id: String,
+    policy: crate::domain::ApprovalPolicy,
+) -> Result<(), AppError> {
+    super::ssr::respond(
+        async {
+            let id = crate::domain::ServerId::parse(server_id.as_str())
+                .map_err(|_| AppError::NotFound(format!("no server with id `{server_id}`")))?;
+            super::ssr::backend()?
+                .set_policy(id, policy, super::ssr::actor())
+                .await
         }
         .await,
     )

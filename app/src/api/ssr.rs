@@ -10,8 +10,8 @@ use std::sync::Arc;
 use leptos::prelude::use_context;
 
 use crate::domain::{
-    Action, ActionPage, ActionSpec, AddedServer, AppError, HistoryFilter, ServerDetail, ServerId,
-    ServerName, ServerSummary,
+    Action, ActionPage, ActionSpec, AddedServer, AppError, ApprovalPolicy, HistoryFilter,
+    ServerDetail, ServerId, ServerName, ServerSummary,
 };
 
 /// A boxed future, so that [`Backend`] can be used as a trait object.
@@ -56,6 +56,22 @@ pub trait Backend: Send + Sync + 'static {
 
     /// One action with its output.
     fn action(&self, id: i64) -> BoxFuture<'_, Result<Action, AppError>>;
+
+    /// Switches maintenance mode.
+    fn set_paused(
+        &self,
+        server: ServerId,
+        paused: bool,
+        actor: String,
+    ) -> BoxFuture<'_, Result<(), AppError>>;
+
+    /// Sets the approval policy.
+    fn set_policy(
+        &self,
+        server: ServerId,
+        policy: ApprovalPolicy,
+        actor: String,
+    ) -> BoxFuture<'_, Result<(), AppError>>;
 
     /// A page of the history, newest first.
     fn history(

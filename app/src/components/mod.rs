@@ -1,9 +1,11 @@
 //! Pieces shared by several pages.
 
+mod actions;
 mod hydration;
 mod status;
 mod time;
 
+pub use actions::{ActionError, ActionStatusBadge, ActionsTable, ApprovalControls};
 pub use hydration::HydrationMarker;
 pub use status::StatusBadge;
 pub use time::{RelativeTime, duration_s, format_utc, relative};

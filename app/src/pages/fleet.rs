@@ -3,15 +3,27 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{AddServer, Fleet, list_servers};
-use crate::components::{RelativeTime, StatusBadge};
+use crate::api::{AddServer, ApproveAction, Fleet, RejectAction, action_history, list_servers};
+use crate::components::{ActionError, ActionsTable, RelativeTime, StatusBadge};
 use crate::domain::{ActionStatus, AddedServer, AppError};
 
 /// The fleet table, rendered on the server and refreshed after a server is added.
 #[component]
 pub fn FleetPage() -> impl IntoView {
     let add = ServerAction::<AddServer>::new();
-    let servers = Resource::new(move || add.version().get(), |_| list_servers());
+    let approve = ServerAction::<ApproveAction>::new();
+    let reject = ServerAction::<RejectAction>::new();
+    let changes = move || {
+        (
+            add.version().get(),
+            approve.version().get(),
+            reject.version().get(),
+        )
+    };
+    let servers = Resource::new(changes, |_| list_servers());
+    let waiting = Resource::new(changes, |_| {
+        action_history(None, Some("pending".to_owned()), None, None)
+    });
 
     view! {
         <Title text="Fleet"/>
@@ -25,6 +37,25 @@ pub fn FleetPage() -> impl IntoView {
                     Ok(fleet) => view! { <FleetTable fleet/> }.into_any(),
                     Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 }
+            })}
+        </Suspense>
+        <ActionError value=approve.value()/>
+        <ActionError value=reject.value()/>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                waiting.await.ok().filter(|d| !d.page.actions.is_empty()).map(|d| view! {
+                    <section class="card" aria-labelledby="approvals-title">
+                        <h2 id="approvals-title">"Awaiting approval"</h2>
+                        <ActionsTable
+                            actions=d.page.actions
+                            now_ms=d.now_ms
+                            show_server=true
+                            approve
+                            reject
+                            caption="Actions awaiting approval"
+                        />
+                    </section>
+                })
             })}
         </Suspense>
         <AddServerForm action=add/>

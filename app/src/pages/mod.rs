@@ -1,9 +1,13 @@
 //! One module per route.
 
+mod action;
 mod fleet;
+mod history;
 mod not_found;
 mod server;
 
+pub use action::ActionPage;
 pub use fleet::FleetPage;
+pub use history::HistoryPage;
 pub use not_found::NotFound;
 pub use server::ServerPage;

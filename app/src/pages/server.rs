@@ -4,9 +4,25 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{ServerPageData, load_server_page};
-use crate::components::{RelativeTime, StatusBadge, duration_s};
-use crate::domain::{AppError, Metrics, PendingPackage};
+use crate::api::{
+    ApproveAction, CancelAction, CreateAction, RejectAction, ServerPageData, SetApprovalPolicy,
+    SetMaintenance, load_server_page,
+};
+use crate::components::{
+    ActionError, ActionStatusBadge, ActionsTable, RelativeTime, StatusBadge, duration_s,
+};
+use crate::domain::{Action, ActionType, AppError, ApprovalPolicy, Metrics, PendingPackage};
+
+/// The server actions of the page; every one refreshes the page data when it ends.
+#[derive(Clone, Copy)]
+struct Controls {
+    create: ServerAction<CreateAction>,
+    maintenance: ServerAction<SetMaintenance>,
+    policy: ServerAction<SetApprovalPolicy>,
+    approve: ServerAction<ApproveAction>,
+    reject: ServerAction<RejectAction>,
+    cancel: ServerAction<CancelAction>,
+}
 
 /// The server page. The security-only filter is a link (`?only=security`), so it
 /// works the same with and without JavaScript.
@@ -16,13 +32,31 @@ pub fn ServerPage() -> impl IntoView {
     let query = use_query_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let security_only = move || query.read().get("only").as_deref() == Some("security");
-    let data = Resource::new(id, load_server_page);
+    let controls = Controls {
+        create: ServerAction::new(),
+        maintenance: ServerAction::new(),
+        policy: ServerAction::new(),
+        approve: ServerAction::new(),
+        reject: ServerAction::new(),
+        cancel: ServerAction::new(),
+    };
+    let versions = move || {
+        (
+            controls.create.version().get(),
+            controls.maintenance.version().get(),
+            controls.policy.version().get(),
+            controls.approve.version().get(),
+            controls.reject.version().get(),
+            controls.cancel.version().get(),
+        )
+    };
+    let data = Resource::new(move || (id(), versions()), |(id, _)| load_server_page(id));
 
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(page) => view! { <ServerView page security_only=security_only()/> }.into_any(),
+                    Ok(page) => view! { <ServerView page security_only=security_only() controls/> }.into_any(),
                     Err(AppError::NotFound(message)) => view! { <MissingServer message/> }.into_any(),
                     Err(e) => view! { <p class="note error" role="alert">{e.to_string()}</p> }.into_any(),
                 }
@@ -47,8 +81,13 @@ fn MissingServer(message: String) -> impl IntoView {
 }
 
 #[component]
-fn ServerView(page: ServerPageData, security_only: bool) -> impl IntoView {
-    let ServerPageData { detail, now_ms } = page;
+fn ServerView(page: ServerPageData, security_only: bool, controls: Controls) -> impl IntoView {
+    let ServerPageData {
+        detail,
+        recent,
+        apt_in_flight,
+        now_ms,
+    } = page;
     let s = detail.summary;
     let (installable, apart): (Vec<_>, Vec<_>) = detail
         .packages
@@ -79,6 +118,13 @@ fn ServerView(page: ServerPageData, security_only: bool) -> impl IntoView {
             </dl>
         </section>
         {detail.metrics.map(|m| view! { <MetricsCard m/> })}
+        <UpdateButtons
+            server_id=s.id.to_string()
+            updates=s.updates
+            security_updates=s.security_updates
+            in_flight=apt_in_flight
+            controls
+        />
         <section class="card" aria-labelledby="updates-title">
             <div class="section-head">
                 <h2 id="updates-title">
@@ -104,6 +150,164 @@ fn ServerView(page: ServerPageData, security_only: bool) -> impl IntoView {
                 <p class="muted">"Listed for information: “Apply all updates” leaves these alone."</p>
                 <PackageTable packages=apart caption="Held or kept back" empty=""/>
             })}
+        </section>
+        <ServiceControls server_id=s.id.to_string() controls/>
+        <SettingsCard server_id=s.id.to_string() paused=s.paused policy=s.approval_policy controls/>
+        <section class="card" aria-labelledby="recent-title">
+            <div class="section-head">
+                <h2 id="recent-title">"Recent actions"</h2>
+                <a href=format!("/actions?server_id={}", s.id)>"Full history"</a>
+            </div>
+            <ActionError value=controls.approve.value()/>
+            <ActionError value=controls.reject.value()/>
+            {if recent.is_empty() {
+                view! { <p class="muted">"No actions yet."</p> }.into_any()
+            } else {
+                view! {
+                    <ActionsTable actions=recent now_ms approve=controls.approve reject=controls.reject caption="Recent actions"/>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+/// The three apt buttons. While an apt action is queued or running they are disabled
+/// and say why, linking to it; upgrades ask for confirmation first.
+#[component]
+fn UpdateButtons(
+    server_id: String,
+    updates: u32,
+    security_updates: u32,
+    in_flight: Option<Action>,
+    controls: Controls,
+) -> impl IntoView {
+    let busy = in_flight.is_some();
+    let button = move |action_type: ActionType, label: String, confirm: Option<String>| {
+        let server_id = server_id.clone();
+        let on_submit = move |ev: leptos::ev::SubmitEvent| {
+            if let Some(question) = &confirm
+                && !window().confirm_with_message(question).unwrap_or(false)
+            {
+                ev.prevent_default();
+                ev.stop_immediate_propagation();
+            }
+        };
+        view! {
+            <ActionForm action=controls.create on:submit:capture=on_submit attr:class="inline">
+                <input type="hidden" name="server_id" value=server_id/>
+                <input type="hidden" name="action_type" value=action_type.as_str()/>
+                <button type="submit" disabled=busy>{label}</button>
+            </ActionForm>
+        }
+    };
+    let created = controls.create.value();
+    view! {
+        <section class="card" aria-labelledby="apt-title">
+            <h2 id="apt-title">"Updates"</h2>
+            <div class="buttons">
+                {button(ActionType::AptUpdate, "Refresh package list".into(), None)}
+                {button(
+                    ActionType::AptUpgradeAll,
+                    format!("Apply all updates ({updates})"),
+                    Some(format!("Install all {updates} updates on this machine?")),
+                )}
+                {button(
+                    ActionType::AptUpgradeSecurity,
+                    format!("Apply security updates ({security_updates})"),
+                    Some(format!("Install the {security_updates} security updates on this machine?")),
+                )}
+            </div>
+            {in_flight.map(|a| view! {
+                <p class="note info" role="status">
+                    "Buttons are disabled while "
+                    <a href=format!("/actions/{}", a.id)>{format!("{} (#{})", a.action_type.label(), a.id)}</a>
+                    " is " {a.status.label().to_lowercase()} "."
+                </p>
+            })}
+            {move || created.with(|v| match v {
+                Some(Ok(a)) => Some(view! {
+                    <p class="note success" role="status">
+                        "Queued " <a href=format!("/actions/{}", a.id)>{format!("{} (#{})", a.action_type.label(), a.id)}</a>
+                        ": " <ActionStatusBadge status=a.status/>
+                    </p>
+                }.into_any()),
+                Some(Err(e)) => Some(view! { <p class="note error" role="alert">{e.to_string()}</p> }.into_any()),
+                None => None,
+            })}
+        </section>
+    }
+}
+
+/// Restart a systemd unit; vacuum the journal.
+#[component]
+fn ServiceControls(server_id: String, controls: Controls) -> impl IntoView {
+    let id2 = server_id.clone();
+    view! {
+        <section class="card" aria-labelledby="service-title">
+            <h2 id="service-title">"Services and logs"</h2>
+            <div class="forms">
+                <ActionForm action=controls.create attr:class="inline-form">
+                    <input type="hidden" name="server_id" value=server_id/>
+                    <input type="hidden" name="action_type" value=ActionType::RestartService.as_str()/>
+                    <label>"Unit" <input name="unit" required placeholder="nginx.service"/></label>
+                    <button type="submit">"Restart unit"</button>
+                </ActionForm>
+                <ActionForm action=controls.create attr:class="inline-form">
+                    <input type="hidden" name="server_id" value=id2/>
+                    <input type="hidden" name="action_type" value=ActionType::ClearLogs.as_str()/>
+                    <label>"Keep journal for" <input name="vacuum_time" value="7d" required/></label>
+                    <button type="submit">"Clear logs"</button>
+                </ActionForm>
+            </div>
+        </section>
+    }
+}
+
+/// Maintenance mode and the approval policy.
+#[component]
+fn SettingsCard(
+    server_id: String,
+    paused: bool,
+    policy: ApprovalPolicy,
+    controls: Controls,
+) -> impl IntoView {
+    let id2 = server_id.clone();
+    let (next_policy, policy_label) = match policy {
+        ApprovalPolicy::Auto => (
+            ApprovalPolicy::AlwaysAsk,
+            "Always ask before running actions",
+        ),
+        ApprovalPolicy::AlwaysAsk => (ApprovalPolicy::Auto, "Approve actions automatically"),
+    };
+    view! {
+        <section class="card" aria-labelledby="settings-title">
+            <h2 id="settings-title">"Approval"</h2>
+            <p>
+                {if paused {
+                    "In maintenance mode: every action waits for a person to approve it."
+                } else {
+                    match policy {
+                        ApprovalPolicy::Auto => "Actions are approved automatically.",
+                        ApprovalPolicy::AlwaysAsk => "Every action waits for a person to approve it.",
+                    }
+                }}
+            </p>
+            <div class="buttons">
+                <ActionForm action=controls.maintenance attr:class="inline">
+                    <input type="hidden" name="server_id" value=server_id/>
+                    <input type="hidden" name="paused" value=(!paused).to_string()/>
+                    <button type="submit" class="secondary">
+                        {if paused { "End maintenance mode" } else { "Start maintenance mode" }}
+                    </button>
+                </ActionForm>
+                <ActionForm action=controls.policy attr:class="inline">
+                    <input type="hidden" name="server_id" value=id2/>
+                    <input type="hidden" name="policy" value=next_policy.as_str()/>
+                    <button type="submit" class="secondary">{policy_label}</button>
+                </ActionForm>
+            </div>
+            <ActionError value=controls.maintenance.value()/>
+            <ActionError value=controls.policy.value()/>
         </section>
     }
 }

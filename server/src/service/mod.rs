@@ -178,6 +178,24 @@ impl Backend for Service {
         Box::pin(Service::action(self, id))
     }
 
+    fn set_paused(
+        &self,
+        server: ServerId,
+        paused: bool,
+        actor: String,
+    ) -> BoxFuture<'_, Result<(), AppError>> {
+        Box::pin(async move { Service::set_paused(self, &server, paused, &actor).await })
+    }
+
+    fn set_policy(
+        &self,
+        server: ServerId,
+        policy: homelab_protocol::ApprovalPolicy,
+        actor: String,
+    ) -> BoxFuture<'_, Result<(), AppError>> {
+        Box::pin(async move { Service::set_policy(self, &server, policy, &actor).await })
+    }
+
     fn history(
         &self,
         filter: homelab_protocol::HistoryFilter,

@@ -1,0 +1,142 @@
+//! `/actions`: the history, rendered on the server, filterable and paged through the
+//! URL, so it reads and navigates the same with JavaScript off.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::{ApproveAction, RejectAction, action_history, list_servers};
+use crate::components::{ActionError, ActionsTable};
+use crate::domain::{ActionStatus, ActionType};
+
+/// The history page.
+#[component]
+pub fn HistoryPage() -> impl IntoView {
+    let query = use_query_map();
+    let param = move |key: &str| query.read().get(key).filter(|v| !v.is_empty());
+    let approve = ServerAction::<ApproveAction>::new();
+    let reject = ServerAction::<RejectAction>::new();
+    let page = Resource::new(
+        move || {
+            (
+                param("server_id"),
+                param("status"),
+                param("action_type"),
+                param("cursor"),
+                approve.version().get(),
+                reject.version().get(),
+            )
+        },
+        |(server, status, action_type, cursor, _, _)| {
+            action_history(server, status, action_type, cursor)
+        },
+    );
+    let servers = Resource::new(|| (), |_| list_servers());
+
+    view! {
+        <Title text="History"/>
+        <section class="page-head"><h1>"Action history"</h1></section>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let server_ids: Vec<String> = servers
+                    .await
+                    .map(|f| f.servers.into_iter().map(|s| s.id.to_string()).collect())
+                    .unwrap_or_default();
+                view! {
+                    <Filters
+                        servers=server_ids
+                        server=param("server_id")
+                        status=param("status")
+                        action_type=param("action_type")
+                    />
+                }
+            })}
+        </Suspense>
+        <ActionError value=approve.value()/>
+        <ActionError value=reject.value()/>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(data) => {
+                        let (page, now_ms) = (data.page, data.now_ms);
+                        let older = page.next_cursor.map(|cursor| {
+                            let mut params: Vec<String> = ["server_id", "status", "action_type"]
+                                .into_iter()
+                                .filter_map(|k| param(k).map(|v| format!("{k}={v}")))
+                                .collect();
+                            params.push(format!("cursor={cursor}"));
+                            format!("/actions?{}", params.join("&"))
+                        });
+                        let first_page = param("cursor").is_none();
+                        view! {
+                            {if page.actions.is_empty() {
+                                view! { <p class="card muted">"No actions match."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <ActionsTable actions=page.actions now_ms show_server=true approve reject caption="Actions"/>
+                                }.into_any()
+                            }}
+                            <nav class="pager" aria-label="Pages">
+                                {(!first_page).then(|| view! { <a href=newest_link(param)>"← Newest"</a> })}
+                                {older.map(|href| view! { <a href=href rel="next">"Older →"</a> })}
+                            </nav>
+                        }.into_any()
+                    }
+                    Err(e) => view! { <p class="note error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn newest_link(param: impl Fn(&str) -> Option<String>) -> String {
+    let params: Vec<String> = ["server_id", "status", "action_type"]
+        .into_iter()
+        .filter_map(|k| param(k).map(|v| format!("{k}={v}")))
+        .collect();
+    if params.is_empty() {
+        "/actions".to_owned()
+    } else {
+        format!("/actions?{}", params.join("&"))
+    }
+}
+
+/// The filters: a plain GET form, so the URL holds them and no script is needed.
+#[component]
+fn Filters(
+    servers: Vec<String>,
+    server: Option<String>,
+    status: Option<String>,
+    action_type: Option<String>,
+) -> impl IntoView {
+    let option = |value: String, label: String, current: &Option<String>| {
+        let selected = current.as_deref() == Some(value.as_str());
+        view! { <option value=value selected=selected>{label}</option> }
+    };
+    view! {
+        <form method="get" action="/actions" class="card filters" role="search">
+            <label>
+                "Server"
+                <select name="server_id">
+                    <option value="">"All servers"</option>
+                    {servers.into_iter().map(|s| option(s.clone(), s, &server)).collect_view()}
+                </select>
+            </label>
+            <label>
+                "Status"
+                <select name="status">
+                    <option value="">"Any status"</option>
+                    {ActionStatus::ALL.iter().map(|s| option(s.as_str().into(), s.label().into(), &status)).collect_view()}
+                </select>
+            </label>
+            <label>
+                "Type"
+                <select name="action_type">
+                    <option value="">"Any type"</option>
+                    {ActionType::ALL.iter().map(|t| option(t.as_str().into(), t.label().into(), &action_type)).collect_view()}
+                </select>
+            </label>
+            <button type="submit">"Filter"</button>
+        </form>
+    }
+}
