@@ -23,9 +23,10 @@ install -m 0755 "$target/release/homelab-agent" "$state/host/root/usr/local/bin/
 # The agent reads its metrics from /proc.
 mount -t proc proc "$state/host/root/proc"
 api_token="$("$target/release/homelab-cmd" api-token create e2e)"
+printf 'e2e password\n' | "$target/release/homelab-cmd" user add admin >/dev/null
 mkdir -p "$here/.state"
 cat >"$here/.state/e2e.json" <<JSON
-{"root": "$state/host/root", "apiToken": "$api_token"}
+{"root": "$state/host/root", "apiToken": "$api_token", "user": "admin", "password": "e2e password"}
 JSON
 
 cleanup() {

@@ -15,7 +15,7 @@ use leptos_router::{
 };
 
 use crate::components::HydrationMarker;
-use crate::pages::{ActionPage, FleetPage, HistoryPage, NotFound, ServerPage};
+use crate::pages::{ActionPage, FleetPage, HistoryPage, LoginPage, NotFound, ServerPage};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -48,13 +48,7 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| format!("{page} · homelab-cmd")/>
         <HydrationMarker/>
         <Router>
-            <header class="topbar">
-                <A href="/" attr:class="brand">"homelab-cmd"</A>
-                <nav aria-label="Main">
-                    <A href="/">"Fleet"</A>
-                    <A href="/actions">"History"</A>
-                </nav>
-            </header>
+            <TopBar/>
             <main>
                 <Routes fallback=NotFound>
                     // Async: the server waits for the data before it answers, so pages
@@ -66,6 +60,7 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route path=StaticSegment("actions") view=HistoryPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("login") view=LoginPage/>
                     <Route
                         path=(StaticSegment("actions"), ParamSegment("id"))
                         view=ActionPage
@@ -74,5 +69,26 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// The header: brand, navigation and logout (none of it on the login page).
+#[component]
+fn TopBar() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let signed_in = move || location.pathname.get() != "/login";
+    view! {
+        <header class="topbar">
+            <A href="/" attr:class="brand">"homelab-cmd"</A>
+            <Show when=signed_in>
+                <nav aria-label="Main">
+                    <A href="/">"Fleet"</A>
+                    <A href="/actions">"History"</A>
+                </nav>
+                <form method="post" action="/logout" class="logout">
+                    <button type="submit" class="secondary small">"Log out"</button>
+                </form>
+            </Show>
+        </header>
     }
 }

@@ -1,5 +1,10 @@
 import { expect, test } from "@playwright/test";
-import { gotoHydrated } from "./support";
+import { gotoHydrated, login } from "./support";
+
+test.beforeEach(async ({ page, request }) => {
+  await login(page.request);
+  await login(request);
+});
 
 // Runs first (files run in name order, one worker): the fleet starts empty.
 

@@ -1,5 +1,10 @@
 import { expect, test } from "@playwright/test";
-import { demoHost, gotoHydrated } from "./support";
+import { demoHost, gotoHydrated, login } from "./support";
+
+test.beforeEach(async ({ page, request }) => {
+  await login(page.request);
+  await login(request);
+});
 
 // A real agent in a real Debian root (scripts/sandbox/make-host.sh) with these
 // pending updates: security hl-epoch, hl-openssl, hl-tzdata; ordinary hl-normal,

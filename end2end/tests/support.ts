@@ -4,9 +4,19 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** What start-server.sh prepared: the sandbox root and an API token. */
-export const e2e: { root: string; apiToken: string } = JSON.parse(
+export const e2e: { root: string; apiToken: string; user: string; password: string } = JSON.parse(
   readFileSync(join(__dirname, "..", ".state", "e2e.json"), "utf8"),
 );
+
+/** Signs in through the login form's endpoint; the cookie lands in the context that
+ * `request` belongs to (`page.request` shares the page's cookies). */
+export async function login(request: APIRequestContext) {
+  const response = await request.post("/login", {
+    form: { username: e2e.user, password: e2e.password, next: "/" },
+    maxRedirects: 0,
+  });
+  expect(response.status()).toBe(303);
+}
 
 /** The WebAssembly bundle sets <body data-hydrated="true"> from an effect, which
  * never runs on the server: once it is there, the page is interactive. */

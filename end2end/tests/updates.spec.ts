@@ -1,5 +1,10 @@
 import { expect, test, type Page } from "@playwright/test";
-import { api, demoHost, finished, gotoHydrated, newestAction } from "./support";
+import { api, demoHost, finished, gotoHydrated, login, newestAction } from "./support";
+
+test.beforeEach(async ({ page, request }) => {
+  await login(page.request);
+  await login(request);
+});
 
 // Seed story US0052 against the real server and the real agent in a Debian root
 // (see inventory.spec.ts for the packages). Runs after inventory.spec.ts.
@@ -69,7 +74,7 @@ test("AC4/AC5: approving from the fleet page lets the agent run it; only securit
   await expect(page.getByRole("table", { name: "Actions awaiting approval" })).toHaveCount(0);
 
   const action = await newestAction(request);
-  expect(action.approved_by).toBe("dashboard");
+  expect(action.approved_by).toBe("admin");
   const done = await finished(request, action.id);
   expect(done.status).toBe("completed");
 
@@ -90,7 +95,7 @@ test("AC6: the history shows the result with the output", async ({ page, request
   await expect(page.getByText("Completed").first()).toBeVisible();
   await expect(page.getByLabel("stdout")).toContainText("Setting up hl-openssl (3.0.1-1+deb12u1)");
   const timeline = page.locator("ol.timeline");
-  await expect(timeline).toContainText("Approved by dashboard");
+  await expect(timeline).toContainText("Approved by admin");
   await expect(timeline).toContainText("Completed (exit 0)");
   await page.screenshot({ path: "screenshots/action.png", fullPage: true });
 });

@@ -2,6 +2,7 @@
 
 pub mod agent_api;
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod http;

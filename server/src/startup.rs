@@ -50,6 +50,8 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/login", axum::routing::post(crate::auth::login))
+        .route("/logout", axum::routing::post(crate::auth::logout))
         .merge(crate::agent_api::router())
         .merge(crate::api::router(state.clone()))
         .leptos_routes_with_context(
@@ -62,6 +64,10 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(|| {}, shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.service.clone(),
+            crate::auth::require_session,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -91,6 +97,13 @@ impl Application {
             .await
             .with_context(|| format!("opening database {}", args.database.database_url))?;
         let service = Service::new(db, args.heartbeat_interval());
+        if let Some(password) = service.bootstrap_admin().await? {
+            tracing::warn!("fresh database: created the account `admin`");
+            println!(
+                "First start: log in as `admin` with password {password}\n\
+                 (change it with `homelab-cmd user add admin`)."
+            );
+        }
         let state = AppState {
             leptos_options: leptos_options(args),
             service: service.clone(),

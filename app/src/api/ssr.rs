@@ -95,10 +95,16 @@ pub fn backend() -> Result<SharedBackend, AppError> {
 
 pub use homelab_protocol::now_ms;
 
-/// Who is acting through the dashboard. Until accounts sign in, every dashboard
-/// action is recorded as `dashboard`.
+/// Who is acting through the dashboard: the signed-in user. The session middleware
+/// lets no request without one reach a server function.
 pub fn actor() -> String {
-    "dashboard".to_owned()
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<SessionUser>().cloned())
+        .map(|user| user.0)
+        .unwrap_or_else(|| {
+            tracing::error!("server function without a session user");
+            "unknown".to_owned()
+        })
 }
 
 /// Passes a server function's result through, giving an error the HTTP status it
@@ -117,3 +123,8 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     }
     result
 }
+
+/// The signed-in user, put into each request's extensions by the server's session
+/// middleware.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser(pub String);

@@ -44,9 +44,18 @@ async fn require_api_token(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let token = bearer_token(&headers).ok_or_else(|| {
-        ApiError::unauthorized("an API token is required (Authorization: Bearer ...)")
-    })?;
+    let Some(token) = bearer_token(&headers) else {
+        // The dashboard's own session works too.
+        return match crate::auth::session_user(&service, &headers).await? {
+            Some(user) => {
+                request.extensions_mut().insert(Actor(user));
+                Ok(next.run(request).await)
+            }
+            None => Err(ApiError::unauthorized(
+                "an API token (Authorization: Bearer ...) or a dashboard session is required",
+            )),
+        };
+    };
     match service.api_token_name(token).await? {
         Some(name) => {
             request

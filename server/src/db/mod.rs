@@ -6,6 +6,7 @@ pub mod actions;
 pub mod api_tokens;
 pub mod packages;
 pub mod servers;
+pub mod sessions;
 pub mod users;
 
 use std::path::Path;

@@ -34,3 +34,10 @@ pub async fn password_hash(pool: &AnyPool, name: &str) -> Result<Option<String>,
             .await?,
     )
 }
+
+/// How many accounts exist.
+pub async fn count(pool: &AnyPool) -> Result<i64, DbError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(pool)
+        .await?)
+}

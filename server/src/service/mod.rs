@@ -17,6 +17,7 @@ use homelab_app::domain::{
 use crate::db::{self, Database, DbError};
 use crate::tokens;
 
+pub use accounts::{LoginError, SESSION_LIFETIME};
 pub use actions::{DispatchError, LEASE_GRACE, MAX_PAGE, MAX_REASON_CHARS};
 pub use dispatch::Dispatcher;
 pub use inventory::AgentError;
@@ -30,6 +31,7 @@ pub struct Service {
     db: Database,
     heartbeat_interval: Duration,
     dispatcher: std::sync::Arc<Dispatcher>,
+    login_throttle: std::sync::Arc<accounts::LoginThrottle>,
 }
 
 impl Service {
@@ -39,6 +41,7 @@ impl Service {
             db,
             heartbeat_interval,
             dispatcher: std::sync::Arc::default(),
+            login_throttle: std::sync::Arc::default(),
         }
     }
 

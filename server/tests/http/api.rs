@@ -58,16 +58,16 @@ async fn bad_server_requests_are_refused_with_the_field_named() {
 #[tokio::test]
 async fn the_api_needs_a_valid_token() {
     let app = spawn_app().await;
-    let response = app
-        .client
+    // A client without the test's dashboard session.
+    let stranger = reqwest::Client::new();
+    let response = stranger
         .get(app.url("/api/v1/servers"))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 401);
     let agent_token = app.add_server("nas", "NAS").await;
-    let response = app
-        .client
+    let response = stranger
         .get(app.url("/api/v1/servers"))
         .bearer_auth(agent_token)
         .send()

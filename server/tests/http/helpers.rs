@@ -5,7 +5,12 @@ use homelab_server::service::Service;
 use homelab_server::startup::Application;
 use tokio::sync::oneshot;
 
-/// A running server on a fresh database; stops when dropped.
+/// The account the test client is logged in as.
+pub const TEST_USER: &str = "admin";
+pub const TEST_PASSWORD: &str = "test password";
+
+/// A running server on a fresh database; stops when dropped. Its `client` holds a
+/// dashboard session.
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
@@ -140,12 +145,32 @@ pub async fn spawn_app_with_interval(heartbeat_interval: u32) -> TestApp {
     let db = Database::connect(&database_url).await.expect("second pool");
     let service = Service::new(db.clone(), args.heartbeat_interval());
     let api_token = service.create_api_token("tests").await.expect("API token");
+    service
+        .set_user_password(TEST_USER, TEST_PASSWORD)
+        .await
+        .expect("test account");
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client
+        .post(format!("http://{addr}/login"))
+        .form(&[
+            ("username", TEST_USER),
+            ("password", TEST_PASSWORD),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status().as_u16(), 303, "login redirects");
     TestApp {
         db,
         service,
         api_token,
         base: format!("http://{addr}"),
-        client: reqwest::Client::new(),
+        client,
         _stop: stop,
         _dir: dir,
     }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod actions;
 mod api;
+mod auth;
 mod dashboard;
 mod health;
 mod heartbeat;

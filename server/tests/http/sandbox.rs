@@ -114,18 +114,27 @@ impl Sandbox {
             .unwrap()
     }
 
+    /// The pids and command lines of the processes running inside this root.
+    fn processes_inside(&self) -> Vec<(i32, String)> {
+        let root = std::fs::canonicalize(self.root()).unwrap();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|entry| {
+                let pid = entry.file_name().to_string_lossy().parse::<i32>().ok()?;
+                let inside = std::fs::read_link(entry.path().join("root")).ok()? == root;
+                let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+                inside.then(|| (pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")))
+            })
+            .collect()
+    }
+
     /// SIGKILLs every process whose root directory is this sandbox's root.
     fn kill_everything_inside(&self) {
-        let root = std::fs::canonicalize(self.root()).unwrap();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            if std::fs::read_link(entry.path().join("root")).is_ok_and(|r| r == root) {
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
+        for (pid, _) in self.processes_inside() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
         }
     }
 
@@ -537,11 +546,17 @@ async fn an_action_interrupted_by_an_agent_crash_is_reported_and_never_run_again
     let holder = sandbox.hold_dpkg_lock().await;
     let upgrade = queue(&app, "apt_upgrade_all", Value::Null).await;
     let id = upgrade["id"].clone();
-    for _ in 0..100 {
-        if action_status(&app, &id).await == "executing" {
+    // Wait until apt itself runs (the agent has recorded the action as running):
+    // a crash between the claim and that record is the lease's case, not this one.
+    for _ in 0..200 {
+        if sandbox
+            .processes_inside()
+            .iter()
+            .any(|(_, cmd)| cmd.starts_with("apt-get"))
+        {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(action_status(&app, &id).await, "executing");
     agent.kill().await.unwrap();

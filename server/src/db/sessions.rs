@@ -1,0 +1,51 @@
+//! The `sessions` table: who is signed in to the dashboard.
+
+use sqlx::AnyPool;
+
+use super::DbError;
+
+/// Stores a new session for `user` until `expires_at_ms`.
+pub async fn insert(
+    pool: &AnyPool,
+    token_hash: &str,
+    user: &str,
+    now_ms: i64,
+    expires_at_ms: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_name, created_at_ms, expires_at_ms) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash)
+    .bind(user)
+    .bind(now_ms)
+    .bind(expires_at_ms)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The user of a live session.
+pub async fn user(
+    pool: &AnyPool,
+    token_hash: &str,
+    now_ms: i64,
+) -> Result<Option<String>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT user_name FROM sessions WHERE token_hash = $1 AND expires_at_ms > $2",
+    )
+    .bind(token_hash)
+    .bind(now_ms)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Ends a session (logout), and drops expired ones while at it.
+pub async fn delete(pool: &AnyPool, token_hash: &str, now_ms: i64) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at_ms <= $2")
+        .bind(token_hash)
+        .bind(now_ms)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
