@@ -63,6 +63,7 @@ export function api(request: APIRequestContext) {
   return {
     get: async (path: string) => (await request.get(path, { headers })).json(),
     post: (path: string, data: unknown) => request.post(path, { headers, data }),
+    put: (path: string, data: unknown) => request.put(path, { headers, data }),
   };
 }
 

@@ -150,6 +150,20 @@ test("a failed action shows its failure in the history", async ({ page, request 
   await expect(page.getByText("Failed").first()).toBeVisible();
 });
 
+test("the action page follows a running action live, without a reload", async ({ page, request }) => {
+  const client = api(request);
+  await client.put("/api/v1/servers/demo/maintenance", { paused: true });
+  const created = await (await client.post("/api/v1/servers/demo/actions", { action_type: "apt_update" })).json();
+  expect(created.status).toBe("pending");
+  await gotoHydrated(page, `/actions/${created.id}`);
+  await expect(page.getByText("Awaiting approval").first()).toBeVisible();
+  expect((await client.post(`/api/v1/actions/${created.id}/approve`, {})).status()).toBe(200);
+  // No reload: the page asks again every two seconds until the action has ended.
+  await expect(page.locator("ol.timeline")).toContainText("Completed (exit 0)", { timeout: 20_000 });
+  await expect(page.getByLabel("stdout")).toContainText("Reading package lists");
+  await client.put("/api/v1/servers/demo/maintenance", { paused: false });
+});
+
 test.describe("with JavaScript disabled", () => {
   test.use({ javaScriptEnabled: false });
 
@@ -177,5 +191,34 @@ test.describe("with JavaScript disabled", () => {
     await expect(page).toHaveURL(/action_type=apt_upgrade_security/);
     await expect(rows).toHaveCount(2);
     await expect(rows.nth(1)).toContainText("Apply security updates");
+  });
+
+  test("approving works before (and without) the WebAssembly bundle", async ({ page, request }) => {
+    const client = api(request);
+    await client.put("/api/v1/servers/demo/maintenance", { paused: true });
+    const created = await (
+      await client.post("/api/v1/servers/demo/actions", { action_type: "clear_logs", parameters: { vacuum_time: "2d" } })
+    ).json();
+    expect(created.status).toBe("pending");
+    await page.goto("/actions?status=pending");
+    const row = page.getByRole("row", { name: new RegExp(`#${created.id}`) });
+    await row.getByRole("button", { name: "Approve" }).click();
+    await expect(async () => {
+      const action = await client.get(`/api/v1/actions/${created.id}`);
+      expect(action.status).not.toBe("pending");
+      expect(action.approved_by).toBe("admin");
+    }).toPass({ timeout: 10_000 });
+    await client.put("/api/v1/servers/demo/maintenance", { paused: false });
+  });
+});
+
+test.describe("on a phone in dark mode", () => {
+  test.use({ viewport: { width: 390, height: 844 }, colorScheme: "dark" });
+
+  test("the server page fits the screen", async ({ page }) => {
+    await gotoHydrated(page, "/servers/demo");
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: "screenshots/server-phone-dark.png", fullPage: true });
   });
 });

@@ -1,6 +1,29 @@
 //! Types shared by the dashboard (server and WebAssembly builds), the server and the
 //! agent. Nothing here depends on Leptos, so the agent can link it.
 
+/// The conversions every validated text newtype here shares: `TryFrom<String>`
+/// through its `parse` (so serde validates), `From<T> for String` and `Display`.
+macro_rules! text_newtype {
+    ($t:ident, $err:ty) => {
+        impl TryFrom<String> for $t {
+            type Error = $err;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                $t::parse(s)
+            }
+        }
+        impl From<$t> for String {
+            fn from(v: $t) -> Self {
+                v.0
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
 pub mod action;
 pub mod command;
 pub mod fleet;

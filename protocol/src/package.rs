@@ -1,7 +1,5 @@
 //! Pending apt packages: names and versions as Debian policy defines them.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 /// Why a text is not a package name or a version.
@@ -87,28 +85,8 @@ impl DebVersion {
     }
 }
 
-macro_rules! string_newtype_impls {
-    ($t:ident) => {
-        impl TryFrom<String> for $t {
-            type Error = PackageError;
-            fn try_from(s: String) -> Result<Self, Self::Error> {
-                $t::parse(s)
-            }
-        }
-        impl From<$t> for String {
-            fn from(v: $t) -> Self {
-                v.0
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-string_newtype_impls!(PackageName);
-string_newtype_impls!(DebVersion);
+text_newtype!(PackageName, PackageError);
+text_newtype!(DebVersion, PackageError);
 
 /// One pending update as the agent reports it and the dashboard shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

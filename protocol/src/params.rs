@@ -1,8 +1,6 @@
 //! Action parameters, parsed once at the edge: an [`ActionSpec`] can only hold values
 //! the rules allow, so every command built from it is safe.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -89,28 +87,8 @@ impl VacuumTime {
     }
 }
 
-macro_rules! text_newtype {
-    ($t:ident) => {
-        impl TryFrom<String> for $t {
-            type Error = ParamError;
-            fn try_from(s: String) -> Result<Self, Self::Error> {
-                $t::parse(s)
-            }
-        }
-        impl From<$t> for String {
-            fn from(v: $t) -> Self {
-                v.0
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-text_newtype!(UnitName);
-text_newtype!(VacuumTime);
+text_newtype!(UnitName, ParamError);
+text_newtype!(VacuumTime, ParamError);
 
 /// An action type with its parameters, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]

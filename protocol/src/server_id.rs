@@ -1,7 +1,5 @@
 //! The slug that names a managed machine.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 /// Why a text is not a server id.
@@ -50,25 +48,7 @@ impl ServerId {
     }
 }
 
-impl TryFrom<String> for ServerId {
-    type Error = ServerIdError;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        ServerId::parse(s)
-    }
-}
-
-impl From<ServerId> for String {
-    fn from(id: ServerId) -> Self {
-        id.0
-    }
-}
-
-impl fmt::Display for ServerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_newtype!(ServerId, ServerIdError);
 
 #[cfg(test)]
 mod tests {
