@@ -91,6 +91,7 @@ impl Heartbeater {
             hostname: read_hostname(),
             metrics: m,
             reboot_required: std::path::Path::new("/run/reboot-required").exists(),
+            reboot_required_pkgs: reboot_required_pkgs(),
             packages,
         };
         match self.client.heartbeat(&hb).await {
@@ -143,6 +144,21 @@ fn jittered(interval: Duration) -> Duration {
 fn backoff(failures: u32) -> Duration {
     let base = Duration::from_secs(1u64 << failures.saturating_sub(1).min(9)).min(MAX_BACKOFF);
     jittered(base)
+}
+
+/// The packages that asked for a reboot, from `/run/reboot-required.pkgs`.
+fn reboot_required_pkgs() -> Vec<String> {
+    let text = std::fs::read_to_string("/run/reboot-required.pkgs").unwrap_or_default();
+    let mut names: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && l.len() <= 128 && !l.contains(char::is_whitespace))
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names.truncate(homelab_protocol::heartbeat::MAX_REBOOT_PKGS);
+    names
 }
 
 fn read_os() -> String {

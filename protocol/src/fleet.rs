@@ -179,6 +179,8 @@ pub struct ServerDetail {
     pub os: Option<String>,
     pub agent_version: Option<String>,
     pub metrics: Option<crate::Metrics>,
+    /// The packages that asked for the pending reboot.
+    pub reboot_required_pkgs: Vec<String>,
     /// Unix milliseconds of the last package scan received.
     pub packages_seen_at_ms: Option<i64>,
     pub packages: PackageList,

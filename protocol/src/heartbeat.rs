@@ -34,9 +34,15 @@ pub struct Heartbeat {
     pub hostname: Option<String>,
     pub metrics: Metrics,
     pub reboot_required: bool,
+    /// The packages that asked for the reboot (`/run/reboot-required.pkgs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reboot_required_pkgs: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packages: Option<Vec<PendingPackage>>,
 }
+
+/// The most packages a reboot request may name.
+pub const MAX_REBOOT_PKGS: usize = 500;
 
 /// The server's answer to a heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +76,18 @@ impl Heartbeat {
             if text.chars().any(char::is_control) {
                 return Err(err(field, "must not contain control characters".into()));
             }
+        }
+        if self.reboot_required_pkgs.len() > MAX_REBOOT_PKGS
+            || self.reboot_required_pkgs.iter().any(|p| {
+                p.is_empty()
+                    || p.len() > 128
+                    || p.chars().any(|c| c.is_control() || c.is_whitespace())
+            })
+        {
+            return Err(err(
+                "reboot_required_pkgs",
+                format!("at most {MAX_REBOOT_PKGS} package names of 1 to 128 printable characters"),
+            ));
         }
         let m = &self.metrics;
         for (field, value) in [
@@ -190,6 +208,10 @@ mod tests {
             (Box::new(|h| h.metrics.load_5 = -0.5), "metrics.load_5"),
             (Box::new(|h| h.os = "x".repeat(201)), "os"),
             (Box::new(|h| h.hostname = Some("a\nb".into())), "hostname"),
+            (
+                Box::new(|h| h.reboot_required_pkgs = vec!["a b".into()]),
+                "reboot_required_pkgs",
+            ),
             (
                 Box::new(|h| {
                     let p = h.packages.as_ref().unwrap()[0].clone();

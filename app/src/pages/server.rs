@@ -107,6 +107,11 @@ fn ServerView(page: ServerPageData, security_only: bool, controls: Controls) -> 
                 {s.paused.then(|| view! { <span class="badge maintenance">"Maintenance"</span> })}
                 {s.reboot_required.then(|| view! { <span class="badge reboot">"Reboot required"</span> })}
             </div>
+            {(!detail.reboot_required_pkgs.is_empty()).then(|| view! {
+                <p class="muted reboot-pkgs">
+                    "Reboot asked for by: " {detail.reboot_required_pkgs.join(", ")}
+                </p>
+            })}
         </section>
         <section class="card facts" aria-label="Machine">
             <dl>

@@ -215,8 +215,9 @@ pub async fn transition(
     Ok(done.rows_affected() == 1)
 }
 
-/// Finishes an action without the agent: the no-op security upgrade.
-pub async fn complete_without_running(
+/// Finishes an approved action whose argv is empty (the no-op security upgrade)
+/// without the agent; leaves any other action alone.
+pub async fn complete_if_nothing_to_run(
     tx: &mut Transaction<'_, Any>,
     id: i64,
     stdout: &str,
@@ -224,7 +225,7 @@ pub async fn complete_without_running(
 ) -> Result<(), DbError> {
     sqlx::query(
         "UPDATE actions SET status = 'completed', started_at_ms = $2, finished_at_ms = $2, \
-         exit_code = 0, stdout = $3 WHERE id = $1 AND status = 'approved'",
+         exit_code = 0, stdout = $3 WHERE id = $1 AND status = 'approved' AND argv = '[]'",
     )
     .bind(id)
     .bind(now_ms)

@@ -17,6 +17,7 @@ pub struct ServerRecord {
     /// The latest metrics, once the agent has sent any.
     pub metrics: Option<Metrics>,
     pub reboot_required: bool,
+    pub reboot_required_pkgs: Vec<String>,
     pub paused: bool,
     pub paused_at_ms: Option<i64>,
     pub approval_policy: ApprovalPolicy,
@@ -25,7 +26,7 @@ pub struct ServerRecord {
 }
 
 const COLUMNS: &str = "id, name, hostname, os, agent_version, last_seen_ms, cpu_percent, \
-    memory_percent, disk_percent, load_1, load_5, load_15, uptime_s, reboot_required, paused, \
+    memory_percent, disk_percent, load_1, load_5, load_15, uptime_s, reboot_required, reboot_required_pkgs, paused, \
     paused_at_ms, approval_policy, packages_seen_at_ms";
 
 /// Why a server could not be added.
@@ -160,7 +161,7 @@ pub async fn record_heartbeat(
     sqlx::query(
         "UPDATE servers SET hostname = $2, os = $3, agent_version = $4, last_seen_ms = $5, \
          cpu_percent = $6, memory_percent = $7, disk_percent = $8, load_1 = $9, load_5 = $10, \
-         load_15 = $11, uptime_s = $12, reboot_required = $13, \
+         load_15 = $11, uptime_s = $12, reboot_required = $13, reboot_required_pkgs = $15, \
          packages_digest = COALESCE($14, packages_digest), \
          packages_seen_at_ms = CASE WHEN $14 IS NULL THEN packages_seen_at_ms ELSE $5 END \
          WHERE id = $1",
@@ -179,6 +180,7 @@ pub async fn record_heartbeat(
     .bind(i64::try_from(m.uptime_s).unwrap_or(i64::MAX))
     .bind(i32::from(hb.reboot_required))
     .bind(packages_digest)
+    .bind(serde_json::to_string(&hb.reboot_required_pkgs).unwrap_or_else(|_| "[]".to_owned()))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -210,6 +212,10 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<ServerRecord, DbError> {
         last_seen_ms: row.try_get("last_seen_ms")?,
         metrics,
         reboot_required: super::flag(row, "reboot_required")?,
+        reboot_required_pkgs: serde_json::from_str(
+            &row.try_get::<String, _>("reboot_required_pkgs")?,
+        )
+        .map_err(|e| corrupt(format!("servers.reboot_required_pkgs: {e}")))?,
         paused: super::flag(row, "paused")?,
         paused_at_ms: row.try_get("paused_at_ms")?,
         approval_policy: ApprovalPolicy::parse(&row.try_get::<String, _>("approval_policy")?)

@@ -87,8 +87,8 @@ impl Service {
             }
             Err(db::actions::InsertError::Db(e)) => return Err(internal(e)),
         };
-        if approved_by.is_some() && argv.is_empty() {
-            db::actions::complete_without_running(&mut tx, id, NO_SECURITY_PACKAGES, now)
+        if approved_by.is_some() {
+            db::actions::complete_if_nothing_to_run(&mut tx, id, NO_SECURITY_PACKAGES, now)
                 .await
                 .map_err(internal)?;
         }
@@ -150,16 +150,9 @@ impl Service {
                 None,
             )
             .await?;
-        if action.argv.is_empty() {
-            // The no-op security upgrade: nothing for the agent to run.
-            let mut tx = self.db.begin().await.map_err(internal)?;
-            db::actions::complete_without_running(&mut tx, id, NO_SECURITY_PACKAGES, db::now_ms())
-                .await
-                .map_err(internal)?;
-            tx.commit().await.map_err(|e| internal(e.into()))?;
-            return self.action(id).await;
+        if action.status == ActionStatus::Approved {
+            self.dispatcher.ring(&action.server_id);
         }
-        self.dispatcher.ring(&action.server_id);
         Ok(action)
     }
 
@@ -209,6 +202,18 @@ impl Service {
         let moved = db::actions::transition(&mut tx, id, from, to, actor, reason, db::now_ms())
             .await
             .map_err(internal)?;
+        if moved && to == ActionStatus::Approved {
+            // The no-op security upgrade has nothing for the agent to run: it ends
+            // here, in the same transaction as its approval.
+            db::actions::complete_if_nothing_to_run(
+                &mut tx,
+                id,
+                NO_SECURITY_PACKAGES,
+                db::now_ms(),
+            )
+            .await
+            .map_err(internal)?;
+        }
         if !moved {
             drop(tx);
             let current = self.action(id).await?;

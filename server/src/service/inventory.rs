@@ -60,12 +60,13 @@ impl Service {
             .get(id.as_str())
             .copied()
             .unwrap_or(0);
-        let (hostname, os, agent_version, metrics, packages_seen_at_ms) = (
+        let (hostname, os, agent_version, metrics, packages_seen_at_ms, reboot_required_pkgs) = (
             record.hostname.clone(),
             record.os.clone(),
             record.agent_version.clone(),
             record.metrics,
             record.packages_seen_at_ms,
+            record.reboot_required_pkgs.clone(),
         );
         Ok(ServerDetail {
             summary: self.summary(record, (packages.total, packages.security), awaiting),
@@ -73,6 +74,7 @@ impl Service {
             os,
             agent_version,
             metrics,
+            reboot_required_pkgs,
             packages_seen_at_ms,
             packages,
         })
@@ -168,6 +170,7 @@ mod tests {
                 uptime_s: 1,
             },
             reboot_required: false,
+            reboot_required_pkgs: Vec::new(),
             packages,
         }
     }

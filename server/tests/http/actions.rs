@@ -626,3 +626,25 @@ async fn the_history_pages_newest_first_with_filters_and_a_cursor() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_approved_no_op_security_upgrade_completes_without_the_agent() {
+    let app = spawn_app().await;
+    let token = app.add_server("nas", "NAS").await;
+    pause(&app, "nas", true).await;
+    let created = create_ok(&app, "nas", "apt_upgrade_security").await;
+    assert_eq!(
+        (created["status"].as_str(), &created["argv"]),
+        (Some("pending"), &json!([]))
+    );
+    let (status, approved) = app
+        .api_post(
+            &format!("/api/v1/actions/{}/approve", created["id"]),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(approved["status"], "completed");
+    assert_eq!(approved["stdout"], "No security packages to upgrade");
+    assert!(app.agent_next(&token, 0).await.is_none());
+}

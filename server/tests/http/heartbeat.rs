@@ -18,7 +18,8 @@ fn heartbeat(packages: Option<Vec<Value>>) -> Value {
         "agent_version": "0.1.0", "os": "Debian GNU/Linux 12 (bookworm)", "hostname": "nas",
         "metrics": {"cpu_percent": 12.5, "memory_percent": 40.0, "disk_percent": 71.2,
                     "load_1": 0.5, "load_5": 0.4, "load_15": 0.3, "uptime_s": 86400},
-        "reboot_required": true
+        "reboot_required": true,
+        "reboot_required_pkgs": ["linux-image-amd64", "libc6"]
     });
     if let Some(packages) = packages {
         hb["packages"] = Value::Array(packages);
@@ -53,6 +54,10 @@ async fn a_heartbeat_stores_metrics_and_packages_and_brings_the_server_online() 
     let (_, server) = app.api_get("/api/v1/servers/nas").await;
     assert_eq!(server["status"], "online");
     assert_eq!(server["reboot_required"], true);
+    assert_eq!(
+        server["reboot_required_pkgs"],
+        json!(["linux-image-amd64", "libc6"])
+    );
     assert_eq!(server["os"], "Debian GNU/Linux 12 (bookworm)");
     assert_eq!(server["metrics"]["disk_percent"], 71.2);
     assert_eq!(server["updates"], 2);

@@ -346,6 +346,34 @@ async fn the_real_agent_reports_the_sandbox_updates_and_follows_apt() {
     let (_, server) = app.api_get("/api/v1/servers/sandbox").await;
     assert_eq!(server["status"], "online");
     assert_eq!(server["os"], "Debian GNU/Linux 12 (bookworm)");
+    assert_eq!(server["reboot_required"], false);
+
+    // What the kernel or libc packages leave behind when they want a reboot.
+    let run = sandbox.root().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(
+        run.join("reboot-required"),
+        "*** System restart required ***\n",
+    )
+    .unwrap();
+    std::fs::write(
+        run.join("reboot-required.pkgs"),
+        "linux-image-amd64\nlibc6\nlibc6\n",
+    )
+    .unwrap();
+    let mut server = Value::Null;
+    for _ in 0..40 {
+        server = app.api_get("/api/v1/servers/sandbox").await.1;
+        if server["reboot_required"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(server["reboot_required"], true);
+    assert_eq!(
+        server["reboot_required_pkgs"],
+        json!(["libc6", "linux-image-amd64"])
+    );
 
     // Installing one update inside the machine: the next heartbeat drops it.
     sandbox
