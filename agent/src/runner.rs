@@ -264,7 +264,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_head_keeps_the_start() {
-        let argv: Vec<String> = ["head", "-c", "1000000", "/dev/zero"]
+        let argv: Vec<String> = ["head", "--bytes=1000000", "/dev/zero"]
             .map(String::from)
             .to_vec();
         let done = run(&argv, &[], &limits(10_000, Keep::Head(100)))

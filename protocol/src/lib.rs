@@ -32,6 +32,7 @@ pub mod package;
 pub mod params;
 pub mod server_id;
 pub mod server_name;
+pub mod timeouts;
 
 pub use action::{
     ACTOR_AUTO, Action, ActionPage, ActionResult, ActionStatus, ActionType, AgentFailure,
@@ -46,6 +47,7 @@ pub use package::{DebVersion, PackageError, PackageName, PendingPackage};
 pub use params::{ActionSpec, ParamError, UnitName, VacuumTime};
 pub use server_id::{ServerId, ServerIdError};
 pub use server_name::{ServerName, ServerNameError};
+pub use timeouts::Timeouts;
 
 /// The current time in Unix milliseconds, the unit of every timestamp here. Server
 /// and agent only: the browser has no system clock through `std`.

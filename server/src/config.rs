@@ -101,6 +101,11 @@ pub struct ServeArgs {
     )]
     pub heartbeat_interval: u32,
 
+    /// Time limits that replace the defaults (apt_update 120 s, upgrades 600 s, others
+    /// 60 s), e.g. `apt_upgrade_all=900,apt_update=180`.
+    #[arg(long, env = "HOMELAB_ACTION_TIMEOUTS", default_value = "")]
+    pub action_timeouts: homelab_protocol::Timeouts,
+
     /// The directory cargo-leptos built the stylesheet and WebAssembly bundle into.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -137,6 +142,31 @@ mod tests {
         if std::env::var_os("HOMELAB_HEARTBEAT_INTERVAL").is_none() {
             assert_eq!(args.heartbeat_interval(), Duration::from_secs(60));
         }
+    }
+
+    #[test]
+    fn action_timeouts_can_be_changed_per_type_and_bad_ones_are_refused() {
+        let cli = Cli::try_parse_from([
+            "homelab-cmd",
+            "serve",
+            "--action-timeouts",
+            "apt_upgrade_all=900,apt_update=180",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve");
+        };
+        use homelab_protocol::ActionType;
+        assert_eq!(args.action_timeouts.get(ActionType::AptUpgradeAll), 900);
+        assert_eq!(
+            args.action_timeouts.get(ActionType::AptUpgradeSecurity),
+            600
+        );
+        let err =
+            Cli::try_parse_from(["homelab-cmd", "serve", "--action-timeouts", "apt_update=0"])
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("from 5 to 7200"), "{err}");
     }
 
     #[test]

@@ -96,7 +96,8 @@ impl Application {
         let db = Database::connect(&args.database.database_url)
             .await
             .with_context(|| format!("opening database {}", args.database.database_url))?;
-        let service = Service::new(db, args.heartbeat_interval());
+        let service =
+            Service::new(db, args.heartbeat_interval()).with_timeouts(args.action_timeouts.clone());
         if let Some(password) = service.bootstrap_admin().await? {
             tracing::warn!("fresh database: created the account `admin`");
             println!(

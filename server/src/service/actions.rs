@@ -72,7 +72,7 @@ impl Service {
                 unit: unit.as_deref(),
                 parameters: parameters.as_ref(),
                 argv: &argv,
-                timeout_s: action_type.default_timeout_s(),
+                timeout_s: self.timeouts.get(action_type),
                 created_by: actor,
                 approved_by,
                 now_ms: now,

@@ -32,6 +32,7 @@ pub struct Service {
     heartbeat_interval: Duration,
     dispatcher: std::sync::Arc<Dispatcher>,
     login_throttle: std::sync::Arc<accounts::LoginThrottle>,
+    timeouts: std::sync::Arc<homelab_protocol::Timeouts>,
 }
 
 impl Service {
@@ -42,7 +43,14 @@ impl Service {
             heartbeat_interval,
             dispatcher: std::sync::Arc::default(),
             login_throttle: std::sync::Arc::default(),
+            timeouts: std::sync::Arc::default(),
         }
+    }
+
+    /// Replaces the design's default time limits where `timeouts` says so.
+    pub fn with_timeouts(mut self, timeouts: homelab_protocol::Timeouts) -> Self {
+        self.timeouts = std::sync::Arc::new(timeouts);
+        self
     }
 
     /// The interval agents are told to report at.

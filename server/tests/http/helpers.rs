@@ -131,6 +131,7 @@ pub async fn spawn_app_with_interval(heartbeat_interval: u32) -> TestApp {
             database_url: database_url.clone(),
         },
         heartbeat_interval,
+        action_timeouts: homelab_protocol::Timeouts::default(),
         site_root: dir.path().join("site"),
     };
     let app = Application::build(&args)
