@@ -12,6 +12,9 @@ cd "$REPO_ROOT"
 # One cargo target directory outside the checkout, so a fresh clone reuses what an
 # earlier build compiled. Override with CARGO_TARGET_DIR.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/homelab-cmd/target}"
+# Incremental caches are keyed by the checkout's path: every fresh clone would add
+# gigabytes that no later build reads.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 export PATH="$HOME/.cargo/bin:$REPO_ROOT/end2end/node_modules/.bin:$PATH"
 
 CARGO_LEPTOS_VERSION=0.3.10
