@@ -66,33 +66,20 @@ pub async fn load_server_page(id: String) -> Result<ServerPageData, AppError> {
         async {
             let id = crate::domain::ServerId::parse(id.as_str())
                 .map_err(|_| AppError::NotFound(format!("no server with id `{id}`")))?;
-            use crate::domain::{ActionStatus, HistoryFilter};
-
             let backend = super::ssr::backend()?;
             let detail = backend.server_detail(id.clone()).await?;
-            let for_server = |status: Option<ActionStatus>| HistoryFilter {
-                server_id: Some(id.clone()),
-                status,
-                action_type: None,
-            };
             let recent = backend
-                .history(for_server(None), None, RECENT_ACTIONS)
+                .history(
+                    crate::domain::HistoryFilter {
+                        server_id: Some(id.clone()),
+                        ..crate::domain::HistoryFilter::default()
+                    },
+                    None,
+                    RECENT_ACTIONS,
+                )
                 .await?
                 .actions;
-            // At most one apt action is in flight per server; look in each in-flight
-            // status so that a long history cannot hide it.
-            let mut apt_in_flight = None;
-            for status in [
-                ActionStatus::Executing,
-                ActionStatus::Approved,
-                ActionStatus::Pending,
-            ] {
-                let page = backend.history(for_server(Some(status)), None, 50).await?;
-                if let Some(a) = page.actions.into_iter().find(|a| a.action_type.is_apt()) {
-                    apt_in_flight = Some(a);
-                    break;
-                }
-            }
+            let apt_in_flight = backend.apt_in_flight(id).await?;
             Ok(ServerPageData {
                 detail,
                 recent,

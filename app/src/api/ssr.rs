@@ -57,6 +57,9 @@ pub trait Backend: Send + Sync + 'static {
     /// One action with its output.
     fn action(&self, id: i64) -> BoxFuture<'_, Result<Action, AppError>>;
 
+    /// The apt action queued or running on `server`, if any.
+    fn apt_in_flight(&self, server: ServerId) -> BoxFuture<'_, Result<Option<Action>, AppError>>;
+
     /// Switches maintenance mode.
     fn set_paused(
         &self,

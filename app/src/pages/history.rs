@@ -59,14 +59,9 @@ pub fn HistoryPage() -> impl IntoView {
                 match page.await {
                     Ok(data) => {
                         let (page, now_ms) = (data.page, data.now_ms);
-                        let older = page.next_cursor.map(|cursor| {
-                            let mut params: Vec<String> = ["server_id", "status", "action_type"]
-                                .into_iter()
-                                .filter_map(|k| param(k).map(|v| format!("{k}={v}")))
-                                .collect();
-                            params.push(format!("cursor={cursor}"));
-                            format!("/actions?{}", params.join("&"))
-                        });
+                        let older = page
+                            .next_cursor
+                            .map(|cursor| history_link(param, Some(&cursor)));
                         let first_page = param("cursor").is_none();
                         view! {
                             {if page.actions.is_empty() {
@@ -77,7 +72,7 @@ pub fn HistoryPage() -> impl IntoView {
                                 }.into_any()
                             }}
                             <nav class="pager" aria-label="Pages">
-                                {(!first_page).then(|| view! { <a href=newest_link(param)>"← Newest"</a> })}
+                                {(!first_page).then(|| view! { <a href=history_link(param, None)>"← Newest"</a> })}
                                 {older.map(|href| view! { <a href=href rel="next">"Older →"</a> })}
                             </nav>
                         }.into_any()
@@ -89,11 +84,13 @@ pub fn HistoryPage() -> impl IntoView {
     }
 }
 
-fn newest_link(param: impl Fn(&str) -> Option<String>) -> String {
-    let params: Vec<String> = ["server_id", "status", "action_type"]
+/// `/actions` with the current filters, at `cursor` (or the newest page).
+fn history_link(param: impl Fn(&str) -> Option<String>, cursor: Option<&str>) -> String {
+    let mut params: Vec<String> = ["server_id", "status", "action_type"]
         .into_iter()
         .filter_map(|k| param(k).map(|v| format!("{k}={v}")))
         .collect();
+    params.extend(cursor.map(|c| format!("cursor={c}")));
     if params.is_empty() {
         "/actions".to_owned()
     } else {

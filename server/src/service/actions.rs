@@ -131,6 +131,23 @@ impl Service {
         }
     }
 
+    /// The apt action queued or running on `server`, which a new one would conflict
+    /// with.
+    pub async fn apt_in_flight(&self, server: &ServerId) -> Result<Option<Action>, AppError> {
+        let id = db::actions::conflicting(
+            self.db.pool(),
+            server,
+            homelab_protocol::ActionType::AptUpdate,
+            None,
+        )
+        .await
+        .map_err(internal)?;
+        match id {
+            Some(id) => self.action(id).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// One action with its output.
     pub async fn action(&self, id: i64) -> Result<Action, AppError> {
         db::actions::get(self.db.pool(), id)

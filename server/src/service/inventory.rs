@@ -60,22 +60,14 @@ impl Service {
             .get(id.as_str())
             .copied()
             .unwrap_or(0);
-        let (hostname, os, agent_version, metrics, packages_seen_at_ms, reboot_required_pkgs) = (
-            record.hostname.clone(),
-            record.os.clone(),
-            record.agent_version.clone(),
-            record.metrics,
-            record.packages_seen_at_ms,
-            record.reboot_required_pkgs.clone(),
-        );
         Ok(ServerDetail {
-            summary: self.summary(record, (packages.total, packages.security), awaiting),
-            hostname,
-            os,
-            agent_version,
-            metrics,
-            reboot_required_pkgs,
-            packages_seen_at_ms,
+            summary: self.summary(&record, (packages.total, packages.security), awaiting),
+            hostname: record.hostname,
+            os: record.os,
+            agent_version: record.agent_version,
+            metrics: record.metrics,
+            reboot_required_pkgs: record.reboot_required_pkgs,
+            packages_seen_at_ms: record.packages_seen_at_ms,
             packages,
         })
     }

@@ -78,7 +78,7 @@ impl Service {
             .map(|r| {
                 let updates = counts.get(r.id.as_str()).copied().unwrap_or((0, 0));
                 let awaiting = pending.get(r.id.as_str()).copied().unwrap_or(0);
-                self.summary(r, updates, awaiting)
+                self.summary(&r, updates, awaiting)
             })
             .collect())
     }
@@ -86,14 +86,14 @@ impl Service {
     /// A server's fleet-table row from its record and counts.
     fn summary(
         &self,
-        r: db::servers::ServerRecord,
+        r: &db::servers::ServerRecord,
         (updates, security_updates): (u32, u32),
         awaiting_approval: u32,
     ) -> ServerSummary {
         ServerSummary {
             status: self.status(r.last_seen_ms),
-            id: r.id,
-            name: r.name,
+            id: r.id.clone(),
+            name: r.name.clone(),
             last_seen_ms: r.last_seen_ms,
             updates,
             security_updates,
@@ -187,6 +187,13 @@ impl Backend for Service {
 
     fn action(&self, id: i64) -> BoxFuture<'_, Result<homelab_protocol::Action, AppError>> {
         Box::pin(Service::action(self, id))
+    }
+
+    fn apt_in_flight(
+        &self,
+        server: ServerId,
+    ) -> BoxFuture<'_, Result<Option<homelab_protocol::Action>, AppError>> {
+        Box::pin(async move { Service::apt_in_flight(self, &server).await })
     }
 
     fn set_paused(
