@@ -225,6 +225,10 @@ pub struct Action {
     pub finished_at_ms: Option<i64>,
     pub exit_code: Option<i32>,
     pub failure: Option<FailureReason>,
+    /// When the server stopped waiting for the agent (`agent_lost`); kept when the
+    /// real result arrived after all.
+    #[serde(default)]
+    pub lease_lost_at_ms: Option<i64>,
     /// The last 64 KiB of each stream.
     pub stdout: String,
     pub stderr: String,
@@ -286,6 +290,13 @@ impl Action {
             "Started on the machine".to_owned(),
             None,
         );
+        if self.result_came_late() {
+            push(
+                self.lease_lost_at_ms,
+                "No result in time: marked as agent lost".to_owned(),
+                None,
+            );
+        }
         let ended = match (self.status, self.failure) {
             (ActionStatus::Completed, _) => "Completed (exit 0)".to_owned(),
             (_, Some(FailureReason::ExitCode)) => {
@@ -294,9 +305,19 @@ impl Action {
             (_, Some(reason)) => format!("Failed: {}", reason.label()),
             _ => "Finished".to_owned(),
         };
+        let ended = if self.result_came_late() {
+            format!("{ended}; the agent's result arrived late")
+        } else {
+            ended
+        };
         push(self.finished_at_ms, ended, None);
         events.sort_by_key(|e| e.at_ms);
         events
+    }
+
+    /// Whether the agent's real result arrived after the server had given up on it.
+    pub fn result_came_late(&self) -> bool {
+        self.lease_lost_at_ms.is_some() && self.failure != Some(FailureReason::AgentLost)
     }
 
     /// How long the command ran, once it finished.
@@ -464,9 +485,37 @@ mod tests {
             finished_at_ms: Some(9_000),
             exit_code: Some(100),
             failure: Some(FailureReason::ExitCode),
+            lease_lost_at_ms: None,
             stdout: String::new(),
             stderr: String::new(),
         }
+    }
+
+    #[test]
+    fn a_result_that_came_after_the_lease_shows_both_in_the_timeline() {
+        let late = Action {
+            status: ActionStatus::Completed,
+            failure: None,
+            exit_code: Some(0),
+            lease_lost_at_ms: Some(5_000),
+            ..action()
+        };
+        let what: Vec<_> = late.timeline().into_iter().map(|e| e.what).collect();
+        assert_eq!(
+            &what[what.len() - 2..],
+            [
+                "No result in time: marked as agent lost",
+                "Completed (exit 0); the agent's result arrived late"
+            ]
+        );
+        // Still lost: no "late" wording.
+        let lost = Action {
+            failure: Some(FailureReason::AgentLost),
+            lease_lost_at_ms: Some(5_000),
+            ..action()
+        };
+        assert!(!lost.result_came_late());
+        assert!(lost.timeline().iter().all(|e| !e.what.contains("late")));
     }
 
     #[test]

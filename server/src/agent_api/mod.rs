@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/agent/v1/heartbeat", post(heartbeat))
         .route("/agent/v1/actions/next", get(next_action))
         .route("/agent/v1/actions/{id}/result", post(report_result))
+        .route("/agent/v1/actions/{id}/progress", post(action_progress))
 }
 
 fn token(headers: &HeaderMap) -> Result<&str, ApiError> {
@@ -39,7 +40,7 @@ async fn heartbeat(
     ApiJson(hb): ApiJson<Heartbeat>,
 ) -> Result<Json<HeartbeatAck>, ApiError> {
     service
-        .heartbeat(token(&headers)?, &hb)
+        .heartbeat(token(&headers)?, hb)
         .await
         .map(Json)
         .map_err(|e| match e {
@@ -81,7 +82,27 @@ async fn report_result(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let server = agent_server(&service, &headers).await?;
     service
-        .report_result(&server, id, &result)
+        .report_result(&server, id, result)
+        .await
+        .map_err(dispatch_error)?;
+    Ok(Json(serde_json::json!({ "ok": true })))
+}
+
+/// The body of a progress call: nothing yet; unknown fields are refused so that a
+/// newer agent's additions are noticed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Progress {}
+
+async fn action_progress(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    ApiJson(Progress {}): ApiJson<Progress>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let server = agent_server(&service, &headers).await?;
+    service
+        .action_progress(&server, id)
         .await
         .map_err(dispatch_error)?;
     Ok(Json(serde_json::json!({ "ok": true })))
@@ -107,6 +128,9 @@ fn dispatch_error(e: DispatchError) -> ApiError {
             "NOT_FOUND",
             format!("no action {id}"),
         ),
+        e @ DispatchError::NotExecuting(..) => {
+            ApiError::new(StatusCode::CONFLICT, "CONFLICT", e.to_string())
+        }
         DispatchError::Db(e) => {
             tracing::error!(error = ?anyhow::Error::from(e), "agent API");
             ApiError::from(AppError::Internal)

@@ -11,7 +11,7 @@ use super::DbError;
 const COLUMNS: &str = "id, server_id, action_type, parameters, argv, status, timeout_s, \
     created_at_ms, created_by, approved_at_ms, approved_by, rejected_at_ms, rejected_by, \
     reject_reason, cancelled_at_ms, cancelled_by, started_at_ms, finished_at_ms, exit_code, \
-    failure";
+    failure, lease_lost_at_ms";
 
 /// A new action, ready to store.
 #[derive(Debug)]
@@ -238,7 +238,7 @@ pub async fn complete_if_nothing_to_run(
 /// Claims the server's oldest approved action: approved becomes executing, with a
 /// lease of its timeout plus `grace_ms`. Atomic: two claims never get the same action.
 pub async fn claim_next(
-    pool: &AnyPool,
+    tx: &mut Transaction<'_, Any>,
     server: &ServerId,
     now_ms: i64,
     grace_ms: i64,
@@ -257,14 +257,14 @@ pub async fn claim_next(
         .bind(server.as_str())
         .bind(now_ms)
         .bind(grace_ms)
-        .fetch_optional(pool)
+        .fetch_optional(&mut **tx)
         .await?;
         let Some(row) = row else {
             let waiting: Option<i64> = sqlx::query_scalar(
                 "SELECT id FROM actions WHERE server_id = $1 AND status = 'approved' LIMIT 1",
             )
             .bind(server.as_str())
-            .fetch_optional(pool)
+            .fetch_optional(&mut **tx)
             .await?;
             if waiting.is_some() {
                 continue;
@@ -281,48 +281,94 @@ pub async fn claim_next(
     Ok(None)
 }
 
-/// The server that owns action `id`, and its status.
-pub async fn owner_and_status(
+/// Where an action stands, as the agent API sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    /// The server that owns it.
+    pub owner: String,
+    pub status: ActionStatus,
+    pub failure: Option<FailureReason>,
+}
+
+/// The server that owns action `id`, its status and failure.
+pub async fn standing(
     executor: impl sqlx::Executor<'_, Database = Any>,
     id: i64,
-) -> Result<Option<(String, ActionStatus)>, DbError> {
-    let row = sqlx::query("SELECT server_id, status FROM actions WHERE id = $1")
+) -> Result<Option<Standing>, DbError> {
+    let row = sqlx::query("SELECT server_id, status, failure FROM actions WHERE id = $1")
         .bind(id)
         .fetch_optional(executor)
         .await?;
-    row.map(|r| Ok((r.try_get("server_id")?, parse_text(&r, "status")?)))
-        .transpose()
+    row.map(|r| {
+        let failure: Option<String> = r.try_get("failure")?;
+        Ok(Standing {
+            owner: r.try_get("server_id")?,
+            status: parse_text(&r, "status")?,
+            failure: failure
+                .map(|f| f.parse())
+                .transpose()
+                .map_err(|e| corrupt(format!("failure: {e}")))?,
+        })
+    })
+    .transpose()
+}
+
+/// Moves an executing action's lease to at least `until_ms` (never shortens it);
+/// false when it is not executing.
+pub async fn extend_lease(
+    tx: &mut Transaction<'_, Any>,
+    id: i64,
+    until_ms: i64,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE actions SET lease_expires_at_ms = \
+         CASE WHEN lease_expires_at_ms > $2 THEN lease_expires_at_ms ELSE $2 END \
+         WHERE id = $1 AND status = 'executing'",
+    )
+    .bind(id)
+    .bind(until_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// How an executing action ended.
 #[derive(Debug)]
-pub struct Outcome<'a> {
+pub struct Outcome {
     pub status: ActionStatus,
     pub exit_code: Option<i32>,
     pub failure: Option<FailureReason>,
-    pub stdout: &'a str,
-    pub stderr: &'a str,
+    pub stdout: String,
+    pub stderr: String,
     pub started_at_ms: Option<i64>,
     pub finished_at_ms: i64,
 }
 
-/// Records the end of an executing action; false when it was no longer executing.
+/// Records the end of an action: an executing one, or (`late`) one the server had
+/// already given up on as `agent_lost`, whose real result wins. False when the action
+/// was in neither state.
 pub async fn finish(
     tx: &mut Transaction<'_, Any>,
     id: i64,
-    o: &Outcome<'_>,
+    o: &Outcome,
+    late: bool,
 ) -> Result<bool, DbError> {
-    let done = sqlx::query(
+    let condition = if late {
+        "status = 'failed' AND failure = 'agent_lost'"
+    } else {
+        "status = 'executing'"
+    };
+    let done = sqlx::query(&format!(
         "UPDATE actions SET status = $2, exit_code = $3, failure = $4, stdout = $5, stderr = $6, \
          started_at_ms = COALESCE($7, started_at_ms), finished_at_ms = $8, \
-         lease_expires_at_ms = NULL WHERE id = $1 AND status = 'executing'",
-    )
+         lease_expires_at_ms = NULL WHERE id = $1 AND {condition}"
+    ))
     .bind(id)
     .bind(o.status.as_str())
     .bind(o.exit_code)
     .bind(o.failure.map(FailureReason::as_str))
-    .bind(o.stdout)
-    .bind(o.stderr)
+    .bind(o.stdout.as_str())
+    .bind(o.stderr.as_str())
     .bind(o.started_at_ms)
     .bind(o.finished_at_ms)
     .execute(&mut **tx)
@@ -331,14 +377,17 @@ pub async fn finish(
 }
 
 /// Fails every executing action whose lease ran out (`agent_lost`); returns their ids.
-pub async fn expire_leases(pool: &AnyPool, now_ms: i64) -> Result<Vec<i64>, DbError> {
+pub async fn expire_leases(
+    tx: &mut Transaction<'_, Any>,
+    now_ms: i64,
+) -> Result<Vec<i64>, DbError> {
     Ok(sqlx::query_scalar(
         "UPDATE actions SET status = 'failed', failure = 'agent_lost', finished_at_ms = $1, \
-         lease_expires_at_ms = NULL \
+         lease_expires_at_ms = NULL, lease_lost_at_ms = $1 \
          WHERE status = 'executing' AND lease_expires_at_ms < $1 RETURNING id",
     )
     .bind(now_ms)
-    .fetch_all(pool)
+    .fetch_all(&mut **tx)
     .await?)
 }
 
@@ -410,6 +459,7 @@ fn action_from_row(row: &AnyRow, with_output: bool) -> Result<Action, DbError> {
             .map(|f| f.parse())
             .transpose()
             .map_err(|e| corrupt(format!("failure: {e}")))?,
+        lease_lost_at_ms: row.try_get("lease_lost_at_ms")?,
         stdout: if with_output {
             row.try_get("stdout")?
         } else {

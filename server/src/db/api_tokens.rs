@@ -1,17 +1,21 @@
 //! The `api_tokens` table: tokens for the JSON API, stored as hashes.
 
-use sqlx::AnyPool;
+use sqlx::{Any, AnyPool, Transaction};
 
 use super::{DbError, now_ms};
 
 /// Stores a token hash under `name`; false when the name is taken.
-pub async fn insert(pool: &AnyPool, name: &str, token_hash: &str) -> Result<bool, DbError> {
+pub async fn insert(
+    tx: &mut Transaction<'_, Any>,
+    name: &str,
+    token_hash: &str,
+) -> Result<bool, DbError> {
     let result =
         sqlx::query("INSERT INTO api_tokens (name, token_hash, created_at_ms) VALUES ($1, $2, $3)")
             .bind(name)
             .bind(token_hash)
             .bind(now_ms())
-            .execute(pool)
+            .execute(&mut **tx)
             .await;
     match result {
         Ok(_) => Ok(true),

@@ -1,6 +1,14 @@
 //! The database: one pool for the process, the embedded migrations, and one module
 //! per table or aggregate. Queries are plain portable SQL over sqlx's `Any` driver,
 //! so the backend is a run-time choice made by the database URL.
+//!
+//! Every change goes through [`Database::write`]: one transaction, run on a task that
+//! no request owns, so a client that goes away mid-request can never leave a
+//! connection inside a transaction (sqlx 0.8's `begin` is not cancellation-safe: a
+//! future dropped between `BEGIN` and the guard keeps the write lock for good). On
+//! SQLite the writes also take turns in the process instead of in SQLite's busy
+//! handler. The pool refuses to hand out, or take back, a connection still inside a
+//! transaction, whatever put it there.
 
 pub mod actions;
 pub mod api_tokens;
@@ -9,13 +17,23 @@ pub mod servers;
 pub mod sessions;
 pub mod users;
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, TransactionManager};
+use tracing::Instrument as _;
+
+/// A write transaction, as handed to the work of [`Database::write`].
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+/// The future a unit of write work returns; it may borrow the transaction.
+pub type WriteFuture<'t, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 't>>;
 
 /// What can go wrong talking to the database.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +50,8 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
+    #[error("a database write task ended abnormally")]
+    WriteTask(#[from] tokio::task::JoinError),
 }
 
 /// Whether a unique constraint refused the last write.
@@ -46,6 +66,14 @@ static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub struct Database {
     pool: AnyPool,
     sqlite: bool,
+    /// SQLite has one writer at a time: writers queue here, in order, rather than
+    /// spin in its busy handler (which starves some of them until they fail).
+    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// Whether sqlx still counts `conn` as inside a transaction.
+fn in_transaction(conn: &AnyConnection) -> bool {
+    <Any as sqlx::Database>::TransactionManager::get_transaction_depth(conn) != 0
 }
 
 impl Database {
@@ -55,9 +83,31 @@ impl Database {
         sqlx::any::install_default_drivers();
         let url = prepare_url(url)?;
         let options = AnyConnectOptions::from_str(&url)?;
+        let sqlite = url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
-            .max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
+            .max_connections(if sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
+            // A connection left inside a transaction holds SQLite's write lock (or a
+            // PostgreSQL snapshot and row locks) for as long as it lives: close it,
+            // which rolls the transaction back, rather than reuse it.
+            .after_release(|conn, _meta| {
+                Box::pin(async move {
+                    let healthy = !in_transaction(conn);
+                    if !healthy {
+                        tracing::error!("a connection came back inside a transaction: closed");
+                    }
+                    Ok(healthy)
+                })
+            })
+            .before_acquire(|conn, _meta| {
+                Box::pin(async move {
+                    let healthy = !in_transaction(conn);
+                    if !healthy {
+                        tracing::error!("an idle connection was inside a transaction: closed");
+                    }
+                    Ok(healthy)
+                })
+            })
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     if conn.backend_name() == "SQLite" {
@@ -74,20 +124,51 @@ impl Database {
             .connect_with(options)
             .await?;
         SQLITE_MIGRATIONS.run(&pool).await?;
-        Ok(Database { pool, sqlite: true })
+        Ok(Database {
+            pool,
+            sqlite,
+            write_turn: sqlite.then(Arc::default),
+        })
     }
 
-    /// Starts a transaction: every change the service makes is one. On SQLite it takes
-    /// the write lock at once (`BEGIN IMMEDIATE`): a transaction that reads first and
-    /// upgrades later can fail with SQLITE_BUSY when another did the same, without
-    /// waiting for the busy timeout.
-    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, DbError> {
-        let statement = if self.sqlite {
-            "BEGIN IMMEDIATE"
-        } else {
-            "BEGIN"
+    /// Runs `work` in one transaction and commits it when `work` succeeds (an error
+    /// rolls it back). The transaction lives on its own task: when the caller's future
+    /// is dropped (the client went away), the write still runs to its end, commits or
+    /// rolls back, and returns its connection clean. Accepted work is never half done.
+    ///
+    /// `work` must own what it uses (`move` it in): it may outlive the caller.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: for<'t> FnOnce(&'t mut Tx) -> WriteFuture<'t, T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        let task = async move {
+            // Held until the transaction ends: SQLite allows one writer anyway.
+            let _turn = match &db.write_turn {
+                Some(turn) => Some(turn.lock().await),
+                None => None,
+            };
+            // `BEGIN IMMEDIATE` takes SQLite's write lock at once: a transaction that
+            // reads first and upgrades later can fail with SQLITE_BUSY at once.
+            let statement = if db.sqlite {
+                "BEGIN IMMEDIATE"
+            } else {
+                "BEGIN"
+            };
+            let mut tx = db
+                .pool
+                .begin_with(statement)
+                .await
+                .map_err(|e| E::from(e.into()))?;
+            let value = work(&mut tx).await?;
+            tx.commit().await.map_err(|e| E::from(e.into()))?;
+            Ok(value)
         };
-        Ok(self.pool.begin_with(statement).await?)
+        tokio::spawn(task.instrument(tracing::Span::current()))
+            .await
+            .map_err(|e| E::from(DbError::from(e)))?
     }
 
     /// The pool, for the query modules.

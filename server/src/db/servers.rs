@@ -40,7 +40,7 @@ pub enum InsertError {
 
 /// Stores a new server with the hash of its agent token.
 pub async fn insert(
-    pool: &AnyPool,
+    tx: &mut Transaction<'_, Any>,
     id: &ServerId,
     name: &ServerName,
     agent_token_hash: &str,
@@ -52,7 +52,7 @@ pub async fn insert(
     .bind(name.as_str())
     .bind(agent_token_hash)
     .bind(now_ms())
-    .execute(pool)
+    .execute(&mut **tx)
     .await;
     match result {
         Ok(_) => Ok(()),
@@ -81,7 +81,7 @@ pub async fn get(pool: &AnyPool, id: &ServerId) -> Result<Option<ServerRecord>, 
 /// Switches maintenance mode; false when the server does not exist. Switching it on
 /// again keeps the original time.
 pub async fn set_paused(
-    pool: &AnyPool,
+    tx: &mut Transaction<'_, Any>,
     id: &ServerId,
     paused: bool,
     now_ms: i64,
@@ -94,21 +94,21 @@ pub async fn set_paused(
     .bind(id.as_str())
     .bind(i32::from(paused))
     .bind(now_ms)
-    .execute(pool)
+    .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Sets the approval policy; false when the server does not exist.
 pub async fn set_policy(
-    pool: &AnyPool,
+    tx: &mut Transaction<'_, Any>,
     id: &ServerId,
     policy: ApprovalPolicy,
 ) -> Result<bool, DbError> {
     let done = sqlx::query("UPDATE servers SET approval_policy = $2 WHERE id = $1")
         .bind(id.as_str())
         .bind(policy.as_str())
-        .execute(pool)
+        .execute(&mut **tx)
         .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -236,15 +236,26 @@ mod tests {
         ServerName::parse(s).unwrap()
     }
 
+    /// Inserts a server in a write of its own.
+    async fn add(
+        db: &crate::db::Database,
+        server: &str,
+        display: &str,
+        hash: &str,
+    ) -> Result<(), InsertError> {
+        let (server, display, hash) = (id(server), name(display), hash.to_owned());
+        db.write(move |tx| {
+            Box::pin(async move { Ok::<_, DbError>(insert(tx, &server, &display, &hash).await) })
+        })
+        .await
+        .unwrap()
+    }
+
     #[tokio::test]
     async fn inserted_servers_are_listed_by_name() {
         let (db, _dir) = fresh_db().await;
-        insert(db.pool(), &id("web"), &name("Web"), "h1")
-            .await
-            .unwrap();
-        insert(db.pool(), &id("nas"), &name("Attic NAS"), "h2")
-            .await
-            .unwrap();
+        add(&db, "web", "Web", "h1").await.unwrap();
+        add(&db, "nas", "Attic NAS", "h2").await.unwrap();
 
         let listed = list(db.pool()).await.unwrap();
         let ids: Vec<_> = listed.iter().map(|s| s.id.as_str()).collect();
@@ -258,12 +269,8 @@ mod tests {
     #[tokio::test]
     async fn a_second_server_with_the_same_id_is_refused_and_changes_nothing() {
         let (db, _dir) = fresh_db().await;
-        insert(db.pool(), &id("web"), &name("Web"), "h1")
-            .await
-            .unwrap();
-        let err = insert(db.pool(), &id("web"), &name("Other"), "h2")
-            .await
-            .unwrap_err();
+        add(&db, "web", "Web", "h1").await.unwrap();
+        let err = add(&db, "web", "Other", "h2").await.unwrap_err();
         assert!(
             matches!(err, InsertError::DuplicateId(ref d) if d.as_str() == "web"),
             "{err}"

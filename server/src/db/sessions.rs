@@ -1,12 +1,12 @@
 //! The `sessions` table: who is signed in to the dashboard.
 
-use sqlx::AnyPool;
+use sqlx::{Any, AnyPool, Transaction};
 
 use super::DbError;
 
 /// Stores a new session for `user` until `expires_at_ms`.
 pub async fn insert(
-    pool: &AnyPool,
+    tx: &mut Transaction<'_, Any>,
     token_hash: &str,
     user: &str,
     now_ms: i64,
@@ -20,7 +20,7 @@ pub async fn insert(
     .bind(user)
     .bind(now_ms)
     .bind(expires_at_ms)
-    .execute(pool)
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }
@@ -41,11 +41,24 @@ pub async fn user(
 }
 
 /// Ends a session (logout), and drops expired ones while at it.
-pub async fn delete(pool: &AnyPool, token_hash: &str, now_ms: i64) -> Result<(), DbError> {
+pub async fn delete(
+    tx: &mut Transaction<'_, Any>,
+    token_hash: &str,
+    now_ms: i64,
+) -> Result<(), DbError> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at_ms <= $2")
         .bind(token_hash)
         .bind(now_ms)
-        .execute(pool)
+        .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Ends every session of `user` (its password changed); returns how many.
+pub async fn delete_for_user(tx: &mut Transaction<'_, Any>, user: &str) -> Result<u64, DbError> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE user_name = $1")
+        .bind(user)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
 }

@@ -1,16 +1,19 @@
 //! The `users` table: dashboard accounts with argon2 password hashes.
 
-use sqlx::AnyPool;
+use sqlx::{Any, AnyPool, Transaction};
 
 use super::{DbError, now_ms};
 
 /// Creates the account or replaces its password; true when it was created.
-pub async fn upsert(pool: &AnyPool, name: &str, password_hash: &str) -> Result<bool, DbError> {
-    let mut tx = pool.begin().await?;
+pub async fn upsert(
+    tx: &mut Transaction<'_, Any>,
+    name: &str,
+    password_hash: &str,
+) -> Result<bool, DbError> {
     let updated = sqlx::query("UPDATE users SET password_hash = $2 WHERE name = $1")
         .bind(name)
         .bind(password_hash)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
     if updated == 0 {
@@ -18,10 +21,9 @@ pub async fn upsert(pool: &AnyPool, name: &str, password_hash: &str) -> Result<b
             .bind(name)
             .bind(password_hash)
             .bind(now_ms())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
-    tx.commit().await?;
     Ok(updated == 0)
 }
 

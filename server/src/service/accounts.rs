@@ -10,7 +10,7 @@ use argon2::password_hash::{
 use homelab_app::domain::AppError;
 
 use super::{Service, internal};
-use crate::db;
+use crate::db::{self, DbError};
 use crate::tokens;
 
 /// The prefix of API tokens.
@@ -69,10 +69,15 @@ impl Service {
             return Err(AppError::invalid("name", "1 to 100 printable characters"));
         }
         let token = tokens::mint(API_TOKEN_PREFIX);
-        if db::api_tokens::insert(self.db.pool(), name, &token.hash)
+        let (owned_name, hash) = (name.to_owned(), token.hash.clone());
+        let inserted = self
+            .db
+            .write(move |tx| {
+                Box::pin(async move { db::api_tokens::insert(tx, &owned_name, &hash).await })
+            })
             .await
-            .map_err(internal)?
-        {
+            .map_err(internal)?;
+        if inserted {
             Ok(token.secret)
         } else {
             Err(AppError::conflict(format!(
@@ -123,7 +128,11 @@ impl Service {
         let token = tokens::mint(SESSION_TOKEN_PREFIX);
         let now = db::now_ms();
         let expires = now + i64::try_from(SESSION_LIFETIME.as_millis()).unwrap_or(i64::MAX);
-        db::sessions::insert(self.db.pool(), &token.hash, name, now, expires)
+        let (hash, user) = (token.hash.clone(), name.to_owned());
+        self.db
+            .write(move |tx| {
+                Box::pin(async move { db::sessions::insert(tx, &hash, &user, now, expires).await })
+            })
             .await
             .map_err(internal)?;
         tracing::info!(user = name, "logged in");
@@ -139,7 +148,11 @@ impl Service {
 
     /// Ends a session.
     pub async fn logout(&self, token: &str) -> Result<(), AppError> {
-        db::sessions::delete(self.db.pool(), &tokens::hash(token), db::now_ms())
+        let hash = tokens::hash(token);
+        self.db
+            .write(move |tx| {
+                Box::pin(async move { db::sessions::delete(tx, &hash, db::now_ms()).await })
+            })
             .await
             .map_err(internal)
     }
@@ -154,7 +167,8 @@ impl Service {
         Ok(Some(password))
     }
 
-    /// Creates the account `name` (or sets its password) with an argon2 hash.
+    /// Creates the account `name` (or sets its password) with an argon2 hash, and
+    /// ends every session of that account: whoever knew the old password is out.
     /// Returns true when the account is new.
     pub async fn set_user_password(&self, name: &str, password: &str) -> Result<bool, AppError> {
         let name = name.trim();
@@ -183,9 +197,22 @@ impl Service {
                 AppError::Internal
             })?
             .to_string();
-        db::users::upsert(self.db.pool(), name, &hash)
+        let name = name.to_owned();
+        let (created, ended) = self
+            .db
+            .write(move |tx| {
+                Box::pin(async move {
+                    let created = db::users::upsert(tx, &name, &hash).await?;
+                    let ended = db::sessions::delete_for_user(tx, &name).await?;
+                    Ok::<_, DbError>((created, ended))
+                })
+            })
             .await
-            .map_err(internal)
+            .map_err(internal)?;
+        if ended > 0 {
+            tracing::info!(sessions = ended, "password changed: sessions ended");
+        }
+        Ok(created)
     }
 }
 

@@ -17,6 +17,10 @@ use crate::tokens;
 
 /// Extra time past an action's own timeout before the server gives up on the agent.
 pub const LEASE_GRACE: Duration = Duration::from_secs(60);
+/// How far each progress call from a running agent moves its lease: two missed calls
+/// and the grace. The agent's own retries (dpkg lock) can outlast the action's
+/// timeout; a living agent is never given up on.
+pub const PROGRESS_LEASE: Duration = Duration::from_secs(2 * 30 + 60);
 /// The longest reason a rejection may carry, in characters.
 pub const MAX_REASON_CHARS: usize = 1000;
 /// The largest history page.
@@ -31,6 +35,8 @@ pub enum DispatchError {
     Forbidden(i64),
     #[error("no action {0}")]
     NotFound(i64),
+    #[error("action {0} is {1}, not executing")]
+    NotExecuting(i64, ActionStatus),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -51,48 +57,66 @@ impl Service {
             _ => None,
         };
         let now = db::now_ms();
-        let mut tx = self.db.begin().await.map_err(internal)?;
-        let (paused, policy) = db::servers::approval_inputs(&mut tx, server)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| AppError::NotFound(format!("no server with id `{server}`")))?;
-        let pins = if action_type == homelab_protocol::ActionType::AptUpgradeSecurity {
-            security_pins(&mut tx, server).await.map_err(internal)?
-        } else {
-            Vec::new()
+        let timeout_s = self.timeouts.get(action_type);
+        let created = {
+            let (server, spec, unit, actor) =
+                (server.clone(), spec.clone(), unit.clone(), actor.to_owned());
+            self.db
+                .write(move |tx| {
+                    Box::pin(async move {
+                        let (paused, policy) = db::servers::approval_inputs(tx, &server)
+                            .await?
+                            .ok_or_else(|| {
+                                AppError::NotFound(format!("no server with id `{server}`"))
+                            })?;
+                        let pins =
+                            if action_type == homelab_protocol::ActionType::AptUpgradeSecurity {
+                                security_pins(tx, &server).await?
+                            } else {
+                                Vec::new()
+                            };
+                        let argv = command::argv(&spec, &pins);
+                        let approved_by = (!policy.needs_person(paused)).then_some(ACTOR_AUTO);
+                        let parameters = spec.parameters();
+                        let inserted = db::actions::insert(
+                            tx,
+                            &db::actions::NewAction {
+                                server: &server,
+                                action_type,
+                                unit: unit.as_deref(),
+                                parameters: parameters.as_ref(),
+                                argv: &argv,
+                                timeout_s,
+                                created_by: &actor,
+                                approved_by,
+                                now_ms: now,
+                            },
+                        )
+                        .await;
+                        let id = match inserted {
+                            Ok(id) => id,
+                            // Nothing was written: committing the empty transaction
+                            // is harmless, and the 409 is built outside it.
+                            Err(db::actions::InsertError::Duplicate) => return Ok(None),
+                            Err(db::actions::InsertError::Db(e)) => return Err(e.into()),
+                        };
+                        if approved_by.is_some() {
+                            db::actions::complete_if_nothing_to_run(
+                                tx,
+                                id,
+                                NO_SECURITY_PACKAGES,
+                                now,
+                            )
+                            .await?;
+                        }
+                        Ok::<_, AppError>(Some((id, approved_by)))
+                    })
+                })
+                .await?
         };
-        let argv = command::argv(&spec, &pins);
-        let approved_by = (!policy.needs_person(paused)).then_some(ACTOR_AUTO);
-        let parameters = spec.parameters();
-        let inserted = db::actions::insert(
-            &mut tx,
-            &db::actions::NewAction {
-                server,
-                action_type,
-                unit: unit.as_deref(),
-                parameters: parameters.as_ref(),
-                argv: &argv,
-                timeout_s: self.timeouts.get(action_type),
-                created_by: actor,
-                approved_by,
-                now_ms: now,
-            },
-        )
-        .await;
-        let id = match inserted {
-            Ok(id) => id,
-            Err(db::actions::InsertError::Duplicate) => {
-                drop(tx);
-                return Err(self.duplicate(server, &spec, unit.as_deref()).await);
-            }
-            Err(db::actions::InsertError::Db(e)) => return Err(internal(e)),
+        let Some((id, approved_by)) = created else {
+            return Err(self.duplicate(server, &spec, unit.as_deref()).await);
         };
-        if approved_by.is_some() {
-            db::actions::complete_if_nothing_to_run(&mut tx, id, NO_SECURITY_PACKAGES, now)
-                .await
-                .map_err(internal)?;
-        }
-        tx.commit().await.map_err(|e| internal(e.into()))?;
         tracing::info!(action = id, server = %server, r#type = %action_type, by = actor,
             approved = approved_by.is_some(), "action created");
         if approved_by.is_some() {
@@ -215,24 +239,40 @@ impl Service {
         actor: &str,
         reason: Option<&str>,
     ) -> Result<Action, AppError> {
-        let mut tx = self.db.begin().await.map_err(internal)?;
-        let moved = db::actions::transition(&mut tx, id, from, to, actor, reason, db::now_ms())
-            .await
-            .map_err(internal)?;
-        if moved && to == ActionStatus::Approved {
-            // The no-op security upgrade has nothing for the agent to run: it ends
-            // here, in the same transaction as its approval.
-            db::actions::complete_if_nothing_to_run(
-                &mut tx,
-                id,
-                NO_SECURITY_PACKAGES,
-                db::now_ms(),
-            )
-            .await
-            .map_err(internal)?;
-        }
+        let moved = {
+            let (from, actor, reason) =
+                (from.to_vec(), actor.to_owned(), reason.map(str::to_owned));
+            self.db
+                .write(move |tx| {
+                    Box::pin(async move {
+                        let now = db::now_ms();
+                        let moved = db::actions::transition(
+                            tx,
+                            id,
+                            &from,
+                            to,
+                            &actor,
+                            reason.as_deref(),
+                            now,
+                        )
+                        .await?;
+                        if moved && to == ActionStatus::Approved {
+                            // The no-op security upgrade has nothing for the agent to
+                            // run: it ends here, in the same transaction as its approval.
+                            db::actions::complete_if_nothing_to_run(
+                                tx,
+                                id,
+                                NO_SECURITY_PACKAGES,
+                                now,
+                            )
+                            .await?;
+                        }
+                        Ok::<_, DbError>(moved)
+                    })
+                })
+                .await?
+        };
         if !moved {
-            drop(tx);
             let current = self.action(id).await?;
             return Err(AppError::conflict(format!(
                 "action {id} is {}; only a {} action can become {to}",
@@ -243,7 +283,6 @@ impl Service {
                     .join(" or "),
             )));
         }
-        tx.commit().await.map_err(|e| internal(e.into()))?;
         tracing::info!(action = id, status = %to, by = actor, "action {to}");
         self.action(id).await
     }
@@ -297,9 +336,16 @@ impl Service {
             tokio::pin!(rung);
             rung.as_mut().enable();
             let grace = i64::try_from(LEASE_GRACE.as_millis()).unwrap_or(i64::MAX);
-            if let Some(next) =
-                db::actions::claim_next(self.db.pool(), server, db::now_ms(), grace).await?
-            {
+            let claimant = server.clone();
+            let claimed = self
+                .db
+                .write(move |tx| {
+                    Box::pin(async move {
+                        db::actions::claim_next(tx, &claimant, db::now_ms(), grace).await
+                    })
+                })
+                .await?;
+            if let Some(next) = claimed {
                 tracing::info!(action = next.id, server = %server, "action claimed by the agent");
                 return Ok(Some(next));
             }
@@ -315,19 +361,8 @@ impl Service {
         &self,
         server: &ServerId,
         id: i64,
-        result: &ActionResult,
+        result: ActionResult,
     ) -> Result<(), DispatchError> {
-        let mut tx = self.db.begin().await?;
-        let (owner, status) = db::actions::owner_and_status(&mut *tx, id)
-            .await?
-            .ok_or(DispatchError::NotFound(id))?;
-        if owner != server.as_str() {
-            return Err(DispatchError::Forbidden(id));
-        }
-        if status != ActionStatus::Executing {
-            tracing::info!(action = id, %status, "result for an action that already ended; ignored");
-            return Ok(());
-        }
         let failure = match (result.failure, result.exit_code) {
             (Some(f), _) => Some(FailureReason::from(f)),
             (None, Some(0)) => None,
@@ -341,21 +376,78 @@ impl Service {
             },
             exit_code: result.exit_code,
             failure,
-            stdout: tail(&result.stdout, MAX_OUTPUT_BYTES),
-            stderr: tail(&result.stderr, MAX_OUTPUT_BYTES),
+            stdout: tail(&result.stdout, MAX_OUTPUT_BYTES).to_owned(),
+            stderr: tail(&result.stderr, MAX_OUTPUT_BYTES).to_owned(),
             started_at_ms: result.started_at,
             finished_at_ms: result.finished_at.unwrap_or_else(db::now_ms),
         };
-        db::actions::finish(&mut tx, id, &outcome).await?;
-        tx.commit().await.map_err(DbError::from)?;
-        tracing::info!(action = id, server = %server, status = %outcome.status,
-            exit_code = ?result.exit_code, failure = ?failure, "action finished");
+        let (status, exit_code) = (outcome.status, outcome.exit_code);
+        let owner = server.clone();
+        let recorded = self
+            .db
+            .write(move |tx| {
+                Box::pin(async move {
+                    let standing = db::actions::standing(&mut **tx, id)
+                        .await?
+                        .ok_or(DispatchError::NotFound(id))?;
+                    if standing.owner != owner.as_str() {
+                        return Err(DispatchError::Forbidden(id));
+                    }
+                    // The truth wins over the server's guess: a result for an action
+                    // given up on as agent_lost (a server outage longer than the
+                    // lease, say) is recorded, and the history says it came late.
+                    let late = standing.failure == Some(FailureReason::AgentLost);
+                    if standing.status != ActionStatus::Executing && !late {
+                        return Ok(Recorded::Ignored(standing.status));
+                    }
+                    db::actions::finish(tx, id, &outcome, late).await?;
+                    Ok(if late {
+                        Recorded::Late
+                    } else {
+                        Recorded::OnTime
+                    })
+                })
+            })
+            .await?;
+        match recorded {
+            Recorded::Ignored(current) => tracing::info!(action = id, status = %current,
+                "result for an action that already ended; ignored"),
+            Recorded::OnTime => tracing::info!(action = id, server = %server, %status,
+                ?exit_code, ?failure, "action finished"),
+            Recorded::Late => tracing::warn!(action = id, server = %server, %status,
+                ?exit_code, ?failure, "action finished: result arrived after the lease ran out"),
+        }
         Ok(())
+    }
+
+    /// A running agent's sign of life for action `id`: its lease moves on by
+    /// [`PROGRESS_LEASE`], so the action is not given up on while it still runs.
+    pub async fn action_progress(&self, server: &ServerId, id: i64) -> Result<(), DispatchError> {
+        let owner = server.clone();
+        let until = db::now_ms() + i64::try_from(PROGRESS_LEASE.as_millis()).unwrap_or(i64::MAX);
+        self.db
+            .write(move |tx| {
+                Box::pin(async move {
+                    let standing = db::actions::standing(&mut **tx, id)
+                        .await?
+                        .ok_or(DispatchError::NotFound(id))?;
+                    if standing.owner != owner.as_str() {
+                        return Err(DispatchError::Forbidden(id));
+                    }
+                    if !db::actions::extend_lease(tx, id, until).await? {
+                        return Err(DispatchError::NotExecuting(id, standing.status));
+                    }
+                    Ok(())
+                })
+            })
+            .await
     }
 
     /// Fails executing actions whose lease ran out (the agent died or vanished).
     pub async fn expire_leases(&self) -> Result<Vec<i64>, AppError> {
-        let ids = db::actions::expire_leases(self.db.pool(), db::now_ms())
+        let ids = self
+            .db
+            .write(|tx| Box::pin(db::actions::expire_leases(tx, db::now_ms())))
             .await
             .map_err(internal)?;
         for id in &ids {
@@ -366,6 +458,13 @@ impl Service {
         }
         Ok(ids)
     }
+}
+
+/// What became of a result the agent sent.
+enum Recorded {
+    OnTime,
+    Late,
+    Ignored(ActionStatus),
 }
 
 /// The server's pending security packages, pinned to their security versions (held

@@ -24,23 +24,30 @@ pub enum AgentError {
 impl Service {
     /// Stores a heartbeat from the agent holding `token`, in one transaction. A package
     /// list identical to the stored one writes no package rows.
-    pub async fn heartbeat(&self, token: &str, hb: &Heartbeat) -> Result<HeartbeatAck, AgentError> {
+    pub async fn heartbeat(&self, token: &str, hb: Heartbeat) -> Result<HeartbeatAck, AgentError> {
         hb.validate()?;
-        let mut tx = self.db.begin().await?;
-        let (server, stored_digest) =
-            db::servers::find_by_token_hash(&mut *tx, &tokens::hash(token))
-                .await?
-                .ok_or(AgentError::Unauthorized)?;
-        let now = db::now_ms();
-        let digest = hb.packages.as_deref().map(package_digest);
-        if let (Some(packages), Some(digest)) = (&hb.packages, &digest)
-            && stored_digest.as_deref() != Some(digest.as_str())
-        {
-            db::packages::replace(&mut tx, &server, packages, now).await?;
-            tracing::info!(server = %server, pending = packages.len(), "package list changed");
-        }
-        db::servers::record_heartbeat(&mut tx, &server, hb, digest.as_deref(), now).await?;
-        tx.commit().await.map_err(DbError::from)?;
+        let token_hash = tokens::hash(token);
+        self.db
+            .write(move |tx| {
+                Box::pin(async move {
+                    let (server, stored_digest) =
+                        db::servers::find_by_token_hash(&mut **tx, &token_hash)
+                            .await?
+                            .ok_or(AgentError::Unauthorized)?;
+                    let now = db::now_ms();
+                    let digest = hb.packages.as_deref().map(package_digest);
+                    if let (Some(packages), Some(digest)) = (&hb.packages, &digest)
+                        && stored_digest.as_deref() != Some(digest.as_str())
+                    {
+                        db::packages::replace(tx, &server, packages, now).await?;
+                        tracing::info!(server = %server, pending = packages.len(),
+                            "package list changed");
+                    }
+                    db::servers::record_heartbeat(tx, &server, &hb, digest.as_deref(), now).await?;
+                    Ok::<_, AgentError>(())
+                })
+            })
+            .await?;
         Ok(HeartbeatAck {
             heartbeat_interval_s: u32::try_from(self.heartbeat_interval.as_secs())
                 .unwrap_or(u32::MAX),
@@ -79,10 +86,17 @@ impl Service {
         paused: bool,
         actor: &str,
     ) -> Result<(), AppError> {
-        if !db::servers::set_paused(self.db.pool(), id, paused, db::now_ms())
+        let server = id.clone();
+        let found = self
+            .db
+            .write(move |tx| {
+                Box::pin(
+                    async move { db::servers::set_paused(tx, &server, paused, db::now_ms()).await },
+                )
+            })
             .await
-            .map_err(internal)?
-        {
+            .map_err(internal)?;
+        if !found {
             return Err(AppError::NotFound(format!("no server with id `{id}`")));
         }
         tracing::info!(server = %id, paused, by = actor, "maintenance mode");
@@ -96,10 +110,15 @@ impl Service {
         policy: homelab_protocol::ApprovalPolicy,
         actor: &str,
     ) -> Result<(), AppError> {
-        if !db::servers::set_policy(self.db.pool(), id, policy)
+        let server = id.clone();
+        let found = self
+            .db
+            .write(move |tx| {
+                Box::pin(async move { db::servers::set_policy(tx, &server, policy).await })
+            })
             .await
-            .map_err(internal)?
-        {
+            .map_err(internal)?;
+        if !found {
             return Err(AppError::NotFound(format!("no server with id `{id}`")));
         }
         tracing::info!(server = %id, policy = policy.as_str(), by = actor, "approval policy");
@@ -202,7 +221,7 @@ mod tests {
             .agent_token;
         let list = vec![package("curl"), package("vim")];
         service
-            .heartbeat(&token, &heartbeat(Some(list.clone())))
+            .heartbeat(&token, heartbeat(Some(list.clone())))
             .await
             .unwrap();
         let before = rowids(&db).await;
@@ -210,14 +229,14 @@ mod tests {
         // Same list, other order: nothing to write.
         let reversed: Vec<_> = list.iter().rev().cloned().collect();
         service
-            .heartbeat(&token, &heartbeat(Some(reversed)))
+            .heartbeat(&token, heartbeat(Some(reversed)))
             .await
             .unwrap();
         assert_eq!(rowids(&db).await, before);
 
         // A changed list is written.
         service
-            .heartbeat(&token, &heartbeat(Some(vec![package("curl")])))
+            .heartbeat(&token, heartbeat(Some(vec![package("curl")])))
             .await
             .unwrap();
         assert_eq!(rowids(&db).await.len(), 1);

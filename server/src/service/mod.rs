@@ -4,6 +4,8 @@
 
 mod accounts;
 mod actions;
+#[cfg(test)]
+mod cancellation_tests;
 mod dispatch;
 mod inventory;
 
@@ -112,7 +114,15 @@ impl Service {
         name: ServerName,
     ) -> Result<AddedServer, AppError> {
         let token = tokens::mint(AGENT_TOKEN_PREFIX);
-        match db::servers::insert(self.db.pool(), &id, &name, &token.hash).await {
+        let (new_id, hash) = (id.clone(), token.hash.clone());
+        let inserted = self
+            .db
+            .write(move |tx| {
+                Box::pin(async move { Ok(db::servers::insert(tx, &new_id, &name, &hash).await) })
+            })
+            .await
+            .map_err(internal)?;
+        match inserted {
             Ok(()) => {
                 tracing::info!(server = %id, "server added");
                 Ok(AddedServer {
@@ -132,6 +142,12 @@ impl Service {
 pub(crate) fn internal(err: DbError) -> AppError {
     tracing::error!(error = ?anyhow::Error::from(err), "database error");
     AppError::Internal
+}
+
+impl From<DbError> for AppError {
+    fn from(err: DbError) -> Self {
+        internal(err)
+    }
 }
 
 impl Backend for Service {

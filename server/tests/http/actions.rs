@@ -522,12 +522,92 @@ async fn a_lost_agent_fails_the_action_and_frees_the_queue() {
         (Some("failed"), Some("agent_lost"))
     );
     create_ok(&app, "nas", "apt_upgrade_all").await;
-    // A late result changes nothing.
+    // The agent was alive after all (a server outage outlasted the lease): its real
+    // result wins, and the history says it came late.
     assert_eq!(
         report(&app, &token, &created["id"], Some(0), None).await,
         200
     );
-    assert_eq!(action(&app, &created["id"]).await["status"], "failed");
+    let late = action(&app, &created["id"]).await;
+    assert_eq!(late["status"], "completed", "{late}");
+    assert_eq!(late["failure"], Value::Null);
+    assert!(late["lease_lost_at_ms"].is_i64(), "{late}");
+    // A repeat of the same result changes nothing more.
+    assert_eq!(
+        report(&app, &token, &created["id"], Some(1), None).await,
+        200
+    );
+    assert_eq!(action(&app, &created["id"]).await["status"], "completed");
+    let (_, page) = app.get(&format!("/actions/{}", created["id"])).await;
+    assert!(page.contains("arrived late"), "the action page says so");
+}
+
+/// POSTs a progress call for action `id` as the agent holding `token`.
+async fn progress(app: &TestApp, token: &str, id: &Value) -> u16 {
+    app.post_json(
+        &format!("/agent/v1/actions/{id}/progress"),
+        Some(token),
+        &json!({}),
+    )
+    .await
+    .0
+}
+
+#[tokio::test]
+async fn a_running_agent_keeps_its_lease_alive_with_progress_calls() {
+    let app = spawn_app().await;
+    let token = app.add_server("nas", "NAS").await;
+    let other = app.add_server("web", "Web").await;
+    let created = create_ok(&app, "nas", "apt_update").await;
+    let id = created["id"].as_i64().unwrap();
+    // Not executing yet: nothing to keep alive.
+    assert_eq!(progress(&app, &token, &created["id"]).await, 409);
+    app.agent_next(&token, 0).await.expect("claimed");
+
+    // The agent is past its timeout (dpkg lock retries); its lease is about to end.
+    let soon = homelab_protocol::now_ms() + 300;
+    sqlx::query("UPDATE actions SET lease_expires_at_ms = $2 WHERE id = $1")
+        .bind(id)
+        .bind(soon)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(progress(&app, &token, &created["id"]).await, 200);
+    let lease: i64 = sqlx::query_scalar("SELECT lease_expires_at_ms FROM actions WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert!(
+        lease >= soon + 100_000,
+        "moved on by two minutes: {lease} vs {soon}"
+    );
+    // Well past the old lease, with the expiry job running every 100 ms: still running.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(action(&app, &created["id"]).await["status"], "executing");
+
+    // Only the owner may keep it alive; unknown ids are 404.
+    assert_eq!(progress(&app, &other, &created["id"]).await, 403);
+    assert_eq!(progress(&app, &token, &json!(999_999)).await, 404);
+    assert_eq!(
+        app.post_json(
+            &format!("/agent/v1/actions/{id}/progress"),
+            Some(&token),
+            &json!({"output": "x"}),
+        )
+        .await
+        .0,
+        422,
+        "unknown fields are refused"
+    );
+
+    // Once it has ended, progress is a conflict and changes nothing.
+    assert_eq!(
+        report(&app, &token, &created["id"], Some(0), None).await,
+        200
+    );
+    assert_eq!(progress(&app, &token, &created["id"]).await, 409);
+    assert_eq!(action(&app, &created["id"]).await["status"], "completed");
 }
 
 #[tokio::test]

@@ -9,4 +9,5 @@ mod auth;
 mod dashboard;
 mod health;
 mod heartbeat;
+mod load;
 mod sandbox;
