@@ -109,6 +109,42 @@ pub struct ServeArgs {
     /// The directory cargo-leptos built the stylesheet and WebAssembly bundle into.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// How the listener protects itself from clients that hold connections open.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// Open connections at most (also bounded by the open-files limit); more are
+    /// closed as soon as they are accepted.
+    #[arg(
+        long,
+        env = "HOMELAB_MAX_CONNECTIONS",
+        default_value = "4096",
+        value_parser = clap::value_parser!(u32).range(16..=1_000_000)
+    )]
+    pub max_connections: u32,
+
+    /// Seconds a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection stays open.
+    #[arg(
+        long,
+        env = "HOMELAB_HEADER_READ_TIMEOUT",
+        default_value = "15",
+        value_parser = clap::value_parser!(u32).range(1..=600)
+    )]
+    pub header_read_timeout: u32,
+}
+
+impl Default for HttpArgs {
+    fn default() -> Self {
+        HttpArgs {
+            max_connections: 4096,
+            header_read_timeout: 15,
+        }
+    }
 }
 
 impl ServeArgs {

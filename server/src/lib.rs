@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod jobs;
+pub mod serve;
 pub mod service;
 pub mod startup;
 pub mod tokens;

@@ -86,6 +86,7 @@ pub struct Application {
     router: Router,
     service: Service,
     lease_check_every: Duration,
+    limits: crate::serve::Limits,
 }
 
 impl Application {
@@ -112,11 +113,22 @@ impl Application {
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;
+        let open_files = crate::serve::raise_open_files_limit();
+        let limits = crate::serve::Limits {
+            max_connections: crate::serve::cap_for(
+                open_files,
+                usize::try_from(args.http.max_connections).unwrap_or(usize::MAX),
+            ),
+            header_read_timeout: Duration::from_secs(u64::from(args.http.header_read_timeout)),
+            ..crate::serve::Limits::default()
+        };
+        tracing::debug!(?limits, open_files, "listener limits");
         Ok(Application {
             listener,
             router: router(state),
             service,
             lease_check_every: crate::jobs::LEASE_CHECK_EVERY,
+            limits,
         })
     }
 
@@ -131,7 +143,8 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    /// Serves until `shutdown` resolves, then ends the agents' long-polls and lets
+    /// the other requests in flight finish (for a bounded time).
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -140,11 +153,14 @@ impl Application {
             self.service.clone(),
             self.lease_check_every,
         ));
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let service = self.service.clone();
+        let shutdown = async move {
+            shutdown.await;
+            service.stop_long_polls();
+        };
+        crate::serve::serve(self.listener, self.router, self.limits, shutdown).await;
         jobs.abort();
-        served
+        Ok(())
     }
 }
 

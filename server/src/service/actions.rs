@@ -329,8 +329,12 @@ impl Service {
         wait: Duration,
     ) -> Result<Option<NextAction>, DispatchError> {
         let bell = self.dispatcher.bell(server);
+        let mut closed = self.dispatcher.closed();
         let deadline = tokio::time::Instant::now() + wait;
         loop {
+            if *closed.borrow_and_update() {
+                return Ok(None);
+            }
             // Listen before looking, so an approval between the two is not missed.
             let rung = bell.notified();
             tokio::pin!(rung);
@@ -349,8 +353,14 @@ impl Service {
                 tracing::info!(action = next.id, server = %server, "action claimed by the agent");
                 return Ok(Some(next));
             }
-            if tokio::time::timeout_at(deadline, rung).await.is_err() {
-                return Ok(None);
+            tokio::select! {
+                woken = tokio::time::timeout_at(deadline, rung) => {
+                    if woken.is_err() {
+                        return Ok(None);
+                    }
+                }
+                // Shutting down (or the sender is gone, which is the same).
+                _ = closed.changed() => return Ok(None),
             }
         }
     }

@@ -5,15 +5,37 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use homelab_protocol::ServerId;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 /// The per-server wake-up bells.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Dispatcher {
     bells: Mutex<HashMap<ServerId, Arc<Notify>>>,
+    /// True once the server is shutting down: every long-poll answers "nothing".
+    closed: watch::Sender<bool>,
+}
+
+impl Default for Dispatcher {
+    fn default() -> Self {
+        Dispatcher {
+            bells: Mutex::default(),
+            closed: watch::channel(false).0,
+        }
+    }
 }
 
 impl Dispatcher {
+    /// Ends every long-poll, now and to come: the server is stopping, and agents
+    /// should not hold its shutdown up for their wait.
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// Watches for [`Dispatcher::close`].
+    pub fn closed(&self) -> watch::Receiver<bool> {
+        self.closed.subscribe()
+    }
+
     /// The bell of `server`, made on first use.
     pub fn bell(&self, server: &ServerId) -> Arc<Notify> {
         let mut bells = self

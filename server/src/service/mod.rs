@@ -55,6 +55,12 @@ impl Service {
         self
     }
 
+    /// Stops serving long-polls: those waiting answer "nothing" at once, so a
+    /// shutdown does not wait out their 25 seconds.
+    pub fn stop_long_polls(&self) {
+        self.dispatcher.close();
+    }
+
     /// The interval agents are told to report at.
     pub fn heartbeat_interval(&self) -> Duration {
         self.heartbeat_interval

@@ -133,6 +133,7 @@ pub async fn spawn_app_with_interval(heartbeat_interval: u32) -> TestApp {
         heartbeat_interval,
         action_timeouts: homelab_protocol::Timeouts::default(),
         site_root: dir.path().join("site"),
+        http: Default::default(),
     };
     let app = Application::build(&args)
         .await

@@ -11,3 +11,4 @@ mod health;
 mod heartbeat;
 mod load;
 mod sandbox;
+mod transport;
