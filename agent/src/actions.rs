@@ -2,16 +2,16 @@
 //! executor, keep the result on disk and deliver it until the server acknowledges it.
 //! After an apt action the heartbeat loop rescans at once.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use homelab_protocol::{ActionType, FailureReason, NextAction};
+use homelab_protocol::{FailureReason, NextAction};
 use tokio::sync::Notify;
 
 use crate::client::{Client, ClientError};
 use crate::executor::{self, AptSettings};
 use crate::state::{PendingResult, State};
+use crate::whitelist::Local;
 
 /// How long one long-poll waits on the server.
 const LONG_POLL: Duration = Duration::from_secs(25);
@@ -22,7 +22,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 pub struct ActionLoop {
     pub client: Client,
     pub state: State,
-    pub allowed: HashSet<ActionType>,
+    /// What this machine's config allows, whatever the server asks.
+    pub local: Local,
     pub apt: AptSettings,
     /// Rung after an apt action: the heartbeat loop rescans and reports at once.
     pub rescan: Arc<Notify>,
@@ -63,7 +64,7 @@ impl ActionLoop {
     async fn run_one(&self, action: NextAction) {
         let clock = Instant::now();
         let result = match self.state.mark_running(&action) {
-            Ok(()) => executor::execute(&action, &self.allowed, &self.apt).await,
+            Ok(()) => executor::execute(&action, &self.local, &self.apt).await,
             Err(e) => {
                 // Without the mark a crash could not be reported: refuse to run blind.
                 tracing::error!(action = action.id, error = %e, "cannot write the state directory; action not run");

@@ -2,13 +2,12 @@
 //! fixed apt options and environment, under the action's time limit, retrying while
 //! dpkg's lock is held. Always ends in an [`ActionResult`].
 
-use std::collections::HashSet;
 use std::time::Duration;
 
-use homelab_protocol::{ActionResult, ActionType, AgentFailure, MAX_OUTPUT_BYTES, NextAction};
+use homelab_protocol::{ActionResult, AgentFailure, MAX_OUTPUT_BYTES, NextAction};
 
 use crate::runner::{self, Keep, Limits};
-use crate::whitelist;
+use crate::whitelist::{self, Local};
 
 /// How the agent runs apt.
 #[derive(Debug, Clone)]
@@ -57,14 +56,11 @@ fn lock_held(stderr: &str) -> Option<&str> {
         .find(|l| l.contains("Could not get lock") || l.contains("Unable to acquire the dpkg"))
 }
 
-/// Runs `action` if the whitelist and `allowed` let it, and says how it ended.
-pub async fn execute(
-    action: &NextAction,
-    allowed: &HashSet<ActionType>,
-    apt: &AptSettings,
-) -> ActionResult {
+/// Runs `action` if the whitelist and this machine's config (`local`) let it, and
+/// says how it ended.
+pub async fn execute(action: &NextAction, local: &Local, apt: &AptSettings) -> ActionResult {
     let started = homelab_protocol::now_ms();
-    if let Err(refusal) = whitelist::check(action.action_type, &action.argv, allowed) {
+    if let Err(refusal) = whitelist::check(action.action_type, &action.argv, local) {
         return ActionResult {
             exit_code: None,
             failure: Some(AgentFailure::NotWhitelisted),
@@ -151,8 +147,11 @@ pub async fn execute(
 mod tests {
     use super::*;
 
-    fn all() -> HashSet<ActionType> {
-        ActionType::ALL.iter().copied().collect()
+    use homelab_protocol::ActionType;
+    use std::collections::HashSet;
+
+    fn all() -> Local {
+        Local::everything()
     }
 
     #[test]
@@ -218,7 +217,10 @@ mod tests {
             argv: vec!["apt-get".into(), "update".into()],
             timeout_s: 5,
         };
-        let only_restarts = HashSet::from([ActionType::RestartService]);
+        let only_restarts = Local {
+            allowed_actions: HashSet::from([ActionType::RestartService]),
+            ..Local::everything()
+        };
         let result = execute(&action, &only_restarts, &AptSettings::default()).await;
         assert_eq!(result.failure, Some(AgentFailure::NotWhitelisted));
         assert!(

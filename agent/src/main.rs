@@ -1,21 +1,10 @@
 //! homelab-agent: the process on each managed machine.
 
-mod actions;
-mod apt;
-mod client;
-mod config;
-mod executor;
-mod heartbeat;
-mod metrics;
-mod runner;
-mod scan;
-mod state;
-mod whitelist;
-
 use std::process::ExitCode;
 
 use clap::Parser;
-use config::{Args, Config};
+use homelab_agent::config::{Args, Config};
+use homelab_agent::{actions, client, executor, heartbeat, state, units, whitelist};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -60,7 +49,11 @@ async fn main() -> ExitCode {
     let actions = actions::ActionLoop {
         client,
         state,
-        allowed: config.allowed_actions.clone(),
+        local: whitelist::Local {
+            allowed_actions: config.allowed_actions.clone(),
+            allowed_units: config.allowed_units.clone(),
+            own_unit: units::own_unit(),
+        },
         apt: executor::AptSettings {
             lock_wait: config.apt_lock_wait,
             ..executor::AptSettings::default()
