@@ -206,6 +206,26 @@ mod tests {
     }
 
     #[test]
+    fn the_unit_waits_on_stop_for_the_longest_action_to_finish_and_report() {
+        let unit = include_str!("../dist/homelab-agent.service");
+        let stop_secs: u64 = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("TimeoutStopSec in seconds");
+        let longest = ActionType::ALL
+            .iter()
+            .map(|t| Duration::from_secs(u64::from(t.default_timeout_s())))
+            .max()
+            .unwrap();
+        let worst = AptSettings::default().worst_case(longest);
+        assert_eq!(worst, Duration::from_secs(2454), "the unit's comment says so");
+        // Plus one result delivery (the client's request timeout).
+        assert!(stop_secs >= worst.as_secs() + 30, "TimeoutStopSec={stop_secs}");
+        assert!(unit.contains("KillMode=mixed") && unit.contains("LimitNOFILE="));
+    }
+
+    #[test]
     fn apt_lock_messages_are_recognised() {
         let stderr = "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 4242 (apt-get)\n\
                       E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?";
