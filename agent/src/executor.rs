@@ -219,9 +219,16 @@ mod tests {
             .max()
             .unwrap();
         let worst = AptSettings::default().worst_case(longest);
-        assert_eq!(worst, Duration::from_secs(2454), "the unit's comment says so");
+        assert_eq!(
+            worst,
+            Duration::from_secs(2454),
+            "the unit's comment says so"
+        );
         // Plus one result delivery (the client's request timeout).
-        assert!(stop_secs >= worst.as_secs() + 30, "TimeoutStopSec={stop_secs}");
+        assert!(
+            stop_secs >= worst.as_secs() + 30,
+            "TimeoutStopSec={stop_secs}"
+        );
         assert!(unit.contains("KillMode=mixed") && unit.contains("LimitNOFILE="));
     }
 
