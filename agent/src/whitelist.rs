@@ -452,7 +452,7 @@ mod tests {
         ) {
             let re = Regex::new(&format!("^{VERSION}$")).unwrap();
             // The epoch's range is the parser's alone (dpkg's INT_MAX).
-            proptest::prop_assume!(!v.split(':').next().is_some_and(|e| e.len() > 9));
+            proptest::prop_assume!(v.split(':').next().is_none_or(|e| e.len() <= 9));
             proptest::prop_assert_eq!(re.is_match(&v), DebVersion::parse(v.clone()).is_ok(), "{:?}", v);
         }
 
