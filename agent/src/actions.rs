@@ -1,51 +1,72 @@
 //! The action loop: long-poll for the next approved action, run it through the
-//! executor, keep the result on disk and deliver it until the server acknowledges it.
-//! After an apt action the heartbeat loop rescans at once.
+//! executor while telling the server it still runs, keep the result on disk and
+//! deliver it until the server acknowledges it. After an apt action the heartbeat loop
+//! rescans at once.
+//!
+//! Stopping: once `stop` turns true the loop claims nothing more, lets a running
+//! action finish, stores and tries once to deliver its result, then returns. After a
+//! crash it first waits for the old command's process group to end.
 
-use std::collections::HashSet;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use homelab_protocol::{ActionType, FailureReason, NextAction};
-use tokio::sync::Notify;
+use homelab_protocol::{ActionResult, AgentFailure, FailureReason, NextAction};
+use tokio::sync::{Notify, watch};
 
-use crate::client::{Client, ClientError};
+use crate::client::{Claim, Client, ClientError};
 use crate::executor::{self, AptSettings};
-use crate::state::{PendingResult, State};
+use crate::state::{self, PendingResult, State};
+use crate::whitelist::Local;
 
 /// How long one long-poll waits on the server.
 const LONG_POLL: Duration = Duration::from_secs(25);
 /// The longest pause between attempts while the server is unreachable.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How often a restarted agent looks whether the old command has ended.
+const GROUP_POLL: Duration = Duration::from_millis(500);
 
-/// Runs approved actions until the task is dropped.
+/// Runs approved actions until told to stop.
 pub struct ActionLoop {
     pub client: Client,
     pub state: State,
-    pub allowed: HashSet<ActionType>,
+    /// What this machine's config allows, whatever the server asks.
+    pub local: Local,
     pub apt: AptSettings,
     /// Rung after an apt action: the heartbeat loop rescans and reports at once.
     pub rescan: Arc<Notify>,
+    /// How often a running action's lease is renewed ([`homelab_protocol::PROGRESS_EVERY`]).
+    pub progress_every: Duration,
+}
+
+/// Resolves once `stop` is true (or its sender is gone, which means the same).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 impl ActionLoop {
-    /// Polls, runs and reports, forever.
-    pub async fn run(self) {
-        match self.state.recover_interrupted() {
-            Ok(Some(id)) => tracing::warn!(
-                action = id,
-                "agent restarted during this action: reporting it interrupted, not running it again"
-            ),
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "cannot read the state directory"),
+    /// Polls, runs and reports until `stop` turns true, finishing what runs.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        if !self.settle_interrupted(&mut stop).await {
+            return;
         }
         let mut failures = 0u32;
-        loop {
-            self.deliver_pending().await;
-            match self.client.next_action(LONG_POLL).await {
-                Ok(Some(action)) => {
+        while !*stop.borrow() {
+            self.deliver_pending(&stop).await;
+            let claim = tokio::select! {
+                claim = self.client.next_action(LONG_POLL) => claim,
+                () = stopped(&mut stop) => break,
+            };
+            match claim {
+                Ok(Some(Claim::Run(action))) => {
                     failures = 0;
-                    self.run_one(action).await;
+                    self.run_one(action, &stop).await;
+                }
+                Ok(Some(Claim::Unreadable { id, reason })) => {
+                    failures = 0;
+                    tracing::error!(action = id, %reason, "action refused: the agent cannot read it");
+                    let result = refused(format!("refused by the agent, not run: {reason}"));
+                    self.finish(id, result, &stop).await;
                 }
                 Ok(None) => failures = 0,
                 Err(e) => {
@@ -54,22 +75,65 @@ impl ActionLoop {
                     if failures == 1 || failures.is_multiple_of(10) {
                         tracing::warn!(error = %e, retry_in = ?wait, "cannot ask the server for actions");
                     }
-                    tokio::time::sleep(wait).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = stopped(&mut stop) => break,
+                    }
                 }
             }
         }
+        tracing::info!("action loop stopped");
     }
 
-    async fn run_one(&self, action: NextAction) {
+    /// After a restart: waits while the command of the action the old agent ran is
+    /// still alive (no second apt beside it), then reports that action interrupted.
+    /// False when told to stop meanwhile.
+    async fn settle_interrupted(&self, stop: &mut watch::Receiver<bool>) -> bool {
+        if let Some(pgid) = self.state.interrupted_group()
+            && state::group_alive(pgid)
+        {
+            tracing::warn!(
+                pgid,
+                "the command of the action running when the agent died is still running; \
+                 waiting for it to end before running anything else"
+            );
+            while state::group_alive(pgid) {
+                tokio::select! {
+                    () = tokio::time::sleep(GROUP_POLL) => {}
+                    () = stopped(stop) => return false,
+                }
+            }
+            tracing::info!(pgid, "the interrupted action's command has ended");
+        }
+        match self.state.recover_interrupted() {
+            Ok(Some(id)) => tracing::warn!(
+                action = id,
+                "agent restarted during this action: reporting it interrupted, not running it again"
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot read the state directory"),
+        }
+        true
+    }
+
+    async fn run_one(&self, action: NextAction, stop: &watch::Receiver<bool>) {
         let clock = Instant::now();
         let result = match self.state.mark_running(&action) {
-            Ok(()) => executor::execute(&action, &self.allowed, &self.apt).await,
+            Ok(()) => {
+                let on_spawn = |pgid: i32| {
+                    if let Err(e) = self.state.mark_group(pgid) {
+                        tracing::error!(action = action.id, pgid, error = %e, "cannot record the command's process group");
+                    }
+                };
+                let run = executor::execute(&action, &self.local, &self.apt, &on_spawn);
+                self.with_progress(action.id, run).await
+            }
             Err(e) => {
                 // Without the mark a crash could not be reported: refuse to run blind.
                 tracing::error!(action = action.id, error = %e, "cannot write the state directory; action not run");
-                homelab_protocol::ActionResult {
+                ActionResult {
                     exit_code: None,
-                    failure: Some(homelab_protocol::AgentFailure::SpawnError),
+                    failure: Some(AgentFailure::SpawnError),
                     stdout: String::new(),
                     stderr: format!(
                         "the agent cannot write its state directory ({e}), so it ran nothing"
@@ -92,25 +156,63 @@ impl ActionLoop {
             outcome,
             "action finished"
         );
-        let pending = PendingResult {
-            id: action.id,
-            result,
-        };
-        if let Err(e) = self.state.store_result(&pending) {
-            tracing::error!(action = action.id, error = %e, "cannot store the result; delivering from memory");
-        }
-        self.deliver(&pending).await;
+        self.finish(action.id, result, stop).await;
         if action.action_type.is_apt() {
             self.rescan.notify_one();
         }
     }
 
+    /// Runs `work` while calling the server's progress endpoint for action `id`
+    /// every `progress_every`. A refusal (403/404/409) is logged once and ends the
+    /// calls, never the work; an unreachable server is logged and tried again.
+    async fn with_progress<T>(&self, id: i64, work: impl Future<Output = T>) -> T {
+        let progress = async {
+            let mut failures = 0u32;
+            loop {
+                tokio::time::sleep(self.progress_every).await;
+                match self.client.progress(id).await {
+                    Ok(()) => failures = 0,
+                    Err(ClientError::Refused { status, message })
+                        if matches!(status.as_u16(), 403 | 404 | 409) =>
+                    {
+                        tracing::warn!(
+                            action = id, %status, %message,
+                            "the server does not extend this action's lease; it runs on and its result will be sent"
+                        );
+                        return;
+                    }
+                    Err(e) => {
+                        failures = failures.saturating_add(1);
+                        if failures == 1 || failures.is_multiple_of(10) {
+                            tracing::warn!(action = id, error = %e, "cannot report progress; the action runs on");
+                        }
+                    }
+                }
+            }
+        };
+        tokio::pin!(work);
+        tokio::select! {
+            biased;
+            out = &mut work => out,
+            () = progress => work.await,
+        }
+    }
+
+    /// Stores a result, then delivers it.
+    async fn finish(&self, id: i64, result: ActionResult, stop: &watch::Receiver<bool>) {
+        let pending = PendingResult { id, result };
+        if let Err(e) = self.state.store_result(&pending) {
+            tracing::error!(action = id, error = %e, "cannot store the result; delivering from memory");
+        }
+        self.deliver(&pending, stop).await;
+    }
+
     /// Delivers every stored result, oldest first.
-    async fn deliver_pending(&self) {
+    async fn deliver_pending(&self, stop: &watch::Receiver<bool>) {
         match self.state.pending_results() {
             Ok(pending) => {
                 for p in pending {
-                    self.deliver(&p).await;
+                    self.deliver(&p, stop).await;
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot read stored results"),
@@ -118,7 +220,9 @@ impl ActionLoop {
     }
 
     /// Sends one result until the server acknowledges it (or refuses it for good).
-    async fn deliver(&self, pending: &PendingResult) {
+    /// Once told to stop it tries once more and leaves it on disk for the next start.
+    async fn deliver(&self, pending: &PendingResult, stop: &watch::Receiver<bool>) {
+        let mut stop = stop.clone();
         let mut failures = 0u32;
         loop {
             match self.client.report_result(pending.id, &pending.result).await {
@@ -129,15 +233,22 @@ impl ActionLoop {
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
-                    let wait = backoff(failures);
+                    if *stop.borrow() {
+                        tracing::warn!(action = pending.id, error = %e, "stopping: result kept on disk for the next start");
+                        return;
+                    }
+                    let wait = if matches!(e, ClientError::Unauthorized) && failures > 3 {
+                        // Keep it on disk; a corrected token delivers it after a restart.
+                        MAX_BACKOFF
+                    } else {
+                        backoff(failures)
+                    };
                     if failures == 1 || failures.is_multiple_of(10) {
                         tracing::warn!(action = pending.id, error = %e, retry_in = ?wait, "result not delivered yet");
                     }
-                    if matches!(e, ClientError::Unauthorized) && failures > 3 {
-                        // Keep it on disk; a corrected token delivers it after a restart.
-                        tokio::time::sleep(MAX_BACKOFF).await;
-                    } else {
-                        tokio::time::sleep(wait).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = stopped(&mut stop) => {}
                     }
                 }
             }
@@ -145,6 +256,19 @@ impl ActionLoop {
         if let Err(e) = self.state.acknowledged(pending.id) {
             tracing::error!(action = pending.id, error = %e, "cannot remove a delivered result");
         }
+    }
+}
+
+/// The result of an action the agent refused without running it.
+fn refused(stderr: String) -> ActionResult {
+    let now = homelab_protocol::now_ms();
+    ActionResult {
+        exit_code: None,
+        failure: Some(AgentFailure::NotWhitelisted),
+        stdout: String::new(),
+        stderr,
+        started_at: Some(now),
+        finished_at: Some(now),
     }
 }
 

@@ -1,6 +1,9 @@
 //! The agent's configuration: flags, their environment twins, and an optional TOML
 //! file. A flag beats the file; the file beats the defaults. `allowed_actions` lives
-//! only here, on the machine, where no server can change it.
+//! only here, on the machine, where no server can change it, and so does
+//! `allowed_units`. The token comes from a file (`--token-file`, `token_file`) or the
+//! config file; `--token` still works but puts it in argv, which every local user can
+//! read, so it is deprecated.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -9,6 +12,8 @@ use std::time::Duration;
 use clap::Parser;
 use homelab_protocol::ActionType;
 use serde::Deserialize;
+
+use crate::units::UnitGlob;
 
 /// homelab-agent: reports this machine's health and pending apt updates to
 /// homelab-cmd and runs the actions its admin approved.
@@ -23,7 +28,13 @@ pub struct Args {
     #[arg(long, env = "HOMELAB_SERVER")]
     pub server: Option<String>,
 
-    /// This machine's agent token, shown once when the server was added.
+    /// A file holding this machine's agent token (mode 0600), shown once when the
+    /// server was added.
+    #[arg(long, env = "HOMELAB_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Deprecated: the token itself. On the command line every local user can read
+    /// it (ps); use --token-file, the config file or the environment variable.
     #[arg(long, env = "HOMELAB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
@@ -43,9 +54,11 @@ pub struct Args {
 struct FileConfig {
     server: Option<String>,
     token: Option<String>,
+    token_file: Option<PathBuf>,
     heartbeat_interval: Option<u64>,
     state_dir: Option<PathBuf>,
     allowed_actions: Option<Vec<ActionType>>,
+    allowed_units: Option<Vec<UnitGlob>>,
     /// Seconds apt waits for the dpkg lock on each attempt.
     apt_lock_wait: Option<u64>,
 }
@@ -66,6 +79,15 @@ pub enum ConfigError {
     BadServerUrl(String),
     #[error("the token must be printable ASCII without spaces")]
     BadToken,
+    #[error("cannot read token file {path}: {source}")]
+    TokenFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "token file {path} can be read or changed by other users (mode {mode:04o}); run chmod 600 on it"
+    )]
+    TokenFileOpen { path: PathBuf, mode: u32 },
     #[error("heartbeat interval must be between 1 and 3600 seconds, got {0}")]
     BadInterval(u64),
 }
@@ -80,6 +102,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// The action types this machine lets the server run.
     pub allowed_actions: HashSet<ActionType>,
+    /// The units `restart_service` may restart; None: every `.service` unit.
+    pub allowed_units: Option<Vec<UnitGlob>>,
     /// How long apt waits for the dpkg lock on each attempt.
     pub apt_lock_wait: Duration,
 }
@@ -95,6 +119,7 @@ impl Config {
     }
 
     fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
+        let token = Self::token(&args, &file)?;
         let server = args
             .server
             .or(file.server)
@@ -103,10 +128,6 @@ impl Config {
         if !(server.starts_with("http://") || server.starts_with("https://")) {
             return Err(ConfigError::BadServerUrl(server));
         }
-        let token = args
-            .token
-            .or(file.token)
-            .ok_or(ConfigError::Missing("--token"))?;
         let token = token.trim().to_owned();
         if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ConfigError::BadToken);
@@ -132,19 +153,70 @@ impl Config {
                 .unwrap_or_else(|| ActionType::ALL.to_vec())
                 .into_iter()
                 .collect(),
+            allowed_units: file.allowed_units,
         })
+    }
+
+    /// The token, from the most specific source: a token file named by a flag, the
+    /// token flag or its variable, then the config file's `token_file` or `token`.
+    fn token(args: &Args, file: &FileConfig) -> Result<String, ConfigError> {
+        if let Some(path) = &args.token_file {
+            return read_token_file(path);
+        }
+        if let Some(token) = &args.token {
+            // clap fills `token` from HOMELAB_TOKEN too; only argv is a leak.
+            if std::env::var("HOMELAB_TOKEN").ok().as_ref() != Some(token) {
+                tracing::warn!(
+                    "--token is deprecated: every local user can read the command line; \
+                     use --token-file FILE (mode 0600) or `token_file` in the config file"
+                );
+            }
+            return Ok(token.clone());
+        }
+        if let Some(path) = &file.token_file {
+            return read_token_file(path);
+        }
+        file.token
+            .clone()
+            .ok_or(ConfigError::Missing("--token-file"))
     }
 }
 
+/// Reads a token file, refusing one that other users can read or change.
+fn read_token_file(path: &Path) -> Result<String, ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |source| ConfigError::TokenFile {
+        path: path.to_owned(),
+        source,
+    };
+    let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(ConfigError::TokenFileOpen {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    std::fs::read_to_string(path).map_err(io)
+}
+
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
     })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+    let file: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.to_owned(),
         message: e.to_string(),
-    })
+    })?;
+    let mode = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o7777);
+    if file.token.is_some() && mode.is_ok_and(|m| m & 0o077 != 0) {
+        tracing::warn!(
+            path = %path.display(),
+            "the config file holds the token and other users can read it; run chmod 600 on it"
+        );
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -202,7 +274,7 @@ allowed_actions = ["apt_update", "restart_service"]
     fn bad_settings_are_refused_with_a_clear_message() {
         let cases: [(Args, &str); 5] = [
             (args(None, Some("t")), "--server is required"),
-            (args(Some("http://x"), None), "--token is required"),
+            (args(Some("http://x"), None), "--token-file is required"),
             (args(Some("ftp://x"), Some("t")), "must start with http://"),
             (args(Some("http://x"), Some("a b")), "printable ASCII"),
             (
@@ -243,6 +315,99 @@ allowed_actions = ["apt_update", "restart_service"]
 }
 
 #[cfg(test)]
+mod token_and_unit_tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn with_file(body: &str, dir: &Path) -> Args {
+        let path = dir.join("agent.toml");
+        std::fs::write(&path, body).unwrap();
+        Args {
+            config: Some(path),
+            server: Some("http://x".into()),
+            ..Args::default()
+        }
+    }
+
+    fn token_file(dir: &Path, mode: u32) -> PathBuf {
+        let path = dir.join("token");
+        std::fs::write(&path, "hca_from_file\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_token_is_read_from_a_private_file_by_flag_or_config_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = token_file(dir.path(), 0o600);
+        let by_flag = Args {
+            server: Some("http://x".into()),
+            token_file: Some(path.clone()),
+            ..Args::default()
+        };
+        assert_eq!(Config::load(by_flag).unwrap().token, "hca_from_file");
+        let by_key = with_file(
+            &format!("token_file = {:?}", path.display().to_string()),
+            dir.path(),
+        );
+        assert_eq!(Config::load(by_key).unwrap().token, "hca_from_file");
+    }
+
+    #[test]
+    fn a_token_file_others_can_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = token_file(dir.path(), 0o644);
+        let err = Config::load(Args {
+            server: Some("http://x".into()),
+            token_file: Some(path),
+            ..Args::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("mode 0644") && err.contains("chmod 600"),
+            "{err}"
+        );
+        let missing = Config::load(Args {
+            server: Some("http://x".into()),
+            token_file: Some(dir.path().join("nope")),
+            ..Args::default()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(missing, ConfigError::TokenFile { .. }),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn allowed_units_are_globs_of_service_units() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load(with_file(
+            "token = \"t\"\nallowed_units = [\"nginx\", \"docker*.service\"]",
+            dir.path(),
+        ))
+        .unwrap();
+        let globs: Vec<String> = config
+            .allowed_units
+            .unwrap()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(globs, ["nginx.service", "docker*.service"]);
+        let absent = Config::load(with_file("token = \"t\"", dir.path())).unwrap();
+        assert_eq!(absent.allowed_units, None, "absent: every .service unit");
+        let err = Config::load(with_file(
+            "token = \"t\"\nallowed_units = [\"*.target\"]",
+            dir.path(),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("only .service"), "{err}");
+    }
+}
+
+#[cfg(test)]
 mod example_tests {
     use super::*;
 
@@ -258,6 +423,10 @@ mod example_tests {
         assert_eq!(
             config.allowed_actions,
             ActionType::ALL.iter().copied().collect()
+        );
+        assert_eq!(
+            config.allowed_units, None,
+            "the example lists globs commented out"
         );
     }
 }

@@ -2,21 +2,23 @@
 //! fixed apt options and environment, under the action's time limit, retrying while
 //! dpkg's lock is held. Always ends in an [`ActionResult`].
 
-use std::collections::HashSet;
 use std::time::Duration;
 
-use homelab_protocol::{ActionResult, ActionType, AgentFailure, MAX_OUTPUT_BYTES, NextAction};
+use homelab_protocol::{ActionResult, AgentFailure, MAX_OUTPUT_BYTES, NextAction};
 
 use crate::runner::{self, Keep, Limits};
-use crate::whitelist;
+use crate::whitelist::{self, Local};
 
-/// How the agent runs apt.
+/// How the agent runs apt (and the PATH its commands see).
 #[derive(Debug, Clone)]
 pub struct AptSettings {
     /// How long apt waits for the dpkg lock on each attempt (`DPkg::Lock::Timeout`).
     pub lock_wait: Duration,
     /// Further attempts when apt still reports the lock held.
     pub lock_retries: u32,
+    /// The PATH commands are looked up in and run with: always
+    /// [`runner::CHILD_PATH`] in the agent; tests point it at fake programs.
+    pub child_path: String,
 }
 
 impl Default for AptSettings {
@@ -24,8 +26,28 @@ impl Default for AptSettings {
         AptSettings {
             lock_wait: Duration::from_secs(60),
             lock_retries: 3,
+            child_path: runner::CHILD_PATH.to_owned(),
         }
     }
+}
+
+impl AptSettings {
+    /// The longest an action with time limit `timeout` can run: every attempt to its
+    /// limit plus the kill grace, and the pauses between attempts. The unit file's
+    /// `TimeoutStopSec` must cover it for the default limits.
+    pub fn worst_case(&self, timeout: Duration) -> Duration {
+        let attempts = self.lock_retries + 1;
+        let pauses: Duration = (1..=self.lock_retries)
+            .map(|attempt| lock_backoff(attempt, self.lock_wait))
+            .sum();
+        (timeout + KILL_GRACE) * attempts + pauses
+    }
+}
+
+/// The pause before retry `attempt` (1, 2...): 2, 4, 8 s, never more than apt's own
+/// wait.
+fn lock_backoff(attempt: u32, lock_wait: Duration) -> Duration {
+    Duration::from_secs(1u64 << attempt.min(5)).min(lock_wait)
 }
 
 /// The time between SIGTERM and SIGKILL when an action runs too long.
@@ -57,14 +79,16 @@ fn lock_held(stderr: &str) -> Option<&str> {
         .find(|l| l.contains("Could not get lock") || l.contains("Unable to acquire the dpkg"))
 }
 
-/// Runs `action` if the whitelist and `allowed` let it, and says how it ended.
+/// Runs `action` if the whitelist and this machine's config (`local`) let it, and
+/// says how it ended. `on_spawn` learns each attempt's process group id.
 pub async fn execute(
     action: &NextAction,
-    allowed: &HashSet<ActionType>,
+    local: &Local,
     apt: &AptSettings,
+    on_spawn: &(dyn Fn(i32) + Sync),
 ) -> ActionResult {
     let started = homelab_protocol::now_ms();
-    if let Err(refusal) = whitelist::check(action.action_type, &action.argv, allowed) {
+    if let Err(refusal) = whitelist::check(action.action_type, &action.argv, local) {
         return ActionResult {
             exit_code: None,
             failure: Some(AgentFailure::NotWhitelisted),
@@ -80,10 +104,9 @@ pub async fn execute(
         grace: KILL_GRACE,
         keep: Keep::Tail(MAX_OUTPUT_BYTES),
     };
-    let env = [("DEBIAN_FRONTEND", "noninteractive")];
     let mut attempt = 0;
     loop {
-        let outcome = runner::run(&argv, &env, &limits).await;
+        let outcome = runner::run_with(&argv, &limits, &apt.child_path, on_spawn).await;
         let finished_at = Some(homelab_protocol::now_ms());
         let done = match outcome {
             Ok(done) => done,
@@ -116,8 +139,7 @@ pub async fn execute(
         {
             if attempt < apt.lock_retries {
                 attempt += 1;
-                // 2, 4, 8 s, never more than apt's own wait.
-                let backoff = Duration::from_secs(1u64 << attempt.min(5)).min(apt.lock_wait);
+                let backoff = lock_backoff(attempt, apt.lock_wait);
                 tracing::warn!(action = action.id, attempt, ?backoff, "{}", line.trim());
                 tokio::time::sleep(backoff).await;
                 continue;
@@ -151,8 +173,11 @@ pub async fn execute(
 mod tests {
     use super::*;
 
-    fn all() -> HashSet<ActionType> {
-        ActionType::ALL.iter().copied().collect()
+    use homelab_protocol::ActionType;
+    use std::collections::HashSet;
+
+    fn all() -> Local {
+        Local::everything()
     }
 
     #[test]
@@ -181,6 +206,33 @@ mod tests {
     }
 
     #[test]
+    fn the_unit_waits_on_stop_for_the_longest_action_to_finish_and_report() {
+        let unit = include_str!("../dist/homelab-agent.service");
+        let stop_secs: u64 = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("TimeoutStopSec in seconds");
+        let longest = ActionType::ALL
+            .iter()
+            .map(|t| Duration::from_secs(u64::from(t.default_timeout_s())))
+            .max()
+            .unwrap();
+        let worst = AptSettings::default().worst_case(longest);
+        assert_eq!(
+            worst,
+            Duration::from_secs(2454),
+            "the unit's comment says so"
+        );
+        // Plus one result delivery (the client's request timeout).
+        assert!(
+            stop_secs >= worst.as_secs() + 30,
+            "TimeoutStopSec={stop_secs}"
+        );
+        assert!(unit.contains("KillMode=mixed") && unit.contains("LimitNOFILE="));
+    }
+
+    #[test]
     fn apt_lock_messages_are_recognised() {
         let stderr = "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 4242 (apt-get)\n\
                       E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?";
@@ -198,7 +250,7 @@ mod tests {
             argv: vec!["touch".into(), marker.display().to_string()],
             timeout_s: 5,
         };
-        let result = execute(&action, &all(), &AptSettings::default()).await;
+        let result = execute(&action, &all(), &AptSettings::default(), &|_| {}).await;
         assert_eq!(result.failure, Some(AgentFailure::NotWhitelisted));
         assert_eq!(result.exit_code, None);
         assert!(
@@ -218,8 +270,11 @@ mod tests {
             argv: vec!["apt-get".into(), "update".into()],
             timeout_s: 5,
         };
-        let only_restarts = HashSet::from([ActionType::RestartService]);
-        let result = execute(&action, &only_restarts, &AptSettings::default()).await;
+        let only_restarts = Local {
+            allowed_actions: HashSet::from([ActionType::RestartService]),
+            ..Local::everything()
+        };
+        let result = execute(&action, &only_restarts, &AptSettings::default(), &|_| {}).await;
         assert_eq!(result.failure, Some(AgentFailure::NotWhitelisted));
         assert!(
             result.stderr.contains("allowed_actions"),
@@ -242,7 +297,7 @@ mod tests {
             ],
             timeout_s: 10,
         };
-        let result = execute(&action, &all(), &AptSettings::default()).await;
+        let result = execute(&action, &all(), &AptSettings::default(), &|_| {}).await;
         match result.failure {
             None => {
                 assert_ne!(result.exit_code, Some(0));

@@ -112,7 +112,10 @@ impl Heartbeater {
                 self.failures = self.failures.saturating_add(1);
                 let wait = backoff(self.failures);
                 match e {
-                    ClientError::Unauthorized | ClientError::Refused { .. } => {
+                    ClientError::Unauthorized
+                    | ClientError::Refused { .. }
+                    | ClientError::TooLarge
+                    | ClientError::BadAnswer(_) => {
                         tracing::error!(error = %e, retry_in = ?wait, "heartbeat refused");
                     }
                     ClientError::Transport(_)

@@ -1,21 +1,11 @@
 //! homelab-agent: the process on each managed machine.
 
-mod actions;
-mod apt;
-mod client;
-mod config;
-mod executor;
-mod heartbeat;
-mod metrics;
-mod runner;
-mod scan;
-mod state;
-mod whitelist;
-
 use std::process::ExitCode;
 
 use clap::Parser;
-use config::{Args, Config};
+use homelab_agent::config::{Args, Config};
+use homelab_agent::{actions, client, executor, heartbeat, state, units, whitelist};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -28,6 +18,7 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
+    let mut signals = StopSignals::install();
     let config = match Config::load(Args::parse()) {
         Ok(config) => config,
         Err(e) => {
@@ -54,41 +45,88 @@ async fn main() -> ExitCode {
     tracing::info!(server = %config.server, allowed = allowed.join(","), "homelab-agent starting");
 
     let rescan = std::sync::Arc::new(tokio::sync::Notify::new());
-    let beats =
+    let beats = tokio::spawn(
         heartbeat::Heartbeater::new(client.clone(), config.heartbeat_interval, rescan.clone())
-            .run();
-    let actions = actions::ActionLoop {
-        client,
-        state,
-        allowed: config.allowed_actions.clone(),
-        apt: executor::AptSettings {
-            lock_wait: config.apt_lock_wait,
-            ..executor::AptSettings::default()
-        },
-        rescan,
-    }
-    .run();
+            .run(),
+    );
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let mut actions = tokio::spawn(
+        actions::ActionLoop {
+            client,
+            state,
+            local: whitelist::Local {
+                allowed_actions: config.allowed_actions.clone(),
+                allowed_units: config.allowed_units.clone(),
+                own_unit: units::own_unit(),
+            },
+            apt: executor::AptSettings {
+                lock_wait: config.apt_lock_wait,
+                ..executor::AptSettings::default()
+            },
+            rescan,
+            progress_every: homelab_protocol::PROGRESS_EVERY,
+        }
+        .run(stop_rx),
+    );
     tokio::select! {
-        () = beats => {}
-        () = actions => {}
-        () = shutdown_signal() => tracing::info!("stopping"),
+        _ = &mut actions => {
+            tracing::error!("the action loop ended unexpectedly");
+            return ExitCode::FAILURE;
+        }
+        () = signals.recv() => {}
     }
+    // Killing apt mid-run would leave dpkg half-done: the running action finishes
+    // and reports first (the unit's TimeoutStopSec covers the longest one).
+    tracing::info!("stopping: no new actions; letting a running one finish");
+    let _ = stop.send(true);
+    tokio::select! {
+        _ = &mut actions => tracing::info!("stopped"),
+        () = signals.recv() => {
+            // Exit without unwinding: the command keeps running in its own process
+            // group, and the next start waits for it and reports it interrupted.
+            tracing::warn!("second stop signal: exiting now; a running command is left to end");
+            std::process::exit(1);
+        }
+    }
+    beats.abort();
     ExitCode::SUCCESS
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+/// SIGTERM and SIGINT, caught from start-up on: a stop that arrives before the loops
+/// run must not kill the agent the default way.
+struct StopSignals {
+    term: Option<Signal>,
+    int: Option<Signal>,
+}
+
+impl StopSignals {
+    fn install() -> Self {
+        let install = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!("cannot listen for {name}: {e}");
+                None
+            }
+        };
+        StopSignals {
+            term: install(SignalKind::terminate(), "SIGTERM"),
+            int: install(SignalKind::interrupt(), "SIGINT"),
+        }
+    }
+
+    /// Resolves on the next SIGTERM or SIGINT.
+    async fn recv(&mut self) {
+        async fn next(s: &mut Option<Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
             }
         }
-        Err(e) => {
-            tracing::warn!("cannot listen for SIGTERM: {e}");
-            let _ = tokio::signal::ctrl_c().await;
+        tokio::select! {
+            () = next(&mut self.term) => {}
+            () = next(&mut self.int) => {}
         }
     }
 }

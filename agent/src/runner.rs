@@ -1,5 +1,6 @@
-//! Runs a command as an argv (never through a shell): stdin closed, `LANG=C`, in its
-//! own process group, with a time limit. On timeout the whole group gets SIGTERM, a
+//! Runs a command as an argv (never through a shell): stdin closed, a cleared
+//! environment holding only what apt and systemctl need ([`CHILD_ENV`]), in its own
+//! process group, with a time limit. On timeout the whole group gets SIGTERM, a
 //! grace period, then SIGKILL. Output is read while the command runs into bounded
 //! buffers, so memory stays flat whatever it prints.
 
@@ -55,37 +56,77 @@ pub enum RunError {
     },
 }
 
-/// Runs `argv` with `env` added to a minimal environment.
-pub async fn run(
-    argv: &[String],
-    env: &[(&str, &str)],
-    limits: &Limits,
-) -> Result<Finished, RunError> {
-    let program = argv.first().cloned().unwrap_or_default();
-    let mut command = Command::new(&program);
+/// The PATH every child gets, and where its program is looked up: the system's own
+/// directories, whatever PATH the agent was started with.
+pub const CHILD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The rest of the environment of every child (with `PATH`, all of it): nothing of the agent's own (its token,
+/// its `HOMELAB_*` settings, whatever its caller exported) reaches apt, dpkg's
+/// maintainer scripts or systemctl.
+pub const CHILD_ENV: [(&str, &str); 6] = [
+    // apt's messages, which the executor and the scan parse, in English.
+    ("LANG", "C"),
+    ("LC_ALL", "C"),
+    ("DEBIAN_FRONTEND", "noninteractive"),
+    ("TERM", "dumb"),
+    // No pager or mail prompt from apt-listchanges during an upgrade.
+    ("APT_LISTCHANGES_FRONTEND", "none"),
+    // needrestart (Ubuntu) only lists services: restarting them from inside apt could
+    // restart this agent, which waits for apt, which waits for the restart.
+    ("NEEDRESTART_MODE", "l"),
+];
+
+/// The command for `argv`: the environment cleared, then `PATH=path` (where the
+/// program is looked up; [`CHILD_PATH`] but in tests) and [`CHILD_ENV`]; stdin
+/// closed, output piped, its own process group.
+pub fn build_command(argv: &[String], path: &str) -> Command {
+    let program = argv.first().map(String::as_str).unwrap_or_default();
+    let mut command = Command::new(program);
     command
-        .args(&argv[1..])
-        .env("LANG", "C")
-        .env("LC_ALL", "C")
-        .envs(env.iter().copied())
+        .args(argv.iter().skip(1))
+        .env_clear()
+        .env("PATH", path)
+        .envs(CHILD_ENV)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = command.spawn().map_err(|source| RunError::Spawn {
-        program: program.clone(),
-        source,
-    })?;
+    command
+}
+
+/// Runs `argv` with [`CHILD_PATH`] (see [`build_command`]).
+pub async fn run(argv: &[String], limits: &Limits) -> Result<Finished, RunError> {
+    run_with(argv, limits, CHILD_PATH, |_| {}).await
+}
+
+/// Runs `argv` with `PATH=path`, telling `on_spawn` the child's process group id
+/// before waiting, so that the caller can record it where a restarted agent finds it.
+pub async fn run_with(
+    argv: &[String],
+    limits: &Limits,
+    path: &str,
+    on_spawn: impl FnOnce(i32),
+) -> Result<Finished, RunError> {
+    let program = argv.first().cloned().unwrap_or_default();
+    let mut child = build_command(argv, path)
+        .spawn()
+        .map_err(|source| RunError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+    if let Some(id) = child.id().and_then(|id| i32::try_from(id).ok()) {
+        on_spawn(id);
+    }
     let group = child.id().and_then(|id| Pid::from_raw(id as i32));
-    let stdout = tokio::spawn(read_bounded(
-        child.stdout.take().expect("piped"),
-        limits.keep,
-    ));
-    let stderr = tokio::spawn(read_bounded(
-        child.stderr.take().expect("piped"),
-        limits.keep,
-    ));
+    let not_piped = || RunError::Io {
+        program: program.clone(),
+        source: std::io::Error::other("the child's output is not piped"),
+    };
+    let stdout = child.stdout.take().ok_or_else(not_piped)?;
+    let stderr = child.stderr.take().ok_or_else(not_piped)?;
+    let stdout = tokio::spawn(read_bounded(stdout, limits.keep));
+    let stderr = tokio::spawn(read_bounded(stderr, limits.keep));
 
     let (status, timed_out) = match tokio::time::timeout(limits.timeout, child.wait()).await {
         Ok(status) => (status, false),
@@ -190,27 +231,26 @@ mod tests {
     #[tokio::test]
     async fn output_and_exit_code_are_captured() {
         let (_dir, argv) = script("echo out; echo err >&2; exit 3");
-        let done = run(&argv, &[], &limits(5000, Keep::Head(1024)))
-            .await
-            .unwrap();
+        let done = run(&argv, &limits(5000, Keep::Head(1024))).await.unwrap();
         assert_eq!((done.exit_code, done.timed_out), (Some(3), false));
         assert_eq!(done.stdout, "out\n");
         assert_eq!(done.stderr, "err\n");
     }
 
     #[tokio::test]
-    async fn the_environment_is_c_plus_what_the_caller_adds() {
+    async fn the_child_environment_is_exactly_the_fixed_one() {
         let argv: Vec<String> = ["env"].map(String::from).to_vec();
-        let done = run(
-            &argv,
-            &[("DEBIAN_FRONTEND", "noninteractive")],
-            &limits(5000, Keep::Head(65536)),
-        )
-        .await
-        .unwrap();
-        for line in ["LANG=C", "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive"] {
-            assert!(done.stdout.lines().any(|l| l == line), "{line} missing");
-        }
+        let done = run(&argv, &limits(5000, Keep::Head(65536))).await.unwrap();
+        let mut got: Vec<&str> = done.stdout.lines().collect();
+        got.sort_unstable();
+        let mut expected: Vec<String> = CHILD_ENV.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        expected.push(format!("PATH={CHILD_PATH}"));
+        expected.sort_unstable();
+        assert_eq!(got, expected);
+        assert!(
+            std::env::vars().any(|(k, _)| k.starts_with("CARGO")),
+            "the test itself runs with variables that must not reach the child"
+        );
     }
 
     #[tokio::test]
@@ -222,9 +262,7 @@ mod tests {
              echo $$ >> {p}\necho started\nwait\n",
             p = pids.display()
         ));
-        let done = run(&argv, &[], &limits(1000, Keep::Tail(1024)))
-            .await
-            .unwrap();
+        let done = run(&argv, &limits(1000, Keep::Tail(1024))).await.unwrap();
         assert!(done.timed_out);
         assert_eq!(done.exit_code, None, "ended by a signal");
         assert_eq!(done.stdout, "started\n", "the output so far is kept");
@@ -249,7 +287,7 @@ mod tests {
         }
         let before = peak_rss_kib();
         let (_dir, argv) = script("head -c 104857600 /dev/zero | tr '\\0' 'x'; echo; echo THE END");
-        let done = run(&argv, &[], &limits(60_000, Keep::Tail(64 * 1024)))
+        let done = run(&argv, &limits(60_000, Keep::Tail(64 * 1024)))
             .await
             .unwrap();
         assert_eq!(done.exit_code, Some(0));
@@ -267,18 +305,14 @@ mod tests {
         let argv: Vec<String> = ["head", "--bytes=1000000", "/dev/zero"]
             .map(String::from)
             .to_vec();
-        let done = run(&argv, &[], &limits(10_000, Keep::Head(100)))
-            .await
-            .unwrap();
+        let done = run(&argv, &limits(10_000, Keep::Head(100))).await.unwrap();
         assert_eq!(done.stdout.len(), 100);
     }
 
     #[tokio::test]
     async fn a_missing_program_is_a_spawn_error() {
         let argv = vec!["/nonexistent/apt-get".to_owned()];
-        let err = run(&argv, &[], &limits(1000, Keep::Head(10)))
-            .await
-            .unwrap_err();
+        let err = run(&argv, &limits(1000, Keep::Head(10))).await.unwrap_err();
         assert!(matches!(err, RunError::Spawn { .. }), "{err}");
     }
 }

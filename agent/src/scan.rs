@@ -35,7 +35,7 @@ async fn output(argv: &[&str]) -> Result<String, ScanError> {
         keep: Keep::Head(MAX_OUTPUT),
     };
     let argv: Vec<String> = argv.iter().map(|s| (*s).to_owned()).collect();
-    let done = runner::run(&argv, &[], &limits).await?;
+    let done = runner::run(&argv, &limits).await?;
     if done.timed_out {
         return Err(ScanError::TimedOut {
             command: argv.join(" "),

@@ -1,7 +1,9 @@
 //! What must survive an agent restart, in the state directory: results not yet
-//! acknowledged by the server (`results/<id>.json`) and the action running right now
-//! (`running.json`), so that after a crash it is reported `interrupted` and never run
-//! again.
+//! acknowledged by the server (`results/<id>.json`), the action running right now
+//! (`running.json`) and its command's process group (`running.pgid`), so that after a
+//! crash the restarted agent waits for that command to end, reports the action
+//! `interrupted` only then, and never runs it again. A stored result that cannot be
+//! read is renamed `*.corrupt` and never blocks the others.
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +36,10 @@ impl State {
         self.dir.join("running.json")
     }
 
+    fn group_path(&self) -> PathBuf {
+        self.dir.join("running.pgid")
+    }
+
     fn result_path(&self, id: i64) -> PathBuf {
         self.dir.join("results").join(format!("{id}.json"))
     }
@@ -43,13 +49,35 @@ impl State {
         write_atomically(&self.running_path(), &serde_json::to_vec(&action.id)?)
     }
 
-    /// Stores a result until it is acknowledged, then forgets the running mark.
+    /// Records the process group of the command now running (written and synced
+    /// before the agent waits on it), with this boot's id: a group id from an earlier
+    /// boot names nothing.
+    pub fn mark_group(&self, pgid: i32) -> std::io::Result<()> {
+        let mark = GroupMark {
+            pgid,
+            boot_id: boot_id(),
+        };
+        write_atomically(&self.group_path(), &serde_json::to_vec(&mark)?)
+    }
+
+    /// The process group recorded by an agent that died while an action ran, if it
+    /// was recorded during this boot.
+    pub fn interrupted_group(&self) -> Option<i32> {
+        let text = std::fs::read(self.group_path()).ok()?;
+        let mark: GroupMark = serde_json::from_slice(&text).ok()?;
+        (mark.boot_id == boot_id() && mark.pgid > 1).then_some(mark.pgid)
+    }
+
+    /// Stores a result until it is acknowledged, then forgets the running marks.
     pub fn store_result(&self, pending: &PendingResult) -> std::io::Result<()> {
         write_atomically(&self.result_path(pending.id), &serde_json::to_vec(pending)?)?;
-        match std::fs::remove_file(self.running_path()) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        for path in [self.running_path(), self.group_path()] {
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
+        Ok(())
     }
 
     /// Forgets a result the server acknowledged.
@@ -60,8 +88,9 @@ impl State {
         }
     }
 
-    /// After a restart: an action that was running when the agent died becomes an
-    /// `interrupted` result (it is never run again).
+    /// After a restart, once [`Self::interrupted_group`] is gone: an action that was
+    /// running when the agent died becomes an `interrupted` result (it is never run
+    /// again).
     pub fn recover_interrupted(&self) -> std::io::Result<Option<i64>> {
         let text = match std::fs::read(self.running_path()) {
             Ok(text) => text,
@@ -80,7 +109,9 @@ impl State {
                 exit_code: None,
                 failure: Some(AgentFailure::Interrupted),
                 stdout: String::new(),
-                stderr: "the agent restarted while this action ran; it was not run again".into(),
+                stderr: "the agent restarted while this action ran; its command was left to end, \
+                         and it was not run again"
+                    .into(),
                 started_at: None,
                 finished_at: Some(now),
             },
@@ -88,23 +119,70 @@ impl State {
         Ok(Some(id))
     }
 
-    /// Every result still waiting for delivery, oldest action first.
+    /// Every result still waiting for delivery, oldest action first. A file that
+    /// cannot be read or parsed is renamed `*.corrupt` (kept for inspection) and the
+    /// others are returned all the same.
     pub fn pending_results(&self) -> std::io::Result<Vec<PendingResult>> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(self.dir.join("results"))? {
-            let path = entry?.path();
+            let path = match entry {
+                Ok(entry) => entry.path(),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot list a stored result; skipped");
+                    continue;
+                }
+            };
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
-            match serde_json::from_slice(&std::fs::read(&path)?) {
+            let parsed = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    serde_json::from_slice::<PendingResult>(&bytes).map_err(|e| e.to_string())
+                });
+            match parsed {
                 Ok(pending) => out.push(pending),
-                Err(e) => {
-                    tracing::error!(path = %path.display(), error = %e, "unreadable stored result; kept for inspection")
+                Err(error) => {
+                    let aside = path.with_extension("json.corrupt");
+                    let moved = std::fs::rename(&path, &aside);
+                    tracing::error!(
+                        path = %path.display(),
+                        %error,
+                        moved_to = %aside.display(),
+                        rename_error = ?moved.err(),
+                        "unreadable stored result moved aside; the others are still delivered"
+                    );
                 }
             }
         }
         out.sort_by_key(|p: &PendingResult| p.id);
         Ok(out)
+    }
+}
+
+/// `running.pgid`: a process group and the boot it belongs to.
+#[derive(Debug, Serialize, Deserialize)]
+struct GroupMark {
+    pgid: i32,
+    boot_id: String,
+}
+
+/// This boot's id (`/proc/sys/kernel/random/boot_id`); empty where there is none.
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Whether any process of group `pgid` is still alive (a zombie-only group counts
+/// as alive until reaped; EPERM means it exists under another user).
+pub fn group_alive(pgid: i32) -> bool {
+    let Some(pid) = rustix::process::Pid::from_raw(pgid) else {
+        return false;
+    };
+    match rustix::process::test_kill_process_group(pid) {
+        Ok(()) => true,
+        Err(e) => e == rustix::io::Errno::PERM,
     }
 }
 
@@ -122,6 +200,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use homelab_protocol::ActionType;
+    use std::os::unix::process::CommandExt;
 
     fn action(id: i64) -> NextAction {
         NextAction {
@@ -189,5 +268,81 @@ mod tests {
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].result.failure, Some(AgentFailure::Interrupted));
         assert_eq!(state.recover_interrupted().unwrap(), None, "only once");
+    }
+
+    #[test]
+    fn a_corrupt_or_unreadable_result_is_moved_aside_and_the_others_still_come() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        state
+            .store_result(&PendingResult {
+                id: 9,
+                result: result(0),
+            })
+            .unwrap();
+        let results = dir.path().join("results");
+        std::fs::write(results.join("7.json"), b"{\"id\": 7, \"resu").unwrap();
+        std::fs::write(results.join("8.json"), [0xff, 0xfe, 0x00]).unwrap();
+        // A directory where a file should be: reading it fails.
+        std::fs::create_dir(results.join("6.json")).unwrap();
+
+        let ids: Vec<i64> = state
+            .pending_results()
+            .unwrap()
+            .iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(ids, [9]);
+        for id in [6, 7, 8] {
+            assert!(results.join(format!("{id}.json.corrupt")).exists(), "{id}");
+            assert!(!results.join(format!("{id}.json")).exists(), "{id}");
+        }
+        assert_eq!(
+            state.pending_results().unwrap().len(),
+            1,
+            "nothing left to trip on"
+        );
+    }
+
+    #[test]
+    fn the_process_group_is_remembered_for_this_boot_only_and_forgotten_with_the_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        state.mark_running(&action(4)).unwrap();
+        state.mark_group(4242).unwrap();
+        assert_eq!(
+            State::open(dir.path()).unwrap().interrupted_group(),
+            Some(4242)
+        );
+
+        std::fs::write(
+            dir.path().join("running.pgid"),
+            br#"{"pgid": 4242, "boot_id": "an-earlier-boot"}"#,
+        )
+        .unwrap();
+        assert_eq!(state.interrupted_group(), None);
+
+        state.mark_group(4243).unwrap();
+        state
+            .store_result(&PendingResult {
+                id: 4,
+                result: result(0),
+            })
+            .unwrap();
+        assert_eq!(state.interrupted_group(), None);
+    }
+
+    #[test]
+    fn a_group_is_alive_while_any_member_lives() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = child.id() as i32;
+        assert!(group_alive(pgid));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!group_alive(pgid));
     }
 }

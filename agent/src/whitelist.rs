@@ -1,21 +1,32 @@
 //! The agent's last line of defence: an action runs only when its argv, joined by
 //! single spaces, matches the anchored pattern of its type, every argument is a
-//! plain word, and this machine's config allows the type. Nothing else ever runs.
+//! plain word that parses as the type it stands for (unit, package, version), and
+//! this machine's config allows the type (and the unit). Nothing else ever runs.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use homelab_protocol::ActionType;
+use homelab_protocol::{ActionType, DebVersion, PackageName, UnitName};
 use regex::Regex;
+
+use crate::units::UnitGlob;
 
 /// The longest argument accepted.
 const MAX_ARG_LEN: usize = 300;
 /// The most arguments accepted (a security upgrade pins one package per argument).
 const MAX_ARGS: usize = 2_000;
 
-const UNIT: &str = r"[A-Za-z0-9][A-Za-z0-9_.@:-]{0,254}";
-const PACKAGE: &str = r"[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?";
-const VERSION: &str = r"[0-9][A-Za-z0-9.+~:-]*";
+const UNIT: &str = r"[A-Za-z0-9][A-Za-z0-9_.@:-]{0,246}\.service";
+const PACKAGE: &str = r"[a-z0-9][a-z0-9+.-]+(?::[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)?";
+/// Debian policy's version: `[epoch:]upstream[-revision]`, the revision non-empty,
+/// never ending in `+` (nor `-`): apt reads a trailing `+`/`-` on a package argument
+/// as "install"/"remove", even after `--only-upgrade`.
+const VERSION: &str = concat!(
+    r"(?:[0-9]+:[0-9][A-Za-z0-9.+~:-]*-[A-Za-z0-9.+~]*[A-Za-z0-9.~]",
+    r"|[0-9]+:[0-9](?:[A-Za-z0-9.+~:]*[A-Za-z0-9.~:])?",
+    r"|[0-9][A-Za-z0-9.+~-]*-[A-Za-z0-9.+~]*[A-Za-z0-9.~]",
+    r"|[0-9](?:[A-Za-z0-9.+~]*[A-Za-z0-9.~])?)"
+);
 
 /// One anchored pattern per action type, built once.
 static PATTERNS: LazyLock<Vec<(ActionType, Regex)>> = LazyLock::new(|| {
@@ -41,6 +52,28 @@ static PATTERNS: LazyLock<Vec<(ActionType, Regex)>> = LazyLock::new(|| {
         .collect()
 });
 
+/// What this machine's own config allows, whatever the server asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Local {
+    /// The action types the server may run here.
+    pub allowed_actions: HashSet<ActionType>,
+    /// The units `restart_service` may restart; None allows every `.service` unit.
+    pub allowed_units: Option<Vec<UnitGlob>>,
+    /// The unit the agent runs in, never restarted (it would stop the agent mid-run).
+    pub own_unit: Option<String>,
+}
+
+impl Local {
+    /// Everything allowed: every type, every service unit.
+    pub fn everything() -> Self {
+        Local {
+            allowed_actions: ActionType::ALL.iter().copied().collect(),
+            allowed_units: None,
+            own_unit: None,
+        }
+    }
+}
+
 /// Why a command was refused (reported as `failed/not_whitelisted`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -54,15 +87,19 @@ pub enum Refusal {
     TooManyArguments,
     #[error("the command does not match the whitelist for {0}")]
     NoMatch(ActionType),
+    #[error("{0}")]
+    BadUnit(String),
+    #[error("`{0}` is the unit this agent runs in; restart it on the machine")]
+    OwnUnit(String),
+    #[error("`{0}` is not in this machine's allowed_units")]
+    UnitNotAllowed(String),
+    #[error("package argument `{arg}` is refused: {reason}")]
+    BadPackage { arg: String, reason: String },
 }
 
 /// Checks `argv` for `action_type` against the whitelist and the local config.
-pub fn check(
-    action_type: ActionType,
-    argv: &[String],
-    allowed: &HashSet<ActionType>,
-) -> Result<(), Refusal> {
-    if !allowed.contains(&action_type) {
+pub fn check(action_type: ActionType, argv: &[String], local: &Local) -> Result<(), Refusal> {
+    if !local.allowed_actions.contains(&action_type) {
         return Err(Refusal::NotAllowed(action_type));
     }
     if argv.is_empty() {
@@ -85,11 +122,50 @@ pub fn check(
         .iter()
         .find(|(t, _)| *t == action_type)
         .is_some_and(|(_, re)| re.is_match(&joined));
-    if matched {
-        Ok(())
-    } else {
-        Err(Refusal::NoMatch(action_type))
+    if !matched {
+        return Err(Refusal::NoMatch(action_type));
     }
+    // The patterns say the shape; the protocol's types say the rest, the same rules
+    // the server applied (a second, independent reading of each argument).
+    match action_type {
+        ActionType::RestartService => check_unit(&argv[2], local),
+        ActionType::AptUpgradeSecurity => argv[5..].iter().try_for_each(|a| check_pin(a)),
+        _ => Ok(()),
+    }
+}
+
+fn check_unit(arg: &str, local: &Local) -> Result<(), Refusal> {
+    let unit = UnitName::parse(arg).map_err(|e| Refusal::BadUnit(e.message))?;
+    if unit.as_str() != arg {
+        return Err(Refusal::BadUnit(format!("`{arg}` is not a full unit name")));
+    }
+    if local.own_unit.as_deref() == Some(arg) {
+        return Err(Refusal::OwnUnit(arg.to_owned()));
+    }
+    match &local.allowed_units {
+        Some(globs) if !globs.iter().any(|g| g.matches(&unit)) => {
+            Err(Refusal::UnitNotAllowed(arg.to_owned()))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_pin(arg: &str) -> Result<(), Refusal> {
+    let refuse = |reason: String| Refusal::BadPackage {
+        arg: arg.to_owned(),
+        reason,
+    };
+    if arg.starts_with('-') || arg.ends_with(['-', '+']) || arg.contains('/') {
+        return Err(refuse(
+            "starts with -, ends with - or +, or holds / (apt would read it as an option, a removal, an install or a file)".to_owned(),
+        ));
+    }
+    let (name, version) = arg
+        .split_once('=')
+        .ok_or_else(|| refuse("not NAME=VERSION".to_owned()))?;
+    PackageName::parse(name).map_err(|e| refuse(e.to_string()))?;
+    DebVersion::parse(version).map_err(|e| refuse(e.to_string()))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -97,8 +173,8 @@ mod tests {
     use super::*;
     use homelab_protocol::{ActionSpec, SecurityPin, command};
 
-    fn all() -> HashSet<ActionType> {
-        ActionType::ALL.iter().copied().collect()
+    fn all() -> Local {
+        Local::everything()
     }
 
     fn words(s: &str) -> Vec<String> {
@@ -142,7 +218,10 @@ mod tests {
 
     #[test]
     fn the_local_config_switches_types_off() {
-        let only_update = HashSet::from([ActionType::AptUpdate]);
+        let only_update = Local {
+            allowed_actions: HashSet::from([ActionType::AptUpdate]),
+            ..Local::everything()
+        };
         assert_eq!(
             check(
                 ActionType::AptUpdate,
@@ -198,6 +277,45 @@ mod tests {
                 ],
             ),
             (RestartService, words("systemctl restart ｎginx")),
+            // Only full .service names, never the agent, never the power states.
+            (RestartService, words("systemctl restart nginx")),
+            (RestartService, words("systemctl restart poweroff.target")),
+            (RestartService, words("systemctl restart reboot.target")),
+            (RestartService, words("systemctl restart emergency.target")),
+            (RestartService, words("systemctl restart ssh.socket")),
+            (
+                RestartService,
+                words("systemctl restart homelab-agent.service"),
+            ),
+            (
+                RestartService,
+                words("systemctl restart systemd-reboot.service"),
+            ),
+            (RestartService, words("systemctl restart getty@.service")),
+            // Versions apt would read as "remove" or "install", or that are no version.
+            (
+                AptUpgradeSecurity,
+                words(&format!("{sec} hl-normal=1.1-1-")),
+            ),
+            (AptUpgradeSecurity, words(&format!("{sec} hl-normal=1.0-"))),
+            (AptUpgradeSecurity, words(&format!("{sec} hl-normal=1.0+"))),
+            (
+                AptUpgradeSecurity,
+                words(&format!("{sec} hl-normal=1.0-1+")),
+            ),
+            (AptUpgradeSecurity, words(&format!("{sec} hl-normal=1:"))),
+            (AptUpgradeSecurity, words(&format!("{sec} hl-normal=:1"))),
+            (AptUpgradeSecurity, words(&format!("{sec} hl-normal=-1"))),
+            (AptUpgradeSecurity, words(&format!("{sec} hl-normal="))),
+            (AptUpgradeSecurity, words(&format!("{sec} hl-normal=1/2"))),
+            (
+                AptUpgradeSecurity,
+                words(&format!("{sec} libc6:amd64-=1.0")),
+            ),
+            (
+                AptUpgradeSecurity,
+                words(&format!("{sec} openssl=3.0-1 hl-normal=1.1-1-")),
+            ),
             // journalctl options beyond the one allowed.
             (ClearLogs, words("journalctl --vacuum-time=7d --rotate")),
             (ClearLogs, words("journalctl --vacuum-size=1")),
@@ -271,6 +389,81 @@ mod tests {
                 check(t, &argv, &all()).is_err(),
                 "{t}: {argv:?} was accepted"
             );
+        }
+    }
+
+    #[test]
+    fn every_real_debian_version_is_accepted_as_a_pin() {
+        let real = include_str!("../../protocol/tests/fixtures/debian-versions.txt");
+        let sec = "apt-get install --only-upgrade -y --";
+        for v in real.lines().filter(|l| !l.starts_with('#')) {
+            let argv = words(&format!("{sec} libc6:amd64={v}"));
+            assert_eq!(
+                check(ActionType::AptUpgradeSecurity, &argv, &all()),
+                Ok(()),
+                "{v}"
+            );
+        }
+    }
+
+    fn restart(unit: &str) -> Vec<String> {
+        vec!["systemctl".into(), "restart".into(), unit.into()]
+    }
+
+    #[test]
+    fn allowed_units_narrow_restarts_and_the_own_unit_is_refused() {
+        let local = Local {
+            allowed_units: Some(vec![
+                UnitGlob::parse("nginx").unwrap(),
+                UnitGlob::parse("docker*.service").unwrap(),
+                UnitGlob::parse("hl-*").unwrap(),
+            ]),
+            own_unit: Some("hl-agent.service".into()),
+            ..Local::everything()
+        };
+        let t = ActionType::RestartService;
+        assert_eq!(check(t, &restart("nginx.service"), &local), Ok(()));
+        assert_eq!(check(t, &restart("docker.service"), &local), Ok(()));
+        assert_eq!(check(t, &restart("docker-x.service"), &local), Ok(()));
+        assert_eq!(
+            check(t, &restart("ssh.service"), &local),
+            Err(Refusal::UnitNotAllowed("ssh.service".into()))
+        );
+        assert_eq!(
+            check(t, &restart("hl-agent.service"), &local),
+            Err(Refusal::OwnUnit("hl-agent.service".into()))
+        );
+        let none = Local {
+            allowed_units: Some(vec![]),
+            ..Local::everything()
+        };
+        assert!(check(t, &restart("nginx.service"), &none).is_err());
+        assert_eq!(check(t, &restart("ssh.service"), &all()), Ok(()));
+        let err = check(t, &restart("poweroff.target"), &all()).unwrap_err();
+        assert!(err.to_string().contains("does not match"), "{err}");
+    }
+
+    proptest::proptest! {
+        /// The whitelist's version pattern and the protocol's parser are two readings
+        /// of one grammar: they must agree on every text.
+        #[test]
+        fn the_version_pattern_agrees_with_deb_version(
+            v in "[0-9a-zA-Z.+~:/ _-]{0,12}|[0-9]{1,3}:?[0-9][a-z0-9.+~:-]{0,8}-?[a-z0-9.+~:-]{0,4}|\\PC{0,8}"
+        ) {
+            let re = Regex::new(&format!("^{VERSION}$")).unwrap();
+            // The epoch's range is the parser's alone (dpkg's INT_MAX).
+            proptest::prop_assume!(v.split(':').next().is_none_or(|e| e.len() <= 9));
+            proptest::prop_assert_eq!(re.is_match(&v), DebVersion::parse(v.clone()).is_ok(), "{:?}", v);
+        }
+
+        #[test]
+        fn no_accepted_package_argument_ends_in_a_sign_starts_with_a_dash_or_holds_a_slash(
+            arg in "[a-z0-9:+.-]{1,6}=[0-9a-z.+~:/-]{0,8}|\\PC{0,12}"
+        ) {
+            let argv = words(&format!("apt-get install --only-upgrade -y -- {arg}"));
+            if check(ActionType::AptUpgradeSecurity, &argv, &all()).is_ok() {
+                proptest::prop_assert!(!arg.ends_with(['-', '+']) && !arg.starts_with('-') && !arg.contains('/'));
+            }
         }
     }
 }

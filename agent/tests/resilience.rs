@@ -28,18 +28,12 @@ fn an_unreachable_server_makes_the_agent_back_off_not_crash_or_spin() {
     let (url, connections) = broken_server();
     let state = tempfile::tempdir().unwrap();
     let mut agent = Command::new(env!("CARGO_BIN_EXE_homelab-agent"))
-        .args([
-            "--server",
-            &url,
-            "--token",
-            "hca_test",
-            "--heartbeat-interval",
-            "1",
-        ])
+        .args(["--server", &url, "--heartbeat-interval", "1"])
+        .arg("--token-file")
+        .arg(token_file(state.path()))
         .arg("--state-dir")
         .arg(state.path())
         .env("RUST_LOG", "info")
-        .env("PATH", "/nonexistent") // no apt here: the scan fails, the heartbeat goes on
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -67,13 +61,79 @@ fn an_unreachable_server_makes_the_agent_back_off_not_crash_or_spin() {
         .read_to_string(&mut log)
         .unwrap();
     assert!(log.contains("heartbeat failed"), "{log}");
-    assert!(log.contains("package scan failed"), "{log}");
+    assert!(
+        !log.contains("deprecated"),
+        "a token file is the right way: {log}"
+    );
+}
+
+/// A private token file in `dir`.
+fn token_file(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("token");
+    std::fs::write(&path, "hca_test\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+#[test]
+fn a_token_on_the_command_line_still_works_but_is_called_deprecated() {
+    let (url, _) = broken_server();
+    let state = tempfile::tempdir().unwrap();
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_homelab-agent"))
+        .args(["--server", &url, "--token", "hca_test"])
+        .arg("--state-dir")
+        .arg(state.path())
+        .env_remove("HOMELAB_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = stop_with_sigterm(&mut agent);
+    assert!(log.contains("--token is deprecated"), "{log}");
+}
+
+/// Sends SIGTERM, waits for the exit (which must be clean) and returns the log.
+fn stop_with_sigterm(agent: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    // Wait until it is up (its start-up line) before stopping it.
+    let mut stderr = std::io::BufReader::new(agent.stderr.take().unwrap());
+    let mut log = String::new();
+    while !log.contains("homelab-agent starting") {
+        assert!(stderr.read_line(&mut log).unwrap() > 0, "{log}");
+    }
+    let pid = rustix::process::Pid::from_raw(agent.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = agent.wait().unwrap();
+    stderr.read_to_string(&mut log).unwrap();
+    assert_eq!(status.code(), Some(0), "{log}");
+    log
+}
+
+#[test]
+fn sigterm_with_nothing_running_stops_the_agent_cleanly() {
+    let (url, _) = broken_server();
+    let state = tempfile::tempdir().unwrap();
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_homelab-agent"))
+        .args(["--server", &url])
+        .arg("--token-file")
+        .arg(token_file(state.path()))
+        .arg("--state-dir")
+        .arg(state.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = stop_with_sigterm(&mut agent);
+    assert!(log.contains("letting a running one finish"), "{log}");
+    assert!(log.contains("stopped"), "{log}");
 }
 
 #[test]
 fn a_bad_configuration_stops_the_agent_with_a_clear_message() {
     let out = Command::new(env!("CARGO_BIN_EXE_homelab-agent"))
         .args(["--server", "ftp://nowhere", "--token", "t"])
+        .env_remove("HOMELAB_TOKEN")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -91,7 +151,7 @@ fn help_describes_every_flag() {
     let help = String::from_utf8_lossy(&out.stdout);
     for flag in [
         "--server",
-        "--token",
+        "--token-file",
         "--heartbeat-interval",
         "--state-dir",
         "--config",

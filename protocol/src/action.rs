@@ -351,6 +351,11 @@ pub struct NextAction {
     pub timeout_s: u32,
 }
 
+/// How often a running agent calls `POST /agent/v1/actions/{id}/progress` (body
+/// `{}`) while it runs action `id`, dpkg-lock retries included, so that the server
+/// extends the action's lease instead of declaring the agent lost.
+pub const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How a run ended, as the agent reports it (`failure` null with an exit code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -94,6 +94,18 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_unit_restarts_its_service_and_pins_never_end_in_a_sign() {
+        let spec = ActionSpec::RestartService {
+            unit: UnitName::parse("nginx").unwrap(),
+        };
+        assert_eq!(argv(&spec, &[]), ["systemctl", "restart", "nginx.service"]);
+        let pins = [pin("g++", "4:12.2.0-3"), pin("x-", "1.0~rc1")];
+        for arg in &argv(&ActionSpec::AptUpgradeSecurity, &pins)[5..] {
+            assert!(!arg.ends_with(['-', '+']) && !arg.starts_with('-'), "{arg}");
+        }
+    }
+
+    #[test]
     fn a_security_upgrade_with_nothing_pending_is_a_no_op() {
         assert!(argv(&ActionSpec::AptUpgradeSecurity, &[]).is_empty());
     }

@@ -36,15 +36,16 @@ pub mod timeouts;
 
 pub use action::{
     ACTOR_AUTO, Action, ActionPage, ActionResult, ActionStatus, ActionType, AgentFailure,
-    FailureReason, HistoryFilter, MAX_OUTPUT_BYTES, NextAction, ParseEnumError, TimelineEvent,
+    FailureReason, HistoryFilter, MAX_OUTPUT_BYTES, NextAction, PROGRESS_EVERY, ParseEnumError,
+    TimelineEvent,
 };
 pub use command::{NO_SECURITY_PACKAGES, SecurityPin};
 pub use fleet::{
     AddedServer, ApprovalPolicy, PackageList, ServerDetail, ServerStatus, ServerSummary,
 };
 pub use heartbeat::{Heartbeat, HeartbeatAck, HeartbeatError, Metrics};
-pub use package::{DebVersion, PackageError, PackageName, PendingPackage};
-pub use params::{ActionSpec, ParamError, UnitName, VacuumTime};
+pub use package::{DebVersion, PackageError, PackageName, PendingPackage, VersionFault};
+pub use params::{AGENT_UNIT, ActionSpec, ParamError, UnitName, VacuumTime};
 pub use server_id::{ServerId, ServerIdError};
 pub use server_name::{ServerName, ServerNameError};
 pub use timeouts::Timeouts;

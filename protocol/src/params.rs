@@ -23,32 +23,112 @@ impl ParamError {
     }
 }
 
-/// A systemd unit name: `^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,254}$`.
+/// The agent's own systemd unit: never restarted through the agent, which would
+/// stop itself mid-action.
+pub const AGENT_UNIT: &str = "homelab-agent.service";
+
+/// systemd's unit types other than `service` (`systemd.unit(5)`): a name ending in
+/// one of them is such a unit, and is refused.
+const OTHER_UNIT_TYPES: [&str; 10] = [
+    "socket",
+    "device",
+    "mount",
+    "automount",
+    "swap",
+    "target",
+    "path",
+    "timer",
+    "slice",
+    "scope",
+];
+
+/// Services whose start powers off, reboots, halts or isolates the machine
+/// (`SuccessAction=`, sulogin): `systemctl restart systemd-reboot.service` is a
+/// forced reboot, so they are refused like the targets they stand for.
+const MACHINE_STATE_SERVICES: [&str; 8] = [
+    "systemd-poweroff.service",
+    "systemd-reboot.service",
+    "systemd-halt.service",
+    "systemd-kexec.service",
+    "systemd-soft-reboot.service",
+    "systemd-exit.service",
+    "emergency.service",
+    "rescue.service",
+];
+
+/// A systemd service unit, normalised to its full name: a bare name means
+/// `NAME.service` (as `systemctl` reads it), names of other unit types (`.target`,
+/// `.socket`...), the agent's own unit and the services that reboot or power off the
+/// machine are refused. Characters: letters, digits and `_.@:-`, up to 255.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct UnitName(String);
 
 impl UnitName {
-    /// Checks `s` against the unit-name rule.
+    /// The longest unit name systemd accepts, suffix included.
+    pub const MAX_LEN: usize = 255;
+
+    /// Checks `s` and returns the full `.service` name.
     pub fn parse(s: impl Into<String>) -> Result<Self, ParamError> {
         let s = s.into();
-        let ok = s.len() <= 255
+        let refuse = |message: String| Err(ParamError::new("parameters.unit", message));
+        let chars_ok = s.len() <= Self::MAX_LEN
             && s.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric)
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_.@:-".contains(&b));
-        if ok {
-            Ok(UnitName(s))
-        } else {
-            Err(ParamError::new(
-                "parameters.unit",
-                format!("`{s}` is not a unit name (letters, digits and _.@:- , up to 255)"),
-            ))
+        if !chars_ok {
+            return refuse(format!(
+                "`{}` is not a unit name (letters, digits and _.@:- , up to 255)",
+                shown(&s)
+            ));
         }
+        // Like systemctl: a known type suffix is the unit's type, anything else (such
+        // as the `.2-fpm` of `php8.2-fpm`) is part of a service's name.
+        let suffix = s.rsplit_once('.').map(|(_, suffix)| suffix);
+        let full = match suffix {
+            Some("service") => s,
+            Some(t) if OTHER_UNIT_TYPES.contains(&t) => {
+                return refuse(format!(
+                    "`{s}` is a {t} unit; only .service units can be restarted"
+                ));
+            }
+            _ => format!("{s}.service"),
+        };
+        if full.len() > Self::MAX_LEN {
+            return refuse(format!(
+                "`{}` is longer than 255 characters with its .service suffix",
+                shown(&full)
+            ));
+        }
+        if full == AGENT_UNIT {
+            return refuse(format!(
+                "`{full}` is the agent itself; restart it on the machine"
+            ));
+        }
+        if MACHINE_STATE_SERVICES.contains(&full.as_str()) {
+            return refuse(format!(
+                "`{full}` reboots, powers off or isolates the machine; it cannot be restarted from here"
+            ));
+        }
+        if full.ends_with("@.service") {
+            return refuse(format!(
+                "`{full}` is a template; name an instance, such as getty@tty1.service"
+            ));
+        }
+        Ok(UnitName(full))
     }
 
-    /// The unit as text.
+    /// The unit as text, always ending in `.service`.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A refused text as errors quote it: at most 64 characters.
+fn shown(s: &str) -> String {
+    match s.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_owned(),
     }
 }
 
@@ -61,9 +141,9 @@ impl VacuumTime {
     /// Checks `s`: `7d`, `12h`, `30m`, `3600s`.
     pub fn parse(s: impl Into<String>) -> Result<Self, ParamError> {
         let s = s.into();
-        let (digits, unit) = s.split_at(s.len().saturating_sub(1));
-        let ok = matches!(unit, "d" | "h" | "m" | "s")
-            && (1..=5).contains(&digits.len())
+        // strip_suffix, not a byte split: the last character may be several bytes.
+        let digits = s.strip_suffix(['d', 'h', 'm', 's']).unwrap_or("");
+        let ok = (1..=5).contains(&digits.len())
             && digits.bytes().all(|b| b.is_ascii_digit())
             && !digits.starts_with('0');
         if ok {
@@ -71,7 +151,10 @@ impl VacuumTime {
         } else {
             Err(ParamError::new(
                 "parameters.vacuum_time",
-                format!("`{s}` is not a duration such as 7d, 12h, 30m or 3600s"),
+                format!(
+                    "`{}` is not a duration such as 7d, 12h, 30m or 3600s",
+                    shown(&s)
+                ),
             ))
         }
     }
@@ -262,18 +345,82 @@ mod tests {
     }
 
     #[test]
-    fn unit_names_follow_the_rule() {
-        for ok in [
-            "nginx",
-            "nginx.service",
-            "getty@tty1.service",
-            "dev-sda1.device",
-            "a",
+    fn service_units_are_accepted_and_bare_names_mean_services() {
+        for (given, full) in [
+            ("nginx", "nginx.service"),
+            ("nginx.service", "nginx.service"),
+            ("php8.2-fpm", "php8.2-fpm.service"),
+            ("getty@tty1.service", "getty@tty1.service"),
+            ("getty@tty1", "getty@tty1.service"),
+            ("a", "a.service"),
+            ("systemd-journald", "systemd-journald.service"),
+            ("homelab-agent2", "homelab-agent2.service"),
         ] {
-            assert!(UnitName::parse(ok).is_ok(), "{ok}");
+            assert_eq!(UnitName::parse(given).unwrap().as_str(), full, "{given}");
         }
-        for bad in ["", "-x", ".x", "a/b", "a b", "a$(x)", &"a".repeat(256)] {
-            assert!(UnitName::parse(bad).is_err(), "{bad}");
+        let restart =
+            ActionSpec::parse(ActionType::RestartService, Some(&json!({"unit": "nginx"})));
+        assert_eq!(
+            restart.unwrap().parameters(),
+            Some(json!({"unit": "nginx.service"})),
+            "what is stored, shown and deduplicated is the full name"
+        );
+    }
+
+    #[test]
+    fn other_unit_types_the_agent_and_power_services_are_refused_with_a_reason() {
+        for (bad, reason) in [
+            ("poweroff.target", "target unit"),
+            ("reboot.target", "target unit"),
+            ("emergency.target", "target unit"),
+            ("ssh.socket", "socket unit"),
+            ("home.mount", "mount unit"),
+            ("dev-sda1.device", "device unit"),
+            ("apt-daily.timer", "timer unit"),
+            ("user.slice", "slice unit"),
+            ("homelab-agent", "the agent itself"),
+            ("homelab-agent.service", "the agent itself"),
+            ("systemd-reboot.service", "reboots"),
+            ("systemd-poweroff", "reboots"),
+            ("emergency", "reboots"),
+            ("rescue.service", "reboots"),
+            ("getty@.service", "template"),
+            ("", "not a unit name"),
+            ("-x", "not a unit name"),
+            (".x", "not a unit name"),
+            ("a/b", "not a unit name"),
+            ("a b", "not a unit name"),
+            ("a$(x)", "not a unit name"),
+            ("ｎginx", "not a unit name"),
+            (&"a".repeat(256), "not a unit name"),
+            (&"a".repeat(250), "longer than 255"),
+        ] {
+            let err = UnitName::parse(bad).unwrap_err();
+            assert_eq!(err.field, "parameters.unit");
+            assert!(err.message.contains(reason), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn serde_refuses_what_parse_refuses() {
+        assert!(serde_json::from_value::<UnitName>(json!("poweroff.target")).is_err());
+        assert_eq!(
+            serde_json::from_value::<UnitName>(json!("nginx"))
+                .unwrap()
+                .as_str(),
+            "nginx.service"
+        );
+    }
+
+    #[test]
+    fn vacuum_times_take_a_number_and_a_unit() {
+        for ok in ["7d", "12h", "30m", "3600s", "99999d"] {
+            assert!(VacuumTime::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "d", "0d", "7", "7w", "100000d", "7é", "é", "7 d", "+7d", "-7d",
+        ] {
+            assert!(VacuumTime::parse(bad).is_err(), "{bad}");
         }
     }
 }
