@@ -1,14 +1,46 @@
 use leptos::prelude::*;
 
+/// Runs `effect` as a Leptos effect in the browser, and not at all elsewhere.
+///
+/// Effects never run while rendering on the server, but a build that switches on both
+/// `ssr` and `hydrate` (cargo unifies features when one command builds the server
+/// and the WebAssembly crate together) makes them spawn on the server, where there
+/// is no local executor and `spawn_local` panics. Gating on the target keeps such a
+/// server working.
+pub fn browser_effect(effect: impl FnMut() + 'static) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut effect = effect;
+        Effect::new(move |_| effect());
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    drop(effect);
+}
+
 /// Marks `<body data-hydrated="true">` once the WebAssembly bundle has taken over.
 /// Effects never run during server rendering, so the attribute proves hydration;
 /// end-to-end tests wait for it before clicking.
 #[component]
 pub fn HydrationMarker() -> impl IntoView {
-    Effect::new(move |_| {
+    browser_effect(move || {
         if let Some(body) = document().body() {
             // Failing to set an attribute only delays the tests' wait; nothing to do.
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });
+}
+
+#[cfg(all(test, feature = "ssr", feature = "hydrate"))]
+mod tests {
+    use super::*;
+
+    /// What `cargo build --release` at the workspace root used to make: a server whose
+    /// app has both features on. Rendering must not panic.
+    #[tokio::test]
+    async fn the_marker_renders_on_a_server_built_with_both_features() {
+        let _ = leptos::task::Executor::init_tokio();
+        let owner = Owner::new();
+        let html = owner.with(|| view! { <HydrationMarker/> }.to_html());
+        assert!(html.is_empty(), "{html}");
+    }
 }

@@ -6,6 +6,6 @@ mod status;
 mod time;
 
 pub use actions::{ActionError, ActionStatusBadge, ActionsTable, ApprovalControls};
-pub use hydration::HydrationMarker;
+pub use hydration::{HydrationMarker, browser_effect};
 pub use status::StatusBadge;
 pub use time::{RelativeTime, duration_s, format_utc, relative};

@@ -41,7 +41,7 @@ pub fn ActionPage() -> impl IntoView {
         |(id, ..)| load_action(id),
     );
     // Live while it runs: ask again in two seconds until the action has ended.
-    Effect::new(move |_| {
+    crate::components::browser_effect(move || {
         let running = data
             .get()
             .and_then(Result::ok)

@@ -163,8 +163,13 @@ fn AddServerForm(action: ServerAction<AddServer>) -> impl IntoView {
 #[component]
 fn AddedServerNote(added: AddedServer) -> impl IntoView {
     let server_url = dashboard_origin();
+    // The token goes into a file only root can read: a command line is readable by
+    // every local user. `printf` is a shell builtin, so the token never shows in
+    // another process's argv either.
     let command = format!(
-        "homelab-agent --server {server_url} --token {}",
+        "install -d -m 0700 /etc/homelab-agent\n\
+         (umask 077; printf '%s\\n' '{}' > /etc/homelab-agent/token)\n\
+         homelab-agent --server {server_url} --token-file /etc/homelab-agent/token",
         added.agent_token
     );
     let config = format!(

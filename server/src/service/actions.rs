@@ -20,7 +20,8 @@ pub const LEASE_GRACE: Duration = Duration::from_secs(60);
 /// How far each progress call from a running agent moves its lease: two missed calls
 /// and the grace. The agent's own retries (dpkg lock) can outlast the action's
 /// timeout; a living agent is never given up on.
-pub const PROGRESS_LEASE: Duration = Duration::from_secs(2 * 30 + 60);
+pub const PROGRESS_LEASE: Duration =
+    Duration::from_secs(2 * homelab_protocol::PROGRESS_EVERY.as_secs() + LEASE_GRACE.as_secs());
 /// The longest reason a rejection may carry, in characters.
 pub const MAX_REASON_CHARS: usize = 1000;
 /// The largest history page.

@@ -132,7 +132,11 @@ async fn restart_and_clear_logs_build_their_commands_and_refuse_bad_parameters()
         json!({"action_type": "restart_service", "parameters": {"unit": "nginx"}}),
     )
     .await;
-    assert_eq!(restart["argv"], json!(["systemctl", "restart", "nginx"]));
+    // A bare name means the service unit.
+    assert_eq!(
+        restart["argv"],
+        json!(["systemctl", "restart", "nginx.service"])
+    );
     assert_eq!(restart["timeout_s"], 60);
     let (_, logs) = create(&app, "nas", json!({"action_type": "clear_logs"})).await;
     assert_eq!(logs["argv"], json!(["journalctl", "--vacuum-time=7d"]));

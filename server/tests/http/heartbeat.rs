@@ -116,6 +116,9 @@ async fn bad_heartbeats_get_a_4xx_with_a_message_and_store_nothing() {
     negative["metrics"]["cpu_percent"] = json!(-5.0);
     let mut hostile = heartbeat(None);
     hostile["packages"] = json!([package("-o", None)]);
+    // A trailing '-' would make `apt-get install pkg=1.1-1-` remove the package.
+    let mut removal = heartbeat(None);
+    removal["packages"] = json!([package("hl-normal", Some("1.1-1-"))]);
     let huge: Vec<Value> = (0..40_000)
         .map(|i| package(&format!("pkg{i}"), None))
         .collect();
@@ -135,7 +138,8 @@ async fn bad_heartbeats_get_a_4xx_with_a_message_and_store_nothing() {
             "missing field",
         ),
         (Some(token.as_str()), negative, 422, "metrics.cpu_percent"),
-        (Some(token.as_str()), hostile, 422, "packages[0].name"),
+        (Some(token.as_str()), hostile, 422, "packages[0]"),
+        (Some(token.as_str()), removal, 422, "hl-normal"),
         (
             Some(token.as_str()),
             heartbeat(Some(huge)),

@@ -2,7 +2,6 @@
 //! half-open sockets (slowloris) must not take the server offline, and stopping it
 //! must not wait out the agents' long-polls.
 
-use std::os::unix::process::CommandExt as _;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -13,7 +12,8 @@ use tokio::process::{Child, Command};
 /// The real `homelab-cmd serve` on port 0 over a fresh database, limited to
 /// `open_files` descriptors like a process under systemd's default limit.
 struct Served {
-    child: Child,
+    /// Killed when the test ends.
+    _child: Child,
     base: String,
     _dir: tempfile::TempDir,
 }
@@ -67,7 +67,7 @@ async fn serve(open_files: u64, extra: &[&str]) -> Served {
     // Keep reading stdout so the server never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Served {
-        child,
+        _child: child,
         base,
         _dir: dir,
     }
