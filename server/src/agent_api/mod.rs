@@ -3,16 +3,18 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use homelab_app::domain::AppError;
 use homelab_protocol::{ActionResult, Heartbeat, HeartbeatAck, ServerId};
 use serde::Deserialize;
 
-use crate::http::{ApiError, ApiJson, bearer_token};
+use crate::http::{
+    AgentJson, ApiError, ApiPath, ApiQuery, bearer_token, json_method_not_allowed, json_not_found,
+};
 use crate::service::{AgentError, DispatchError, Service};
 use crate::startup::AppState;
 
@@ -25,6 +27,9 @@ pub fn router() -> Router<AppState> {
         .route("/agent/v1/heartbeat", post(heartbeat))
         .route("/agent/v1/actions/next", get(next_action))
         .route("/agent/v1/actions/{id}/result", post(report_result))
+        // An unknown path or a wrong method answers in the API's JSON shape too.
+        .route("/agent/{*rest}", any(json_not_found))
+        .method_not_allowed_fallback(json_method_not_allowed)
 }
 
 fn token(headers: &HeaderMap) -> Result<&str, ApiError> {
@@ -36,7 +41,7 @@ fn token(headers: &HeaderMap) -> Result<&str, ApiError> {
 async fn heartbeat(
     State(service): State<Service>,
     headers: HeaderMap,
-    ApiJson(hb): ApiJson<Heartbeat>,
+    AgentJson(hb): AgentJson<Heartbeat>,
 ) -> Result<Json<HeartbeatAck>, ApiError> {
     service
         .heartbeat(token(&headers)?, &hb)
@@ -59,7 +64,7 @@ struct NextQuery {
 async fn next_action(
     State(service): State<Service>,
     headers: HeaderMap,
-    Query(query): Query<NextQuery>,
+    ApiQuery(query): ApiQuery<NextQuery>,
 ) -> Result<Response, ApiError> {
     let server = agent_server(&service, &headers).await?;
     let wait = Duration::from_secs(query.wait.unwrap_or(25)).min(MAX_WAIT);
@@ -76,8 +81,8 @@ async fn next_action(
 async fn report_result(
     State(service): State<Service>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
-    ApiJson(result): ApiJson<ActionResult>,
+    ApiPath(id): ApiPath<i64>,
+    AgentJson(result): AgentJson<ActionResult>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let server = agent_server(&service, &headers).await?;
     service
