@@ -45,7 +45,7 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Stylesheet id="leptos" href="/pkg/homelab-cmd.css"/>
-        <Title formatter=|page: String| format!("{page} · homelab-cmd")/>
+        <Title formatter=page_title/>
         <HydrationMarker/>
         <Router>
             <TopBar/>
@@ -72,6 +72,34 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// The document title for a page: "PAGE · homelab-cmd", where PAGE may be a server's
+/// name. leptos_meta 0.8.7 (the newest 0.8) writes the server-rendered `<title>`
+/// without escaping it, so on the server the text is escaped here; in the browser
+/// the formatter's result goes to `document.title`, which takes plain text.
+fn page_title(page: String) -> String {
+    let title = format!("{page} · homelab-cmd");
+    #[cfg(feature = "ssr")]
+    let title = escape_html(&title);
+    title
+}
+
+/// `text` with the characters that mean something in HTML replaced by references.
+#[cfg(feature = "ssr")]
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The header: brand, navigation and logout (none of it on the login page).
 #[component]
 fn TopBar() -> impl IntoView {
@@ -90,5 +118,18 @@ fn TopBar() -> impl IntoView {
                 </form>
             </Show>
         </header>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_rendered_title_is_escaped() {
+        assert_eq!(
+            page_title("</title><script>x=1</script> & 'so'".to_owned()),
+            "&lt;/title&gt;&lt;script&gt;x=1&lt;/script&gt; &amp; &#39;so&#39; · homelab-cmd"
+        );
     }
 }

@@ -4,20 +4,27 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use axum::Router;
-use axum::http::StatusCode;
-use axum::routing::get;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, Uri};
+use axum::middleware;
+use axum::routing::{get, post};
 use homelab_app::api::ssr::SharedBackend;
 use homelab_app::{App, shell};
 use leptos::config::{Env, LeptosOptions};
-use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos::prelude::{provide_context, use_context};
+use leptos_axum::{LeptosRoutes, generate_route_list_with_exclusions};
 use tokio::net::TcpListener;
+use tower_http::services::{ServeDir, ServeFile};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::{DashboardSession, MAX_LOGIN_FORM_BYTES};
 use crate::config::ServeArgs;
 use crate::db::Database;
+use crate::http::{CspNonce, refuse_dot_segments, same_origin_writes, security_headers};
 use crate::service::Service;
 
 /// How long a request may take before the server answers 408. Long-polls stay below it.
@@ -41,39 +48,81 @@ pub fn leptos_options(args: &ServeArgs) -> LeptosOptions {
         .build()
 }
 
-/// The whole HTTP surface: the dashboard (SSR and server functions), static files and
-/// `/healthz`.
+/// The whole HTTP surface, as routers scoped by who may call them:
+/// - public: `/healthz`, the login page and form, `/logout`, static files;
+/// - the agent API (`/agent/...`), which checks agent tokens itself;
+/// - the JSON API (`/api/v1/...`), behind the [`Actor`](crate::auth::Actor) extractor;
+/// - the dashboard's pages and server functions, behind
+///   [`DashboardSession`], as is the 404 page.
+///
+/// Access is decided by the route matched, never by a prefix of the raw path; and
+/// three policies hold for every request: security headers, no dot segments, and
+/// same-origin writes.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
     let backend: SharedBackend = Arc::new(state.service.clone());
+    let context = move || {
+        provide_context(backend.clone());
+        provide_request_nonce();
+    };
     let leptos_options = state.leptos_options.clone();
+    let app_shell = move || shell(leptos_options.clone());
+    let site_root = PathBuf::from(&*state.leptos_options.site_root);
+
+    let public = Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/login",
+            get(leptos_axum::render_app_to_stream_with_context(
+                context.clone(),
+                app_shell.clone(),
+            ))
+            .post(crate::auth::login)
+            .layer(DefaultBodyLimit::max(MAX_LOGIN_FORM_BYTES)),
+        )
+        .route("/logout", post(crate::auth::logout))
+        .nest_service("/pkg", ServeDir::new(site_root.join("pkg")))
+        .route_service(
+            "/favicon.svg",
+            ServeFile::new(site_root.join("favicon.svg")),
+        );
+
+    // The login page is public (above); every other page and every server function
+    // needs a session.
+    let pages = generate_route_list_with_exclusions(App, Some(vec!["/login".to_owned()]));
+    let dashboard = Router::new()
+        .leptos_routes_with_context(&state, pages, context.clone(), app_shell)
+        .route_layer(middleware::from_extractor_with_state::<DashboardSession, _>(state.clone()));
+    let not_found = leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell);
 
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/login", axum::routing::post(crate::auth::login))
-        .route("/logout", axum::routing::post(crate::auth::logout))
+        .merge(public)
         .merge(crate::agent_api::router())
         .merge(crate::api::router(state.clone()))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(backend.clone()),
-            move || shell(leptos_options.clone()),
+        .merge(dashboard)
+        .fallback(
+            move |_: DashboardSession, uri: Uri, state: State<AppState>, request: Request| {
+                not_found(uri, state, request)
+            },
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(|| {}, shell))
-        .layer(axum::middleware::from_fn_with_state(
-            state.service.clone(),
-            crate::auth::require_session,
-        ))
+        .layer(middleware::from_fn(same_origin_writes))
+        .layer(middleware::from_fn(refuse_dot_segments))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(security_headers))
         .with_state(state)
+}
+
+/// Hands the request's CSP nonce (made by [`security_headers`]) to Leptos, so the
+/// hydration scripts it writes carry the nonce the response's policy allows.
+fn provide_request_nonce() {
+    let nonce = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
+    if let Some(CspNonce(nonce)) = nonce {
+        provide_context(leptos::nonce::Nonce::from_value(nonce));
+    }
 }
 
 async fn healthz() -> &'static str {

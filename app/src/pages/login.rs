@@ -10,13 +10,18 @@ use leptos_router::hooks::use_query_map;
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_else(|| "/".to_owned());
-    let failed = move || query.read().get("error").is_some();
+    let error = move || {
+        query.read().get("error").map(|e| match e.as_str() {
+            "throttled" => "Too many attempts for this user. Wait a few seconds and try again.",
+            _ => "Wrong username or password.",
+        })
+    };
     view! {
         <Title text="Log in"/>
         <section class="card login">
             <h1>"Log in"</h1>
-            {move || failed().then(|| view! {
-                <p class="note error" role="alert">"Wrong username or password."</p>
+            {move || error().map(|message| view! {
+                <p class="note error" role="alert">{message}</p>
             })}
             <form method="post" action="/login" class="login-form">
                 <input type="hidden" name="next" value=next/>

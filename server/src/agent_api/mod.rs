@@ -3,16 +3,18 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use homelab_app::domain::AppError;
 use homelab_protocol::{ActionResult, Heartbeat, HeartbeatAck, ServerId};
 use serde::Deserialize;
 
-use crate::http::{ApiError, ApiJson, bearer_token};
+use crate::http::{
+    AgentJson, ApiError, ApiPath, ApiQuery, bearer_token, json_method_not_allowed, json_not_found,
+};
 use crate::service::{AgentError, DispatchError, Service};
 use crate::startup::AppState;
 
@@ -26,6 +28,9 @@ pub fn router() -> Router<AppState> {
         .route("/agent/v1/actions/next", get(next_action))
         .route("/agent/v1/actions/{id}/result", post(report_result))
         .route("/agent/v1/actions/{id}/progress", post(action_progress))
+        // An unknown path or a wrong method answers in the API's JSON shape too.
+        .route("/agent/{*rest}", any(json_not_found))
+        .method_not_allowed_fallback(json_method_not_allowed)
 }
 
 fn token(headers: &HeaderMap) -> Result<&str, ApiError> {
@@ -37,7 +42,7 @@ fn token(headers: &HeaderMap) -> Result<&str, ApiError> {
 async fn heartbeat(
     State(service): State<Service>,
     headers: HeaderMap,
-    ApiJson(hb): ApiJson<Heartbeat>,
+    AgentJson(hb): AgentJson<Heartbeat>,
 ) -> Result<Json<HeartbeatAck>, ApiError> {
     service
         .heartbeat(token(&headers)?, hb)
@@ -60,7 +65,7 @@ struct NextQuery {
 async fn next_action(
     State(service): State<Service>,
     headers: HeaderMap,
-    Query(query): Query<NextQuery>,
+    ApiQuery(query): ApiQuery<NextQuery>,
 ) -> Result<Response, ApiError> {
     let server = agent_server(&service, &headers).await?;
     let wait = Duration::from_secs(query.wait.unwrap_or(25)).min(MAX_WAIT);
@@ -77,8 +82,8 @@ async fn next_action(
 async fn report_result(
     State(service): State<Service>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
-    ApiJson(result): ApiJson<ActionResult>,
+    ApiPath(id): ApiPath<i64>,
+    AgentJson(result): AgentJson<ActionResult>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let server = agent_server(&service, &headers).await?;
     service
@@ -97,8 +102,8 @@ struct Progress {}
 async fn action_progress(
     State(service): State<Service>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
-    ApiJson(Progress {}): ApiJson<Progress>,
+    ApiPath(id): ApiPath<i64>,
+    AgentJson(Progress {}): AgentJson<Progress>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let server = agent_server(&service, &headers).await?;
     service

@@ -1,14 +1,14 @@
 //! `/api/v1/.../actions`: the remediation engine over JSON.
 
 use axum::Json;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use homelab_app::domain::AppError;
 use homelab_protocol::{Action, ActionPage, ActionSpec, ActionStatus, ActionType, HistoryFilter};
 use serde::Deserialize;
 
 use super::{Actor, path_id};
-use crate::http::{ApiError, ApiJson};
+use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::service::Service;
 
 #[derive(Deserialize)]
@@ -21,8 +21,8 @@ pub struct NewAction {
 
 pub async fn create(
     State(service): State<Service>,
-    Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<NewAction>,
 ) -> Result<(StatusCode, Json<Action>), ApiError> {
     let server = path_id(&id)?;
@@ -44,7 +44,7 @@ pub struct HistoryQuery {
 
 pub async fn history(
     State(service): State<Service>,
-    Query(q): Query<HistoryQuery>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<ActionPage>, ApiError> {
     let invalid = |field: &str, e: &dyn std::fmt::Display| AppError::invalid(field, e.to_string());
     let filter = HistoryFilter {
@@ -79,15 +79,15 @@ pub async fn history(
 
 pub async fn get(
     State(service): State<Service>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Action>, ApiError> {
     Ok(Json(service.action(id).await?))
 }
 
 pub async fn approve(
     State(service): State<Service>,
-    Extension(actor): Extension<Actor>,
-    Path(id): Path<i64>,
+    actor: Actor,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Action>, ApiError> {
     Ok(Json(service.approve(id, &actor.0).await?))
 }
@@ -100,8 +100,8 @@ pub struct Rejection {
 
 pub async fn reject(
     State(service): State<Service>,
-    Extension(actor): Extension<Actor>,
-    Path(id): Path<i64>,
+    actor: Actor,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<Rejection>,
 ) -> Result<Json<Action>, ApiError> {
     Ok(Json(service.reject(id, &actor.0, &body.reason).await?))
@@ -109,8 +109,8 @@ pub async fn reject(
 
 pub async fn cancel(
     State(service): State<Service>,
-    Extension(actor): Extension<Actor>,
-    Path(id): Path<i64>,
+    actor: Actor,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Action>, ApiError> {
     Ok(Json(service.cancel(id, &actor.0).await?))
 }

@@ -3,21 +3,23 @@
 
 mod actions;
 
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{get, post, put};
-use axum::{Extension, Json, Router};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::routing::{any, get, post, put};
+use axum::{Json, Router};
 use homelab_app::domain::{AppError, ServerId, ServerName};
 use homelab_protocol::{AddedServer, ApprovalPolicy, PackageList, ServerDetail, ServerSummary};
 use serde::Deserialize;
 
-use crate::http::{ApiError, ApiJson, bearer_token};
+pub use crate::auth::Actor;
+use crate::http::{ApiError, ApiJson, ApiPath, json_method_not_allowed, json_not_found};
 use crate::service::Service;
 use crate::startup::AppState;
 
-/// The JSON API's routes, behind token authentication.
+/// The JSON API's routes. Every one needs an [`Actor`] (an API token or a dashboard
+/// session), required by the router's auth layer whatever the handler asks for; an
+/// unknown path under `/api/` or a wrong method answers in the API's JSON shape.
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/api/v1/servers", get(list_servers).post(add_server))
@@ -31,40 +33,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/actions/{id}/approve", post(actions::approve))
         .route("/api/v1/actions/{id}/reject", post(actions::reject))
         .route("/api/v1/actions/{id}/cancel", post(actions::cancel))
-        .route_layer(middleware::from_fn_with_state(state, require_api_token))
-}
-
-/// Who is calling: recorded as created_by / approved_by / ...
-#[derive(Debug, Clone)]
-pub struct Actor(pub String);
-
-async fn require_api_token(
-    State(service): State<Service>,
-    headers: HeaderMap,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let Some(token) = bearer_token(&headers) else {
-        // The dashboard's own session works too.
-        return match crate::auth::session_user(&service, &headers).await? {
-            Some(user) => {
-                request.extensions_mut().insert(Actor(user));
-                Ok(next.run(request).await)
-            }
-            None => Err(ApiError::unauthorized(
-                "an API token (Authorization: Bearer ...) or a dashboard session is required",
-            )),
-        };
-    };
-    match service.api_token_name(token).await? {
-        Some(name) => {
-            request
-                .extensions_mut()
-                .insert(Actor(format!("api:{name}")));
-            Ok(next.run(request).await)
-        }
-        None => Err(ApiError::unauthorized("unknown API token")),
-    }
+        .route_layer(middleware::from_extractor_with_state::<Actor, _>(state))
+        // After the auth layer: an unknown path is a 404 for everyone, and the
+        // dashboard's server functions (`/api/NAME`) are more specific routes.
+        .route("/api/{*rest}", any(json_not_found))
+        .method_not_allowed_fallback(json_method_not_allowed)
 }
 
 #[derive(Deserialize)]
@@ -99,14 +72,14 @@ pub(crate) fn path_id(raw: &str) -> Result<ServerId, ApiError> {
 
 async fn get_server(
     State(service): State<Service>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ServerDetail>, ApiError> {
     Ok(Json(service.server_detail(&path_id(&id)?).await?))
 }
 
 async fn get_packages(
     State(service): State<Service>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<PackageList>, ApiError> {
     let id = path_id(&id)?;
     // A server without packages and a server that does not exist must differ.
@@ -122,8 +95,8 @@ struct Maintenance {
 
 async fn set_maintenance(
     State(service): State<Service>,
-    Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Maintenance>,
 ) -> Result<Json<ServerDetail>, ApiError> {
     let id = path_id(&id)?;
@@ -139,8 +112,8 @@ struct Policy {
 
 async fn set_policy(
     State(service): State<Service>,
-    Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    actor: Actor,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Policy>,
 ) -> Result<Json<ServerDetail>, ApiError> {
     let id = path_id(&id)?;

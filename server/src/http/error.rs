@@ -1,4 +1,5 @@
 use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use homelab_app::domain::AppError;
@@ -39,6 +40,16 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
     }
 
+    /// 403: the request is understood and refused (another origin, another server).
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    /// 400: a request the server cannot read (syntax, path, query).
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
     /// 422: well-formed JSON with a value the rules refuse.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID", message)
@@ -68,6 +79,27 @@ impl From<AppError> for ApiError {
                 "internal error",
             ),
         }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        match rejection {
+            PathRejection::FailedToDeserializePathParams(e) => {
+                Self::bad_request("INVALID_PATH", e.body_text())
+            }
+            // A handler asked for a parameter its route does not have: our bug.
+            other => {
+                tracing::error!(error = %other.body_text(), "path extractor misconfigured");
+                Self::from(AppError::Internal)
+            }
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::bad_request("INVALID_QUERY", rejection.body_text())
     }
 }
 

@@ -1,11 +1,19 @@
-//! What the JSON API and the agent API share: the error body, the JSON extractor with
-//! a size limit, and bearer-token parsing.
+//! What every HTTP surface shares: the error body, the JSON, path and query
+//! extractors that answer in that body, bearer-token parsing, and the request
+//! policies applied to the whole router (security headers, dot-segment refusal,
+//! same-origin writes).
 
 mod error;
+mod extract;
+mod guard;
+mod headers;
 mod json;
 
 pub use error::ApiError;
-pub use json::ApiJson;
+pub use extract::{ApiPath, ApiQuery, json_method_not_allowed, json_not_found};
+pub use guard::{refuse_dot_segments, same_origin_writes};
+pub use headers::{CspNonce, security_headers};
+pub use json::{AgentJson, ApiJson, MAX_JSON_BYTES};
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
@@ -16,6 +24,15 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Whether the browser reached us over TLS, directly or through a proxy that says so
+/// with `X-Forwarded-Proto: https`.
+pub fn behind_tls(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
 }
 
 #[cfg(test)]

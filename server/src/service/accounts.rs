@@ -1,13 +1,13 @@
 //! API tokens and dashboard accounts.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
+use argon2::Block;
+use argon2::password_hash::{self, PasswordHash, PasswordHasher, SaltString, rand_core::OsRng};
 use homelab_app::domain::AppError;
+use tokio::sync::Semaphore;
 
 use super::{Service, internal};
 use crate::db::{self, DbError};
@@ -20,36 +20,257 @@ pub const SESSION_TOKEN_PREFIX: &str = "hcs_";
 /// How long a session lasts.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(14 * 24 * 3600);
 
-/// Failed logins per user name, for the slow-down.
-#[derive(Debug, Default)]
-pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, u32>>,
+/// The longest user name a login is checked for: longer ones cannot exist (see
+/// [`Service::set_user_password`]) and are refused without hashing.
+pub const MAX_LOGIN_NAME_CHARS: usize = 64;
+/// The longest password a login is checked for; longer ones are refused without
+/// hashing (argon2's cost grows with the input).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// How many user names the throttle remembers at most. Each entry is a name of at
+/// most [`MAX_LOGIN_NAME_CHARS`] plus a few numbers: well under a megabyte in all.
+const THROTTLE_CAPACITY: usize = 4096;
+/// A name's record is forgotten this long after its last attempt.
+const THROTTLE_FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
+/// The longest wait an attempt is queued for; beyond it the attempt is refused at
+/// once, so a flood of guesses for one name parks no requests.
+const THROTTLE_MAX_WAIT: Duration = Duration::from_secs(16);
+
+/// One name's record: attempts not (yet) followed by a success, and when the next
+/// attempt may start.
+#[derive(Debug, Clone, Copy)]
+struct Attempts {
+    count: u32,
+    next_start: Instant,
+    last: Instant,
 }
 
+/// The login slow-down and the bound on password hashing.
+///
+/// Per user name: the first three attempts are free, then each must start at least
+/// 0.5, 1, 2, 4, then 8 seconds after the previous one. The slot is reserved before
+/// the password is checked, so parallel guesses queue one after another instead of
+/// all passing during the same wait. The table holds at most
+/// [`THROTTLE_CAPACITY`] names, forgets a name [`THROTTLE_FORGET_AFTER`] after
+/// its last attempt, and when full evicts the longest-idle name.
+///
+/// Argon2 needs 19 MiB and tens of milliseconds a check. Checks run on the
+/// blocking pool behind a semaphore sized to the cores (at most
+/// [`MAX_PARALLEL_CHECKS`]), each in one of as many memory buffers allocated once
+/// and reused: letting argon2 allocate its own left a copy in each allocator arena
+/// the blocking threads touched (546 MB resident after a 600-login flood).
+#[derive(Debug)]
+pub struct LoginThrottle {
+    attempts: Mutex<HashMap<String, Attempts>>,
+    hashing: Arc<Semaphore>,
+    memory: Arc<Mutex<Vec<Vec<Block>>>>,
+}
+
+/// The most password checks that run at once, whatever the core count: each holds
+/// a 19 MiB buffer for as long as the process lives.
+const MAX_PARALLEL_CHECKS: usize = 4;
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        let parallel = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_PARALLEL_CHECKS);
+        LoginThrottle {
+            attempts: Mutex::default(),
+            hashing: Arc::new(Semaphore::new(parallel)),
+            // Empty until first used; each grows once to the hash's memory size.
+            memory: Arc::new(Mutex::new((0..parallel).map(|_| Vec::new()).collect())),
+        }
+    }
+}
+
+/// Why an attempt may not even be checked.
+#[derive(Debug, PartialEq, Eq)]
+struct Busy;
+
 impl LoginThrottle {
-    /// How long to make the next attempt for `user` wait: nothing at first, then
-    /// doubling from half a second up to 8 seconds.
-    fn delay(&self, user: &str) -> Duration {
-        let failures = self
-            .failures
-            .lock()
-            .map(|f| f.get(user).copied().unwrap_or(0))
-            .unwrap_or(0);
-        match failures {
+    /// The wait before the `count`-th attempt's successor may start.
+    fn spacing(count: u32) -> Duration {
+        match count {
             0..=2 => Duration::ZERO,
             n => Duration::from_millis(500u64 << (n - 3).min(4)),
         }
     }
 
-    fn record(&self, user: &str, ok: bool) {
-        if let Ok(mut failures) = self.failures.lock() {
-            if ok {
-                failures.remove(user);
-            } else {
-                *failures.entry(user.to_owned()).or_insert(0) += 1;
+    /// Reserves the next slot for `user`: how long to wait before checking the
+    /// password, or [`Busy`] when the queue for that name is already long. The
+    /// attempt counts as a failure until [`LoginThrottle::succeeded`] says otherwise.
+    fn reserve(&self, user: &str, now: Instant) -> Result<Duration, Busy> {
+        let Ok(mut table) = self.attempts.lock() else {
+            // A poisoned lock means a panic elsewhere; refusing logins is safer
+            // than checking passwords unthrottled.
+            return Err(Busy);
+        };
+        if !table.contains_key(user) && table.len() >= THROTTLE_CAPACITY {
+            table.retain(|_, a| now.saturating_duration_since(a.last) < THROTTLE_FORGET_AFTER);
+            if table.len() >= THROTTLE_CAPACITY {
+                let idlest = table
+                    .iter()
+                    .min_by_key(|(_, a)| a.last)
+                    .map(|(name, _)| name.clone());
+                if let Some(name) = idlest {
+                    table.remove(&name);
+                }
             }
         }
+        let entry = table.entry(user.to_owned()).or_insert(Attempts {
+            count: 0,
+            next_start: now,
+            last: now,
+        });
+        if now.saturating_duration_since(entry.last) >= THROTTLE_FORGET_AFTER {
+            *entry = Attempts {
+                count: 0,
+                next_start: now,
+                last: now,
+            };
+        }
+        let wait = entry.next_start.saturating_duration_since(now);
+        if wait > THROTTLE_MAX_WAIT {
+            return Err(Busy);
+        }
+        let start = now + wait;
+        entry.count = entry.count.saturating_add(1);
+        entry.next_start = start + Self::spacing(entry.count);
+        entry.last = start;
+        Ok(wait)
     }
+
+    /// Forgets `user`'s failures after a successful login.
+    fn succeeded(&self, user: &str) {
+        if let Ok(mut table) = self.attempts.lock() {
+            table.remove(user);
+        }
+    }
+
+    /// How many names are remembered.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.attempts.lock().map(|t| t.len()).unwrap_or(0)
+    }
+
+    /// Checks `password` against the argon2 `hash` on the blocking pool, at most one
+    /// check per core at a time, each in a reused memory buffer.
+    async fn verify(&self, hash: String, password: String) -> Result<bool, AppError> {
+        let permit = Arc::clone(&self.hashing)
+            .acquire_owned()
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "password check semaphore closed");
+                AppError::Internal
+            })?;
+        let pool = Arc::clone(&self.memory);
+        tokio::task::spawn_blocking(move || {
+            // Held by the blocking task itself: if the request is dropped meanwhile,
+            // the check still counts against the limit until it really ends.
+            let _permit = permit;
+            let mut buffer = MemoryLoan::take(&pool);
+            verify_in(&hash, password.as_bytes(), buffer.blocks())
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "password check panicked");
+            AppError::Internal
+        })
+    }
+}
+
+/// A memory buffer borrowed from the pool, given back when dropped (also on panic).
+struct MemoryLoan<'a> {
+    pool: &'a Mutex<Vec<Vec<Block>>>,
+    blocks: Vec<Block>,
+}
+
+impl<'a> MemoryLoan<'a> {
+    /// Takes a buffer; the semaphore guarantees one is free, but an empty one would
+    /// do too (it grows as needed).
+    fn take(pool: &'a Mutex<Vec<Vec<Block>>>) -> Self {
+        let blocks = pool
+            .lock()
+            .ok()
+            .and_then(|mut buffers| buffers.pop())
+            .unwrap_or_default();
+        MemoryLoan { pool, blocks }
+    }
+
+    fn blocks(&mut self) -> &mut Vec<Block> {
+        &mut self.blocks
+    }
+}
+
+impl Drop for MemoryLoan<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut buffers) = self.pool.lock() {
+            buffers.push(std::mem::take(&mut self.blocks));
+        }
+    }
+}
+
+/// The most argon2 memory a stored hash may ask for: what `Argon2::default()` uses
+/// (19 MiB). A hash asking for more was not made by us and is refused rather than
+/// letting it grow the buffers.
+const MAX_HASH_BLOCKS: u32 = argon2::Params::DEFAULT_M_COST;
+
+/// Whether `password` matches the PHC-format argon2 `hash`, computed in `blocks`
+/// (grown to the hash's memory size and kept). The comparison is constant-time.
+fn verify_in(hash: &str, password: &[u8], blocks: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        argon2::Algorithm::try_from(parsed.algorithm),
+        argon2::Params::try_from(&parsed),
+        parsed.salt,
+        parsed.hash,
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    if params.m_cost() > MAX_HASH_BLOCKS {
+        tracing::error!(
+            m_cost = params.m_cost(),
+            "a stored password hash asks for too much memory"
+        );
+        return false;
+    }
+    let mut salt_bytes = [0u8; password_hash::Salt::MAX_LENGTH];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let count = params.block_count();
+    if blocks.len() < count {
+        blocks.resize(count, Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    let computed = argon2::Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password,
+        salt,
+        &mut out,
+        &mut blocks[..count],
+    );
+    computed.is_ok() && password_hash::Output::new(&out).is_ok_and(|out| out == expected)
+}
+
+/// A user name as it may appear in a log line: at most 64 characters, with
+/// control characters escaped.
+fn loggable(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .take(MAX_LOGIN_NAME_CHARS)
+        .flat_map(char::escape_default)
+        .collect();
+    if name.chars().count() > MAX_LOGIN_NAME_CHARS {
+        out.push('…');
+    }
+    out
 }
 
 /// Why a login failed.
@@ -57,6 +278,8 @@ impl LoginThrottle {
 pub enum LoginError {
     #[error("wrong username or password")]
     WrongCredentials,
+    #[error("too many attempts for this user; wait a little")]
+    Throttled,
     #[error(transparent)]
     Internal(#[from] AppError),
 }
@@ -94,10 +317,26 @@ impl Service {
     }
 
     /// Checks a password and opens a session; returns the session token for the
-    /// cookie. Failed attempts slow down further attempts for the same user name.
+    /// cookie. Failed attempts slow down further attempts for the same user name
+    /// (see [`LoginThrottle`]); names and passwords too long to be real are refused
+    /// without hashing or remembering anything.
     pub async fn login(&self, name: &str, password: &str) -> Result<String, LoginError> {
         let name = name.trim();
-        tokio::time::sleep(self.login_throttle.delay(name)).await;
+        if name.is_empty()
+            || name.chars().count() > MAX_LOGIN_NAME_CHARS
+            || password.len() > MAX_PASSWORD_BYTES
+        {
+            tracing::warn!(user = %loggable(name), "failed login: name or password too long");
+            return Err(LoginError::WrongCredentials);
+        }
+        let wait = self
+            .login_throttle
+            .reserve(name, Instant::now())
+            .map_err(|Busy| {
+                tracing::warn!(user = %loggable(name), "login refused: too many attempts");
+                LoginError::Throttled
+            })?;
+        tokio::time::sleep(wait).await;
         let stored = db::users::password_hash(self.db.pool(), name)
             .await
             .map_err(internal)?;
@@ -105,26 +344,16 @@ impl Service {
         // answer takes as long either way; the dummy never logs anyone in.
         let exists = stored.is_some();
         let hash = stored.unwrap_or_else(|| DUMMY_HASH.clone());
-        let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .map(|parsed| {
-                    argon2::Argon2::default()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok()
-                })
-                .unwrap_or(false)
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "password check panicked");
-            AppError::Internal
-        })? && exists;
-        self.login_throttle.record(name, ok);
+        let ok = self
+            .login_throttle
+            .verify(hash, password.to_owned())
+            .await?
+            && exists;
         if !ok {
-            tracing::warn!(user = name, "failed login");
+            tracing::warn!(user = %loggable(name), "failed login");
             return Err(LoginError::WrongCredentials);
         }
+        self.login_throttle.succeeded(name);
         let token = tokens::mint(SESSION_TOKEN_PREFIX);
         let now = db::now_ms();
         let expires = now + i64::try_from(SESSION_LIFETIME.as_millis()).unwrap_or(i64::MAX);
@@ -216,14 +445,21 @@ impl Service {
     }
 }
 
-/// An argon2 hash of a random password nobody knows, verified against when the user
-/// does not exist.
+/// An argon2 hash that no password matches, verified against when the user does not
+/// exist: the parameters of a real one (so the check costs the same), a random salt
+/// and a random output. Made without hashing, so that it allocates no argon2 memory
+/// outside the pooled buffers.
 static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let salt = SaltString::generate(&mut OsRng);
-    argon2::Argon2::default()
-        .hash_password(tokens::mint("").secret.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .unwrap_or_default()
+    let output = password_hash::Output::new(&rand::random::<[u8; 32]>())
+        .map(|o| o.to_string())
+        .unwrap_or_default();
+    format!(
+        "$argon2id$v=19$m={},t={},p={}${salt}${output}",
+        argon2::Params::DEFAULT_M_COST,
+        argon2::Params::DEFAULT_T_COST,
+        argon2::Params::DEFAULT_P_COST,
+    )
 });
 
 #[cfg(test)]
@@ -318,20 +554,119 @@ mod tests {
     }
 
     #[test]
-    fn repeated_failures_slow_down_further_attempts() {
+    fn repeated_failures_space_out_further_attempts() {
         let throttle = LoginThrottle::default();
-        for _ in 0..3 {
-            assert_eq!(throttle.delay("alice"), Duration::ZERO);
-            throttle.record("alice", false);
+        let t0 = Instant::now();
+        let waits: Vec<_> = (0..6)
+            .map(|_| throttle.reserve("alice", t0).unwrap())
+            .collect();
+        // All six arrive at once: the first three go now, the others queue up.
+        let ms = |n| Duration::from_millis(n);
+        assert_eq!(waits, [ms(0), ms(0), ms(0), ms(500), ms(1500), ms(3500)]);
+        assert_eq!(throttle.reserve("bob", t0), Ok(Duration::ZERO));
+        throttle.succeeded("alice");
+        assert_eq!(throttle.reserve("alice", t0), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn parallel_guesses_cannot_pass_the_spacing() {
+        let throttle = LoginThrottle::default();
+        let t0 = Instant::now();
+        let checked: Vec<Duration> = (0..40)
+            .filter_map(|_| throttle.reserve("alice", t0).ok())
+            .collect();
+        // 40 simultaneous guesses: only those whose slot starts within the longest
+        // wait are checked at all, each in its own slot.
+        assert!(checked.len() < 10, "{checked:?}");
+        assert!(checked.windows(2).all(|w| w[0] <= w[1]));
+        assert!(checked.iter().all(|w| *w <= THROTTLE_MAX_WAIT));
+        // Sixteen seconds later the queue has drained, and the spacing stays at 8 s.
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!(throttle.reserve("alice", later), Ok(Duration::ZERO));
+        assert_eq!(throttle.reserve("alice", later), Ok(Duration::from_secs(8)));
+    }
+
+    #[test]
+    fn the_table_is_bounded_and_forgets() {
+        let throttle = LoginThrottle::default();
+        let t0 = Instant::now();
+        for i in 0..THROTTLE_CAPACITY + 500 {
+            throttle.reserve(&format!("user-{i}"), t0).unwrap();
         }
-        assert_eq!(throttle.delay("alice"), Duration::from_millis(500));
-        for _ in 0..10 {
-            throttle.record("alice", false);
+        assert_eq!(throttle.len(), THROTTLE_CAPACITY);
+        for _ in 0..5 {
+            let _ = throttle.reserve("alice", t0);
         }
-        assert_eq!(throttle.delay("alice"), Duration::from_secs(8));
-        assert_eq!(throttle.delay("bob"), Duration::ZERO);
-        throttle.record("alice", true);
-        assert_eq!(throttle.delay("alice"), Duration::ZERO);
+        assert!(throttle.reserve("alice", t0).unwrap() > Duration::ZERO);
+        let later = t0 + THROTTLE_FORGET_AFTER + Duration::from_secs(10);
+        assert_eq!(
+            throttle.reserve("alice", later),
+            Ok(Duration::ZERO),
+            "forgotten"
+        );
+        throttle.reserve("someone-new", later).unwrap();
+        assert_eq!(throttle.len(), 2, "the stale names made room");
+    }
+
+    #[test]
+    fn the_pooled_check_agrees_with_argon2() {
+        let salt = SaltString::generate(&mut OsRng);
+        let hash = argon2::Argon2::default()
+            .hash_password(b"correct horse", &salt)
+            .unwrap()
+            .to_string();
+        let mut blocks = Vec::new();
+        assert!(verify_in(&hash, b"correct horse", &mut blocks));
+        let size = blocks.len();
+        assert!(!verify_in(&hash, b"correct horsf", &mut blocks));
+        assert!(!verify_in(&hash, b"", &mut blocks));
+        assert_eq!(blocks.len(), size, "the buffer is reused, not grown");
+        assert!(!verify_in("$argon2id$nonsense", b"x", &mut blocks));
+        assert!(!verify_in("", b"x", &mut blocks));
+        // The dummy is a well-formed hash of the same cost that nothing matches.
+        let dummy = PasswordHash::new(&DUMMY_HASH).unwrap();
+        let (params, default) = (
+            argon2::Params::try_from(&dummy).unwrap(),
+            argon2::Params::default(),
+        );
+        assert_eq!(
+            (params.m_cost(), params.t_cost(), params.p_cost()),
+            (default.m_cost(), default.t_cost(), default.p_cost())
+        );
+        assert!(!verify_in(&DUMMY_HASH, b"", &mut blocks));
+        // A hash asking for 1 GiB is refused without allocating it.
+        let greedy = hash.replace("m=19456", "m=1048576");
+        assert!(!verify_in(&greedy, b"correct horse", &mut blocks));
+        assert_eq!(blocks.len(), size);
+    }
+
+    #[test]
+    fn names_in_logs_are_short_and_printable() {
+        assert_eq!(loggable("alice"), "alice");
+        let long = loggable(&"x".repeat(10_000));
+        assert_eq!(long.chars().count(), MAX_LOGIN_NAME_CHARS + 1);
+        assert_eq!(loggable("a\nb"), "a\\nb");
+    }
+
+    #[tokio::test]
+    async fn impossible_names_and_passwords_are_refused_without_remembering_them() {
+        let (db, _dir) = fresh_db().await;
+        let service = Service::new(db, Duration::from_secs(60));
+        service
+            .set_user_password("alice", "correct horse")
+            .await
+            .unwrap();
+        for (name, password) in [
+            ("a".repeat(65), "correct horse".to_owned()),
+            ("alice".to_owned(), "p".repeat(MAX_PASSWORD_BYTES + 1)),
+            (String::new(), "x".to_owned()),
+        ] {
+            assert!(matches!(
+                service.login(&name, &password).await,
+                Err(LoginError::WrongCredentials)
+            ));
+        }
+        assert_eq!(service.login_throttle.len(), 0);
     }
 
     #[tokio::test]

@@ -1,6 +1,9 @@
 //! Sign-in: every page and server function needs a session; cookies are HttpOnly and
 //! SameSite=Strict; logout revokes.
 
+use homelab_app::api::ListServers;
+use leptos::server_fn::ServerFn;
+
 use crate::helpers::{TEST_PASSWORD, TEST_USER, spawn_app};
 
 fn anonymous() -> reqwest::Client {
@@ -25,7 +28,7 @@ async fn every_page_sends_a_stranger_to_the_login() {
         assert_eq!(response.status().as_u16(), 303, "{path}");
         let location = response.headers()["location"].to_str().unwrap().to_owned();
         assert!(
-            location.starts_with("/login?next=/"),
+            location.starts_with("/login?next=%2F"),
             "{path} -> {location}"
         );
     }
@@ -39,7 +42,7 @@ async fn every_page_sends_a_stranger_to_the_login() {
 async fn server_functions_and_the_api_refuse_a_stranger() {
     let app = spawn_app().await;
     let server_fn = anonymous()
-        .post(app.url("/api/list_servers"))
+        .post(app.url(<ListServers as ServerFn>::PATH))
         .send()
         .await
         .unwrap();

@@ -177,3 +177,137 @@ pub async fn spawn_app_with_interval(heartbeat_interval: u32) -> TestApp {
         _dir: dir,
     }
 }
+
+/// The router alone over a fresh database, driven with `tower::ServiceExt::oneshot`:
+/// for auth refusals, error mapping and headers, where no socket is needed.
+pub struct TestRouter {
+    router: axum::Router,
+    pub service: Service,
+    /// A JSON API token.
+    pub api_token: String,
+    /// A `Cookie` header value holding a live dashboard session of [`TEST_USER`].
+    pub session_cookie: String,
+    _dir: tempfile::TempDir,
+}
+
+/// The host the oneshot requests are addressed to.
+pub const TEST_HOST: &str = "dash.test:3000";
+
+/// Builds the router over a new SQLite file, with an API token and a session.
+pub async fn test_router() -> TestRouter {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database_url = format!("sqlite://{}", dir.path().join("homelab.db").display());
+    let db = Database::connect(&database_url).await.expect("database");
+    let service = Service::new(db, std::time::Duration::from_secs(60));
+    let api_token = service.create_api_token("tests").await.expect("API token");
+    service
+        .set_user_password(TEST_USER, TEST_PASSWORD)
+        .await
+        .expect("test account");
+    let session = service
+        .login(TEST_USER, TEST_PASSWORD)
+        .await
+        .expect("session");
+    let leptos_options = leptos::config::LeptosOptions::builder()
+        .output_name("homelab-cmd")
+        .site_root(dir.path().join("site").display().to_string())
+        .site_pkg_dir("pkg")
+        .build();
+    let router = homelab_server::startup::router(homelab_server::startup::AppState {
+        leptos_options,
+        service: service.clone(),
+    });
+    TestRouter {
+        router,
+        service,
+        api_token,
+        session_cookie: format!("{}={session}", homelab_server::auth::COOKIE_NAME),
+        _dir: dir,
+    }
+}
+
+/// An answer read whole.
+pub struct Answer {
+    pub status: u16,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    /// The body as JSON; panics with the body when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("status {}, not JSON ({e}): {}", self.status, self.body))
+    }
+
+    /// A header's value as text ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+impl TestRouter {
+    /// A request to `path` on [`TEST_HOST`], without credentials.
+    pub fn request(&self, method: &str, path: &str) -> axum::http::request::Builder {
+        axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", TEST_HOST)
+    }
+
+    /// Sends `request` through the router and reads the answer.
+    pub async fn send(&self, request: axum::http::Request<axum::body::Body>) -> Answer {
+        use tower::ServiceExt as _;
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router never fails");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024)
+            .await
+            .expect("body");
+        Answer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    /// GETs `path` with no credentials.
+    pub async fn get_anonymous(&self, path: &str) -> Answer {
+        self.send(
+            self.request("GET", path)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// GETs `path` with the API token.
+    pub async fn get_with_token(&self, path: &str) -> Answer {
+        self.send(
+            self.request("GET", path)
+                .header("authorization", format!("Bearer {}", self.api_token))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// GETs `path` with the session cookie.
+    pub async fn get_with_session(&self, path: &str) -> Answer {
+        self.send(
+            self.request("GET", path)
+                .header("cookie", &self.session_cookie)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+}
