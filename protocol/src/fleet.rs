@@ -106,6 +106,13 @@ pub struct AddedServer {
     pub agent_token: String,
 }
 
+/// A JSON API token as listed: its name and age, never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenInfo {
+    pub name: String,
+    pub created_at_ms: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,8 +73,11 @@ impl Heartbeat {
             if text.chars().count() > max {
                 return Err(err(field, format!("must be at most {max} characters")));
             }
-            if text.chars().any(char::is_control) {
-                return Err(err(field, "must not contain control characters".into()));
+            if !crate::text::displayable(text) {
+                return Err(err(
+                    field,
+                    "must not contain control characters or text-direction overrides".into(),
+                ));
             }
         }
         if self.reboot_required_pkgs.len() > MAX_REBOOT_PKGS
@@ -128,7 +131,7 @@ impl Heartbeat {
                 }
                 if p.repository.is_empty()
                     || p.repository.len() > PendingPackage::MAX_REPOSITORY_LEN
-                    || p.repository.chars().any(char::is_control)
+                    || !crate::text::displayable(&p.repository)
                 {
                     return Err(err(
                         "packages.repository",

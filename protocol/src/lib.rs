@@ -32,6 +32,7 @@ pub mod package;
 pub mod params;
 pub mod server_id;
 pub mod server_name;
+pub mod text;
 pub mod timeouts;
 
 pub use action::{
@@ -41,7 +42,8 @@ pub use action::{
 };
 pub use command::{NO_SECURITY_PACKAGES, SecurityPin};
 pub use fleet::{
-    AddedServer, ApprovalPolicy, PackageList, ServerDetail, ServerStatus, ServerSummary,
+    AddedServer, ApiTokenInfo, ApprovalPolicy, PackageList, ServerDetail, ServerStatus,
+    ServerSummary,
 };
 pub use heartbeat::{Heartbeat, HeartbeatAck, HeartbeatError, Metrics};
 pub use package::{DebVersion, PackageError, PackageName, PendingPackage, VersionFault};

@@ -11,7 +11,7 @@ pub enum ServerNameError {
     Empty,
     #[error("name must be at most {max} characters, got {0}", max = ServerName::MAX_CHARS)]
     TooLong(usize),
-    #[error("name must not contain control characters")]
+    #[error("name must not contain control characters or text-direction overrides")]
     ControlCharacter,
 }
 
@@ -35,7 +35,7 @@ impl ServerName {
         if len > Self::MAX_CHARS {
             return Err(ServerNameError::TooLong(len));
         }
-        if name.chars().any(char::is_control) {
+        if !crate::text::displayable(name) {
             return Err(ServerNameError::ControlCharacter);
         }
         Ok(ServerName(name.to_owned()))
@@ -86,6 +86,11 @@ mod tests {
         );
         assert_eq!(
             ServerName::parse("a\u{7}b"),
+            Err(ServerNameError::ControlCharacter)
+        );
+        // Reads as "nasexe.txt" in a browser.
+        assert_eq!(
+            ServerName::parse("nas\u{202E}txt.exe"),
             Err(ServerNameError::ControlCharacter)
         );
     }

@@ -53,6 +53,29 @@ pub enum ApiTokenCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// List the JSON API tokens (names and ages, never secrets).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a token: requests carrying it are refused at once.
+    Revoke {
+        /// The token's name.
+        name: String,
+        #[command(flatten)]
+        confirm: Confirm,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// Confirmation of a change that cannot be undone.
+#[derive(Debug, Clone, Args)]
+pub struct Confirm {
+    /// Do it without asking (for scripts); otherwise the name is asked for on the
+    /// terminal.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// `homelab-cmd server ...`
@@ -64,6 +87,26 @@ pub enum ServerCommand {
         id: String,
         /// The name shown in the dashboard.
         name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Give a server a new agent token and print it (shown only this once); the old
+    /// one stops working at once.
+    RotateToken {
+        /// The server's id.
+        id: String,
+        #[command(flatten)]
+        confirm: Confirm,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Remove a server: its agent is refused, its waiting actions are cancelled, its
+    /// history stays readable.
+    Remove {
+        /// The server's id.
+        id: String,
+        #[command(flatten)]
+        confirm: Confirm,
         #[command(flatten)]
         database: DatabaseArgs,
     },

@@ -3,6 +3,7 @@
 pub mod agent_api;
 pub mod api;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;

@@ -5,7 +5,7 @@ mod error;
 
 pub use error::AppError;
 pub use homelab_protocol::{
-    Action, ActionPage, ActionSpec, ActionStatus, ActionType, AddedServer, ApprovalPolicy,
-    FailureReason, HistoryFilter, Metrics, PackageList, PendingPackage, ServerDetail, ServerId,
-    ServerName, ServerStatus, ServerSummary, TimelineEvent,
+    Action, ActionPage, ActionSpec, ActionStatus, ActionType, AddedServer, ApiTokenInfo,
+    ApprovalPolicy, FailureReason, HistoryFilter, Metrics, PackageList, PendingPackage,
+    ServerDetail, ServerId, ServerName, ServerStatus, ServerSummary, TimelineEvent,
 };

@@ -1,12 +1,13 @@
 //! `/api/v1/...`: the JSON API for automation and black-box tests, over the same
 //! service layer as the dashboard. Every route needs an API token.
 
+mod access;
 mod actions;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware;
-use axum::routing::{any, get, post, put};
+use axum::routing::{any, delete, get, post, put};
 use axum::{Json, Router};
 use homelab_app::domain::{AppError, ServerId, ServerName};
 use homelab_protocol::{AddedServer, ApprovalPolicy, PackageList, ServerDetail, ServerSummary};
@@ -23,7 +24,19 @@ use crate::startup::AppState;
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/api/v1/servers", get(list_servers).post(add_server))
-        .route("/api/v1/servers/{id}", get(get_server))
+        .route(
+            "/api/v1/servers/{id}",
+            get(get_server).delete(access::remove_server),
+        )
+        .route(
+            "/api/v1/servers/{id}/agent-token",
+            post(access::rotate_agent_token),
+        )
+        .route(
+            "/api/v1/tokens",
+            get(access::list_tokens).post(access::create_token),
+        )
+        .route("/api/v1/tokens/{name}", delete(access::revoke_token))
         .route("/api/v1/servers/{id}/packages", get(get_packages))
         .route("/api/v1/servers/{id}/maintenance", put(set_maintenance))
         .route("/api/v1/servers/{id}/approval-policy", put(set_policy))

@@ -472,3 +472,23 @@ fn action_from_row(row: &AnyRow, with_output: bool) -> Result<Action, DbError> {
         },
     })
 }
+
+/// Cancels every action of `server` that has not started (its server is going away);
+/// returns how many.
+pub async fn cancel_waiting(
+    tx: &mut Transaction<'_, Any>,
+    server: &ServerId,
+    actor: &str,
+    now_ms: i64,
+) -> Result<u64, DbError> {
+    Ok(sqlx::query(
+        "UPDATE actions SET status = 'cancelled', cancelled_at_ms = $2, cancelled_by = $3 \
+         WHERE server_id = $1 AND status IN ('pending', 'approved')",
+    )
+    .bind(server.as_str())
+    .bind(now_ms)
+    .bind(actor)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}

@@ -33,3 +33,34 @@ pub async fn find(pool: &AnyPool, token_hash: &str) -> Result<Option<String>, Db
             .await?,
     )
 }
+
+/// An API token as listed (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub name: String,
+    pub created_at_ms: i64,
+}
+
+/// Every API token, by name.
+pub async fn list(pool: &AnyPool) -> Result<Vec<TokenRecord>, DbError> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT name, created_at_ms FROM api_tokens ORDER BY name")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, created_at_ms)| TokenRecord {
+            name,
+            created_at_ms,
+        })
+        .collect())
+}
+
+/// Deletes the token called `name`; false when there is none.
+pub async fn delete(tx: &mut Transaction<'_, Any>, name: &str) -> Result<bool, DbError> {
+    let done = sqlx::query("DELETE FROM api_tokens WHERE name = $1")
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -40,7 +40,7 @@ pub type WriteFuture<'t, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Sen
 pub enum DbError {
     #[error("unsupported database URL `{0}`: use sqlite:PATH or postgres://...")]
     UnsupportedUrl(String),
-    #[error("could not create the database directory {path}")]
+    #[error("could not create the database file or its directory: {path}")]
     CreateDir {
         path: String,
         #[source]
@@ -184,15 +184,8 @@ fn prepare_url(url: &str) -> Result<String, DbError> {
     };
     let path = rest.trim_start_matches("//");
     let (file, query) = path.split_once('?').unwrap_or((path, ""));
-    if file != ":memory:"
-        && let Some(dir) = Path::new(file)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir).map_err(|source| DbError::CreateDir {
-            path: dir.display().to_string(),
-            source,
-        })?;
+    if file != ":memory:" {
+        private_file(Path::new(file))?;
     }
     // `mode=rwc` creates the file on first run unless the caller chose a mode.
     Ok(if query.split('&').any(|kv| kv.starts_with("mode=")) {
@@ -202,6 +195,43 @@ fn prepare_url(url: &str) -> Result<String, DbError> {
     } else {
         format!("sqlite://{file}?{query}&mode=rwc")
     })
+}
+
+/// Makes sure the database file is readable by its owner only (it holds password
+/// and token hashes and every machine's command output): a directory we create is
+/// 0700, the file is created 0600 before SQLite opens it (SQLite gives its `-wal` and
+/// `-shm` files the same mode), and an existing file is narrowed to 0600.
+fn private_file(file: &Path) -> Result<(), DbError> {
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+
+    let io_err = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| DbError::CreateDir { path, source }
+    };
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_err(dir))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(io_err(file))?;
+    let mode = std::fs::metadata(file)
+        .map_err(io_err(file))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+            .map_err(io_err(file))?;
+    }
+    Ok(())
 }
 
 /// Reads a flag column: a BOOLEAN where the backend has one, a 0/1 INTEGER on SQLite.
@@ -238,6 +268,30 @@ mod tests {
     fn other_schemes_are_refused_by_name() {
         let err = prepare_url("mysql://db").unwrap_err();
         assert!(err.to_string().contains("mysql://db"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_database_and_its_directory_are_private_to_the_owner() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data/homelab.db");
+        let db = Database::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::query("SELECT 1").execute(db.pool()).await.unwrap();
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.path().join("data/homelab.db-wal")), 0o600);
+
+        // A file an earlier version left world-readable is narrowed.
+        let old = dir.path().join("old.db");
+        std::fs::write(&old, b"").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Database::connect(&format!("sqlite://{}", old.display()))
+            .await
+            .unwrap();
+        assert_eq!(mode(&old), 0o600);
     }
 
     #[tokio::test]

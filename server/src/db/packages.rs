@@ -122,3 +122,12 @@ pub async fn counts(pool: &sqlx::AnyPool) -> Result<HashMap<String, (u32, u32)>,
         })
         .collect()
 }
+
+/// Forgets the server's pending packages (it was removed).
+pub async fn clear(tx: &mut Transaction<'_, Any>, server: &ServerId) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM pending_packages WHERE server_id = $1")
+        .bind(server.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

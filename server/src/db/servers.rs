@@ -38,7 +38,9 @@ pub enum InsertError {
     Db(#[from] DbError),
 }
 
-/// Stores a new server with the hash of its agent token.
+/// Stores a new server with the hash of its agent token. The id of a removed server
+/// can be taken again: its row comes back as a new machine (nothing reported yet),
+/// keeping its history.
 pub async fn insert(
     tx: &mut Transaction<'_, Any>,
     id: &ServerId,
@@ -46,7 +48,14 @@ pub async fn insert(
     agent_token_hash: &str,
 ) -> Result<(), InsertError> {
     let result = sqlx::query(
-        "INSERT INTO servers (id, name, agent_token_hash, created_at_ms) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO servers (id, name, agent_token_hash, created_at_ms) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id) DO UPDATE SET name = $2, agent_token_hash = $3, created_at_ms = $4, \
+         removed_at_ms = NULL, removed_by = NULL, hostname = NULL, os = NULL, \
+         agent_version = NULL, last_seen_ms = NULL, cpu_percent = NULL, memory_percent = NULL, \
+         disk_percent = NULL, load_1 = NULL, load_5 = NULL, load_15 = NULL, uptime_s = NULL, \
+         reboot_required = 0, reboot_required_pkgs = '[]', paused = 0, paused_at_ms = NULL, \
+         approval_policy = 'auto', packages_digest = NULL, packages_seen_at_ms = NULL \
+         WHERE servers.removed_at_ms IS NOT NULL",
     )
     .bind(id.as_str())
     .bind(name.as_str())
@@ -55,26 +64,69 @@ pub async fn insert(
     .execute(&mut **tx)
     .await;
     match result {
-        Ok(_) => Ok(()),
+        Ok(done) if done.rows_affected() == 1 => Ok(()),
+        // The id belongs to a server that was not removed.
+        Ok(_) => Err(InsertError::DuplicateId(id.clone())),
         Err(e) if super::is_unique_violation(&e) => Err(InsertError::DuplicateId(id.clone())),
         Err(e) => Err(InsertError::Db(e.into())),
     }
 }
 
+/// Gives the server a new agent token hash; false when there is no such server.
+pub async fn set_token_hash(
+    tx: &mut Transaction<'_, Any>,
+    id: &ServerId,
+    agent_token_hash: &str,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE servers SET agent_token_hash = $2 WHERE id = $1 AND removed_at_ms IS NULL",
+    )
+    .bind(id.as_str())
+    .bind(agent_token_hash)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks the server removed and locks its agent out (the token hash becomes a value
+/// no token hashes to); false when there is no such server.
+pub async fn remove(
+    tx: &mut Transaction<'_, Any>,
+    id: &ServerId,
+    actor: &str,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE servers SET removed_at_ms = $2, removed_by = $3, \
+         agent_token_hash = 'removed:' || id, packages_digest = NULL \
+         WHERE id = $1 AND removed_at_ms IS NULL",
+    )
+    .bind(id.as_str())
+    .bind(now_ms)
+    .bind(actor)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Every server, ordered by name then id.
 pub async fn list(pool: &AnyPool) -> Result<Vec<ServerRecord>, DbError> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM servers ORDER BY name, id"))
-        .fetch_all(pool)
-        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM servers WHERE removed_at_ms IS NULL ORDER BY name, id"
+    ))
+    .fetch_all(pool)
+    .await?;
     rows.iter().map(record_from_row).collect()
 }
 
 /// One server, if it exists.
 pub async fn get(pool: &AnyPool, id: &ServerId) -> Result<Option<ServerRecord>, DbError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM servers WHERE id = $1"))
-        .bind(id.as_str())
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM servers WHERE id = $1 AND removed_at_ms IS NULL"
+    ))
+    .bind(id.as_str())
+    .fetch_optional(pool)
+    .await?;
     row.as_ref().map(record_from_row).transpose()
 }
 
@@ -89,7 +141,7 @@ pub async fn set_paused(
     let done = sqlx::query(
         "UPDATE servers SET paused = $2, \
          paused_at_ms = CASE WHEN $2 = 1 THEN COALESCE(paused_at_ms, $3) ELSE NULL END \
-         WHERE id = $1",
+         WHERE id = $1 AND removed_at_ms IS NULL",
     )
     .bind(id.as_str())
     .bind(i32::from(paused))
@@ -105,11 +157,13 @@ pub async fn set_policy(
     id: &ServerId,
     policy: ApprovalPolicy,
 ) -> Result<bool, DbError> {
-    let done = sqlx::query("UPDATE servers SET approval_policy = $2 WHERE id = $1")
-        .bind(id.as_str())
-        .bind(policy.as_str())
-        .execute(&mut **tx)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE servers SET approval_policy = $2 WHERE id = $1 AND removed_at_ms IS NULL",
+    )
+    .bind(id.as_str())
+    .bind(policy.as_str())
+    .execute(&mut **tx)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -118,10 +172,12 @@ pub async fn approval_inputs(
     tx: &mut Transaction<'_, Any>,
     id: &ServerId,
 ) -> Result<Option<(bool, ApprovalPolicy)>, DbError> {
-    let row = sqlx::query("SELECT paused, approval_policy FROM servers WHERE id = $1")
-        .bind(id.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row = sqlx::query(
+        "SELECT paused, approval_policy FROM servers WHERE id = $1 AND removed_at_ms IS NULL",
+    )
+    .bind(id.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
     row.map(|r| {
         let policy: String = r.try_get("approval_policy")?;
         Ok((

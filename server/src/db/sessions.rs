@@ -62,3 +62,20 @@ pub async fn delete_for_user(tx: &mut Transaction<'_, Any>, user: &str) -> Resul
         .await?
         .rows_affected())
 }
+
+/// Ends every session of `user` but the one with `keep_hash` (the one that changed
+/// the password); returns how many ended.
+pub async fn delete_others(
+    tx: &mut Transaction<'_, Any>,
+    user: &str,
+    keep_hash: &str,
+) -> Result<u64, DbError> {
+    Ok(
+        sqlx::query("DELETE FROM sessions WHERE user_name = $1 AND token_hash <> $2")
+            .bind(user)
+            .bind(keep_hash)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+    )
+}

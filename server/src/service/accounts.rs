@@ -288,7 +288,7 @@ impl Service {
     /// Mints an API token called `name` and returns its secret (shown once).
     pub async fn create_api_token(&self, name: &str) -> Result<String, AppError> {
         let name = name.trim();
-        if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+        if name.is_empty() || name.len() > 100 || !homelab_protocol::text::displayable(name) {
             return Err(AppError::invalid("name", "1 to 100 printable characters"));
         }
         let token = tokens::mint(API_TOKEN_PREFIX);
@@ -307,6 +307,34 @@ impl Service {
                 "an API token named `{name}` exists"
             )))
         }
+    }
+
+    /// Every API token, by name (never a secret).
+    pub async fn list_api_tokens(
+        &self,
+    ) -> Result<Vec<homelab_app::domain::ApiTokenInfo>, AppError> {
+        Ok(db::api_tokens::list(self.db.pool())
+            .await?
+            .into_iter()
+            .map(|t| homelab_app::domain::ApiTokenInfo {
+                name: t.name,
+                created_at_ms: t.created_at_ms,
+            })
+            .collect())
+    }
+
+    /// Revokes the API token called `name`: requests carrying it are refused at once.
+    pub async fn revoke_api_token(&self, name: &str, actor: &str) -> Result<(), AppError> {
+        let owned = name.to_owned();
+        let found = self
+            .db
+            .write(move |tx| Box::pin(async move { db::api_tokens::delete(tx, &owned).await }))
+            .await?;
+        if !found {
+            return Err(AppError::NotFound(format!("no API token named `{name}`")));
+        }
+        tracing::warn!(token = name, by = actor, "API token revoked");
+        Ok(())
     }
 
     /// The name of the API token `secret`, if it is one.

@@ -208,6 +208,17 @@ impl Service {
                 format!("a reason of 1 to {MAX_REASON_CHARS} characters is required"),
             ));
         }
+        // Line breaks are fine in a reason; other controls and text-direction
+        // overrides would make the history read differently from what was written.
+        if reason
+            .chars()
+            .any(|c| c != '\n' && !homelab_protocol::text::is_displayable(c))
+        {
+            return Err(AppError::invalid(
+                "reason",
+                "control characters and text-direction overrides are not allowed",
+            ));
+        }
         self.operate(
             id,
             &[ActionStatus::Pending],

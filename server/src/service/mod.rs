@@ -144,6 +144,59 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Gives the server a new agent token and returns it (shown once): the old token
+    /// stops working at once.
+    pub async fn rotate_agent_token(
+        &self,
+        id: &ServerId,
+        actor: &str,
+    ) -> Result<AddedServer, AppError> {
+        let token = tokens::mint(AGENT_TOKEN_PREFIX);
+        let (server, hash) = (id.clone(), token.hash.clone());
+        let found = self
+            .db
+            .write(move |tx| {
+                Box::pin(async move { db::servers::set_token_hash(tx, &server, &hash).await })
+            })
+            .await?;
+        if !found {
+            return Err(AppError::NotFound(format!("no server with id `{id}`")));
+        }
+        tracing::warn!(server = %id, by = actor, "agent token rotated");
+        Ok(AddedServer {
+            id: id.clone(),
+            agent_token: token.secret,
+        })
+    }
+
+    /// Removes a server from the fleet: its agent is refused from now on, its pending
+    /// packages are forgotten and its waiting actions cancelled; its history stays.
+    /// An action already running is left to finish or run out of lease.
+    pub async fn remove_server(&self, id: &ServerId, actor: &str) -> Result<(), AppError> {
+        let (server, by) = (id.clone(), actor.to_owned());
+        let cancelled = self
+            .db
+            .write(move |tx| {
+                Box::pin(async move {
+                    let now = db::now_ms();
+                    if !db::servers::remove(tx, &server, &by, now).await? {
+                        return Ok(None);
+                    }
+                    db::packages::clear(tx, &server).await?;
+                    let cancelled = db::actions::cancel_waiting(tx, &server, &by, now).await?;
+                    Ok::<_, DbError>(Some(cancelled))
+                })
+            })
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no server with id `{id}`")))?;
+        tracing::warn!(server = %id, by = actor, cancelled, "server removed");
+        // A long-polling agent of this server has nothing left to claim.
+        self.dispatcher.ring(id);
+        Ok(())
+    }
+}
+
 /// Logs a database fault with its cause chain; the caller sees only "internal error".
 pub(crate) fn internal(err: DbError) -> AppError {
     tracing::error!(error = ?anyhow::Error::from(err), "database error");

@@ -1,0 +1,150 @@
+//! The one-off commands: servers, accounts and API tokens, straight on the database
+//! (no server needs to run). Destructive ones ask for confirmation.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::Context as _;
+use homelab_protocol::{ServerId, ServerName};
+
+use crate::config::{ApiTokenCommand, Command, Confirm, DatabaseArgs, ServerCommand, UserCommand};
+use crate::db::Database;
+use crate::service::Service;
+
+/// Runs a command other than `serve`.
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(_) => anyhow::bail!("`serve` is not a one-off command"),
+        Command::Server(ServerCommand::Add { id, name, database }) => {
+            let id = ServerId::parse(id.trim()).context("invalid server id")?;
+            let name = ServerName::parse(&name).context("invalid server name")?;
+            let added = offline_service(&database)
+                .await?
+                .add_server(id, name)
+                .await?;
+            println!("Added server {}.", added.id);
+            println!("Agent token (shown only now): {}", added.agent_token);
+        }
+        Command::User(UserCommand::Add { name, database }) => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("Password for {name} (then Enter):");
+            }
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("reading the password from stdin")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let created = offline_service(&database)
+                .await?
+                .set_user_password(&name, password)
+                .await?;
+            println!(
+                "{} user {name}.",
+                if created {
+                    "Created"
+                } else {
+                    "Updated the password of"
+                }
+            );
+        }
+        Command::ApiToken(ApiTokenCommand::Create { name, database }) => {
+            let secret = offline_service(&database)
+                .await?
+                .create_api_token(&name)
+                .await?;
+            println!("{secret}");
+        }
+        Command::ApiToken(ApiTokenCommand::List { database }) => {
+            for token in offline_service(&database).await?.list_api_tokens().await? {
+                println!(
+                    "{}\tcreated {}",
+                    token.name,
+                    homelab_app::components::format_utc(token.created_at_ms)
+                );
+            }
+        }
+        Command::ApiToken(ApiTokenCommand::Revoke {
+            name,
+            confirm,
+            database,
+        }) => {
+            confirmed(&confirm, &format!("revoke the API token `{name}`"), &name)?;
+            offline_service(&database)
+                .await?
+                .revoke_api_token(&name, CLI_ACTOR)
+                .await?;
+            println!("Revoked the API token {name}.");
+        }
+        Command::Server(ServerCommand::RotateToken {
+            id,
+            confirm,
+            database,
+        }) => {
+            let id = ServerId::parse(id.trim()).context("invalid server id")?;
+            confirmed(
+                &confirm,
+                &format!("give {id} a new agent token (its agent stops working until it has it)"),
+                id.as_str(),
+            )?;
+            let rotated = offline_service(&database)
+                .await?
+                .rotate_agent_token(&id, CLI_ACTOR)
+                .await?;
+            println!(
+                "New agent token for {id} (shown only now): {}",
+                rotated.agent_token
+            );
+        }
+        Command::Server(ServerCommand::Remove {
+            id,
+            confirm,
+            database,
+        }) => {
+            let id = ServerId::parse(id.trim()).context("invalid server id")?;
+            confirmed(
+                &confirm,
+                &format!("remove {id} from the fleet (its history stays)"),
+                id.as_str(),
+            )?;
+            offline_service(&database)
+                .await?
+                .remove_server(&id, CLI_ACTOR)
+                .await?;
+            println!("Removed {id}.");
+        }
+    }
+    Ok(())
+}
+
+/// Who the history names for changes made from the command line.
+const CLI_ACTOR: &str = "cli";
+
+/// Asks the person at the terminal to type `answer` before doing `what`; `--yes`
+/// skips the question, and without a terminal `--yes` is required.
+fn confirmed(confirm: &Confirm, what: &str, answer: &str) -> anyhow::Result<()> {
+    if confirm.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("this would {what}: pass --yes to confirm");
+    }
+    eprintln!("This will {what}. Type `{answer}` to confirm:");
+    let mut typed = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut typed)
+        .context("reading the confirmation")?;
+    if typed.trim() != answer {
+        anyhow::bail!("not confirmed: nothing changed");
+    }
+    Ok(())
+}
+
+/// The service layer for a one-off command (no server running).
+async fn offline_service(database: &DatabaseArgs) -> anyhow::Result<Service> {
+    let db = Database::connect(&database.database_url)
+        .await
+        .with_context(|| format!("opening database {}", database.database_url))?;
+    // The heartbeat interval only matters to a running server.
+    Ok(Service::new(db, std::time::Duration::from_secs(60)))
+}
