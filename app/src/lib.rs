@@ -15,7 +15,9 @@ use leptos_router::{
 };
 
 use crate::components::HydrationMarker;
-use crate::pages::{ActionPage, FleetPage, HistoryPage, LoginPage, NotFound, ServerPage};
+use crate::pages::{
+    ActionPage, FleetPage, HistoryPage, LoginPage, NotFound, ServerPage, SettingsPage,
+};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -61,6 +63,7 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=StaticSegment("actions") view=HistoryPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("login") view=LoginPage/>
+                    <Route path=StaticSegment("settings") view=SettingsPage ssr=SsrMode::Async/>
                     <Route
                         path=(StaticSegment("actions"), ParamSegment("id"))
                         view=ActionPage
@@ -112,6 +115,7 @@ fn TopBar() -> impl IntoView {
                 <nav aria-label="Main">
                     <A href="/">"Fleet"</A>
                     <A href="/actions">"History"</A>
+                    <A href="/settings">"Settings"</A>
                 </nav>
                 <form method="post" action="/logout" class="logout">
                     <button type="submit" class="secondary small">"Log out"</button>

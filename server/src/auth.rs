@@ -8,7 +8,7 @@ use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use homelab_app::api::ssr::SessionUser;
+use homelab_app::api::ssr::{SessionToken, SessionUser};
 use serde::Deserialize;
 
 use crate::http::{ApiError, bearer_token, behind_tls};
@@ -130,6 +130,10 @@ where
             Ok(Some(user)) => {
                 let user = SessionUser(user);
                 parts.extensions.insert(user.clone());
+                if let Some(token) = session_token(&parts.headers) {
+                    let token = SessionToken(token.to_owned());
+                    parts.extensions.insert(token);
+                }
                 Ok(DashboardSession(user))
             }
             Ok(None) => {

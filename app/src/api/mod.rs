@@ -2,12 +2,18 @@
 //! reach the service layer through the [`ssr::Backend`] that the server provides as
 //! context; the browser build only sees the typed call.
 
+pub mod access;
 pub mod actions;
 pub mod servers;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
+pub use access::{
+    ChangePassword, CreateApiToken, ListApiTokens, MintedToken, RemoveServer, RevokeApiToken,
+    RotateAgentToken, change_password, create_api_token, list_api_tokens, remove_server,
+    revoke_api_token, rotate_agent_token,
+};
 pub use actions::{
     ActionHistory, ActionPageData, ApproveAction, CancelAction, CreateAction, HistoryPageData,
     LoadAction, RejectAction, action_history, approve_action, cancel_action, create_action,

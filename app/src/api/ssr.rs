@@ -10,8 +10,8 @@ use std::sync::Arc;
 use leptos::prelude::use_context;
 
 use crate::domain::{
-    Action, ActionPage, ActionSpec, AddedServer, AppError, ApprovalPolicy, HistoryFilter,
-    ServerDetail, ServerId, ServerName, ServerSummary,
+    Action, ActionPage, ActionSpec, AddedServer, ApiTokenInfo, AppError, ApprovalPolicy,
+    HistoryFilter, ServerDetail, ServerId, ServerName, ServerSummary,
 };
 
 /// A boxed future, so that [`Backend`] can be used as a trait object.
@@ -83,6 +83,35 @@ pub trait Backend: Send + Sync + 'static {
         cursor: Option<String>,
         limit: u32,
     ) -> BoxFuture<'_, Result<ActionPage, AppError>>;
+
+    /// Gives a server a new agent token (shown once); the old one dies at once.
+    fn rotate_agent_token(
+        &self,
+        server: ServerId,
+        actor: String,
+    ) -> BoxFuture<'_, Result<AddedServer, AppError>>;
+
+    /// Removes a server from the fleet; its history stays.
+    fn remove_server(&self, server: ServerId, actor: String)
+    -> BoxFuture<'_, Result<(), AppError>>;
+
+    /// Every JSON API token (names and ages).
+    fn list_api_tokens(&self) -> BoxFuture<'_, Result<Vec<ApiTokenInfo>, AppError>>;
+
+    /// Mints an API token and returns its secret (shown once).
+    fn create_api_token(&self, name: String) -> BoxFuture<'_, Result<String, AppError>>;
+
+    /// Revokes an API token.
+    fn revoke_api_token(&self, name: String, actor: String) -> BoxFuture<'_, Result<(), AppError>>;
+
+    /// Changes the signed-in user's password, ending their other sessions.
+    fn change_password(
+        &self,
+        user: String,
+        current: String,
+        new: String,
+        keep_session: Option<String>,
+    ) -> BoxFuture<'_, Result<(), AppError>>;
 }
 
 /// The backend shared by every request.
@@ -131,3 +160,21 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
 /// middleware.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionUser(pub String);
+
+/// The secret of the request's own session (its cookie), beside [`SessionUser`]: a
+/// password change keeps this one session and ends the others.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(pub String);
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(..)")
+    }
+}
+
+/// The request's own session token, if it came with one.
+pub fn session_token() -> Option<String> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<SessionToken>().cloned())
+        .map(|t| t.0)
+}

@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::{AddServer, ApproveAction, Fleet, RejectAction, action_history, list_servers};
-use crate::components::{ActionError, ActionsTable, RelativeTime, StatusBadge};
-use crate::domain::{ActionStatus, AddedServer, AppError};
+use crate::components::{ActionError, ActionsTable, AgentTokenNote, RelativeTime, StatusBadge};
+use crate::domain::{ActionStatus, AppError};
 
 /// The fleet table, rendered on the server and refreshed after a server is added.
 #[component]
@@ -151,59 +151,11 @@ fn AddServerForm(action: ServerAction<AddServer>) -> impl IntoView {
                 <button type="submit" disabled=pending>"Add server"</button>
             </ActionForm>
             {move || result.get().map(|outcome| match outcome {
-                Ok(added) => view! { <AddedServerNote added/> }.into_any(),
+                Ok(added) => view! { <AgentTokenNote added what="added"/> }.into_any(),
                 Err(error) => view! { <ErrorNote error/> }.into_any(),
             })}
         </section>
     }
-}
-
-/// The token of a freshly added server, shown this once, with what to paste on the
-/// machine.
-#[component]
-fn AddedServerNote(added: AddedServer) -> impl IntoView {
-    let server_url = dashboard_origin();
-    // The token goes into a file only root can read: a command line is readable by
-    // every local user. `printf` is a shell builtin, so the token never shows in
-    // another process's argv either.
-    let command = format!(
-        "install -d -m 0700 /etc/homelab-agent\n\
-         (umask 077; printf '%s\\n' '{}' > /etc/homelab-agent/token)\n\
-         homelab-agent --server {server_url} --token-file /etc/homelab-agent/token",
-        added.agent_token
-    );
-    let config = format!(
-        "server = \"{server_url}\"\ntoken = \"{}\"\n",
-        added.agent_token
-    );
-    view! {
-        <div class="note success" role="status">
-            <p>
-                "Server " <strong>{added.id.to_string()}</strong>
-                " added. Its agent token is shown only now:"
-            </p>
-            <pre class="token">{added.agent_token}</pre>
-            <p>"On the machine, as root, run the agent with it:"</p>
-            <pre class="snippet">{command}</pre>
-            <p>
-                "or put this in " <code>"/etc/homelab-agent/agent.toml"</code>
-                " and start the " <code>"homelab-agent"</code> " systemd unit (see the README):"
-            </p>
-            <pre class="snippet">{config}</pre>
-        </div>
-    }
-}
-
-/// The dashboard's address as the admin's browser reaches it: what agents on the
-/// LAN most likely reach too.
-fn dashboard_origin() -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        if let Ok(origin) = window().location().origin() {
-            return origin;
-        }
-    }
-    "http://HOMELAB-CMD-HOST:3000".to_owned()
 }
 
 /// An error from a server function, in words.

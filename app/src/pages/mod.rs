@@ -6,6 +6,7 @@ mod history;
 mod login;
 mod not_found;
 mod server;
+mod settings;
 
 pub use action::ActionPage;
 pub use fleet::FleetPage;
@@ -13,3 +14,4 @@ pub use history::HistoryPage;
 pub use login::LoginPage;
 pub use not_found::NotFound;
 pub use server::ServerPage;
+pub use settings::SettingsPage;

@@ -430,7 +430,7 @@ impl Service {
     pub async fn set_user_password(&self, name: &str, password: &str) -> Result<bool, AppError> {
         let name = name.trim();
         if name.is_empty()
-            || name.len() > 64
+            || name.len() > MAX_LOGIN_NAME_CHARS
             || !name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
@@ -440,37 +440,105 @@ impl Service {
                 "1 to 64 characters: letters, digits, '.', '_' or '-'",
             ));
         }
-        if password.chars().count() < 8 {
+        let hash = hash_password(password).await?;
+        self.store_password(name, hash, None).await
+    }
+
+    /// A signed-in user's own password change: the current password must be right
+    /// (throttled like a login), every other session of the user ends, the one that
+    /// made the change (`keep_session`, a session token) stays.
+    pub async fn change_password(
+        &self,
+        name: &str,
+        current: &str,
+        new: &str,
+        keep_session: Option<&str>,
+    ) -> Result<(), AppError> {
+        if current.len() > MAX_PASSWORD_BYTES {
             return Err(AppError::invalid(
-                "password",
-                "must be at least 8 characters",
+                "current",
+                "the current password is wrong",
             ));
         }
-        let salt = SaltString::generate(&mut OsRng);
-        let hash = argon2::Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| {
-                tracing::error!(error = %e, "argon2 hashing failed");
-                AppError::Internal
-            })?
-            .to_string();
-        let name = name.to_owned();
+        let wait = self
+            .login_throttle
+            .reserve(name, Instant::now())
+            .map_err(|Busy| {
+                AppError::invalid("current", "too many attempts: wait a moment and try again")
+            })?;
+        tokio::time::sleep(wait).await;
+        let Some(stored) = db::users::password_hash(self.db.pool(), name).await? else {
+            return Err(AppError::NotFound(format!("no account `{name}`")));
+        };
+        if !self
+            .login_throttle
+            .verify(stored, current.to_owned())
+            .await?
+        {
+            tracing::warn!(user = %loggable(name), "password change: wrong current password");
+            return Err(AppError::invalid(
+                "current",
+                "the current password is wrong",
+            ));
+        }
+        self.login_throttle.succeeded(name);
+        let hash = hash_password(new).await?;
+        self.store_password(name, hash, keep_session.map(tokens::hash))
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a password hash and ends the user's sessions but `keep` (a session
+    /// token hash); true when the account is new.
+    async fn store_password(
+        &self,
+        name: &str,
+        hash: String,
+        keep: Option<String>,
+    ) -> Result<bool, AppError> {
+        let owned = name.to_owned();
         let (created, ended) = self
             .db
             .write(move |tx| {
                 Box::pin(async move {
-                    let created = db::users::upsert(tx, &name, &hash).await?;
-                    let ended = db::sessions::delete_for_user(tx, &name).await?;
+                    let created = db::users::upsert(tx, &owned, &hash).await?;
+                    let ended = match &keep {
+                        Some(keep) => db::sessions::delete_others(tx, &owned, keep).await?,
+                        None => db::sessions::delete_for_user(tx, &owned).await?,
+                    };
                     Ok::<_, DbError>((created, ended))
                 })
             })
-            .await
-            .map_err(internal)?;
-        if ended > 0 {
-            tracing::info!(sessions = ended, "password changed: sessions ended");
-        }
+            .await?;
+        tracing::info!(user = name, sessions_ended = ended, "password set");
         Ok(created)
     }
+}
+
+/// Checks a new password's length and hashes it with argon2 off the async threads.
+async fn hash_password(password: &str) -> Result<String, AppError> {
+    if password.chars().count() < 8 || password.len() > MAX_PASSWORD_BYTES {
+        return Err(AppError::invalid(
+            "password",
+            format!("must be 8 characters to {MAX_PASSWORD_BYTES} bytes long"),
+        ));
+    }
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "password hashing task failed");
+        AppError::Internal
+    })?
+    .map_err(|e| {
+        tracing::error!(error = %e, "argon2 hashing failed");
+        AppError::Internal
+    })
 }
 
 /// An argon2 hash that no password matches, verified against when the user does not

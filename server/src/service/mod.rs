@@ -297,6 +297,48 @@ impl Backend for Service {
     ) -> BoxFuture<'_, Result<homelab_protocol::ActionPage, AppError>> {
         Box::pin(async move { Service::history(self, &filter, cursor.as_deref(), limit).await })
     }
+
+    fn rotate_agent_token(
+        &self,
+        server: ServerId,
+        actor: String,
+    ) -> BoxFuture<'_, Result<AddedServer, AppError>> {
+        Box::pin(async move { Service::rotate_agent_token(self, &server, &actor).await })
+    }
+
+    fn remove_server(
+        &self,
+        server: ServerId,
+        actor: String,
+    ) -> BoxFuture<'_, Result<(), AppError>> {
+        Box::pin(async move { Service::remove_server(self, &server, &actor).await })
+    }
+
+    fn list_api_tokens(
+        &self,
+    ) -> BoxFuture<'_, Result<Vec<homelab_protocol::ApiTokenInfo>, AppError>> {
+        Box::pin(Service::list_api_tokens(self))
+    }
+
+    fn create_api_token(&self, name: String) -> BoxFuture<'_, Result<String, AppError>> {
+        Box::pin(async move { Service::create_api_token(self, &name).await })
+    }
+
+    fn revoke_api_token(&self, name: String, actor: String) -> BoxFuture<'_, Result<(), AppError>> {
+        Box::pin(async move { Service::revoke_api_token(self, &name, &actor).await })
+    }
+
+    fn change_password(
+        &self,
+        user: String,
+        current: String,
+        new: String,
+        keep_session: Option<String>,
+    ) -> BoxFuture<'_, Result<(), AppError>> {
+        Box::pin(async move {
+            Service::change_password(self, &user, &current, &new, keep_session.as_deref()).await
+        })
+    }
 }
 
 #[cfg(test)]

@@ -243,3 +243,74 @@ async fn names_that_would_read_differently_are_refused() {
         "{body}"
     );
 }
+
+/// Logs a new client in as the test user; returns it with its session.
+async fn second_session(app: &TestApp, password: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client
+        .post(app.url("/login"))
+        .form(&[
+            ("username", TEST_USER),
+            ("password", password),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert!(
+        response.headers().get("set-cookie").is_some(),
+        "logged in with {password:?}"
+    );
+    client
+}
+
+#[tokio::test]
+async fn a_password_changed_in_the_dashboard_keeps_this_session_and_ends_the_others() {
+    use homelab_app::api::ChangePassword;
+    use leptos::server_fn::ServerFn;
+
+    let app = spawn_app().await;
+    let other = second_session(&app, crate::helpers::TEST_PASSWORD).await;
+    let change = |current: &str, new: &str, repeat: &str| {
+        app.client
+            .post(app.url(<ChangePassword as ServerFn>::PATH))
+            .form(&[("current", current), ("new", new), ("repeat", repeat)])
+            .send()
+    };
+
+    // A wrong current password, or two different new ones: refused, nothing ends.
+    let wrong = change("not it", "another password", "another password")
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 422);
+    let mismatch = change(crate::helpers::TEST_PASSWORD, "another password", "other")
+        .await
+        .unwrap();
+    assert_eq!(mismatch.status(), 422);
+    let still = other.get(app.url("/api/v1/servers")).send().await.unwrap();
+    assert_eq!(still.status(), 200);
+
+    let changed = change(
+        crate::helpers::TEST_PASSWORD,
+        "another password",
+        "another password",
+    )
+    .await
+    .unwrap();
+    assert_eq!(changed.status(), 200, "{:?}", changed.text().await);
+    let mine = app
+        .client
+        .get(app.url("/api/v1/servers"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.status(), 200, "the session that changed it stays");
+    let theirs = other.get(app.url("/api/v1/servers")).send().await.unwrap();
+    assert_eq!(theirs.status(), 401, "every other session ends");
+    second_session(&app, "another password").await;
+}

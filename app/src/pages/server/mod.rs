@@ -1,5 +1,7 @@
 //! `/servers/:id`: one machine's health and its pending updates.
 
+mod access;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -173,6 +175,7 @@ fn ServerView(page: ServerPageData, security_only: bool, controls: Controls) -> 
                 }.into_any()
             }}
         </section>
+        <access::AccessCard server_id=s.id.to_string()/>
     }
 }
 
