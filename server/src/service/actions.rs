@@ -508,3 +508,32 @@ async fn security_pins(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::db::testing::fresh_db;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The history cursor comes from the URL: any text and any limit get a page
+        /// or a clear 422, never a panic.
+        #[test]
+        fn any_cursor_and_limit_get_a_page_or_a_refusal(cursor in any::<String>(), limit in any::<u32>()) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let (db, _dir) = fresh_db().await;
+                let service = Service::new(db, Duration::from_secs(60));
+                match service.history(&HistoryFilter::default(), Some(&cursor), limit).await {
+                    Ok(page) => prop_assert!(page.actions.is_empty()),
+                    Err(AppError::Invalid { field, .. }) => prop_assert_eq!(field, "cursor"),
+                    Err(other) => prop_assert!(false, "{other:?}"),
+                }
+                Ok(())
+            })?;
+        }
+    }
+}
