@@ -22,20 +22,6 @@ pub enum GlobError {
 #[serde(try_from = "String", into = "String")]
 pub struct UnitGlob(String);
 
-/// systemd's unit types other than `service`.
-const OTHER_UNIT_TYPES: [&str; 10] = [
-    "socket",
-    "device",
-    "mount",
-    "automount",
-    "swap",
-    "target",
-    "path",
-    "timer",
-    "slice",
-    "scope",
-];
-
 impl UnitGlob {
     /// Checks `s` and completes a bare name with `.service`.
     pub fn parse(s: impl Into<String>) -> Result<Self, GlobError> {
@@ -50,7 +36,9 @@ impl UnitGlob {
         let suffix = s.rsplit_once('.').map(|(_, suffix)| suffix);
         match suffix {
             Some("service") => Ok(UnitGlob(s)),
-            Some(t) if OTHER_UNIT_TYPES.contains(&t) => Err(GlobError::NotAService(s)),
+            Some(t) if homelab_protocol::params::OTHER_UNIT_TYPES.contains(&t) => {
+                Err(GlobError::NotAService(s))
+            }
             // `docker*` already reaches `.service` names; only those exist to match.
             _ if s.ends_with('*') => Ok(UnitGlob(s)),
             _ => Ok(UnitGlob(format!("{s}.service"))),

@@ -29,7 +29,7 @@ pub const AGENT_UNIT: &str = "homelab-agent.service";
 
 /// systemd's unit types other than `service` (`systemd.unit(5)`): a name ending in
 /// one of them is such a unit, and is refused.
-const OTHER_UNIT_TYPES: [&str; 10] = [
+pub const OTHER_UNIT_TYPES: [&str; 10] = [
     "socket",
     "device",
     "mount",

@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use homelab_protocol::{
-    ActionResult, ActionSpec, ActionStatus, ActionType, DebVersion, Heartbeat, Metrics,
-    PackageName, PendingPackage, ServerName,
+    ActionResult, ActionSpec, ActionStatus, ActionType, DebVersion, Heartbeat, PackageName,
+    PendingPackage, ServerName,
 };
 
 use super::*;
@@ -95,23 +95,7 @@ fn heartbeat(version: &str) -> Heartbeat {
         held: false,
         kept_back: false,
     };
-    Heartbeat {
-        agent_version: "0.1.0".into(),
-        os: "Debian".into(),
-        hostname: None,
-        metrics: Metrics {
-            cpu_percent: 1.0,
-            memory_percent: 2.0,
-            disk_percent: 3.0,
-            load_1: 0.0,
-            load_5: 0.0,
-            load_15: 0.0,
-            uptime_s: 1,
-        },
-        reboot_required: false,
-        reboot_required_pkgs: Vec::new(),
-        packages: Some((0..50).map(|i| package(&format!("pkg{i}"))).collect()),
-    }
+    super::testing::heartbeat(Some((0..50).map(|i| package(&format!("pkg{i}"))).collect()))
 }
 
 async fn service_with_server() -> (Service, String, tempfile::TempDir) {

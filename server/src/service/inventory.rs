@@ -161,30 +161,12 @@ fn package_digest(packages: &[homelab_protocol::PendingPackage]) -> String {
 mod tests {
     use std::time::Duration;
 
-    use homelab_protocol::{DebVersion, Metrics, PackageName, PendingPackage, ServerName};
+    use homelab_protocol::{DebVersion, PackageName, PendingPackage, ServerName};
 
     use super::*;
     use crate::db::testing::fresh_db;
 
-    fn heartbeat(packages: Option<Vec<PendingPackage>>) -> Heartbeat {
-        Heartbeat {
-            agent_version: "0.1.0".into(),
-            os: "Debian".into(),
-            hostname: None,
-            metrics: Metrics {
-                cpu_percent: 1.0,
-                memory_percent: 2.0,
-                disk_percent: 3.0,
-                load_1: 0.0,
-                load_5: 0.0,
-                load_15: 0.0,
-                uptime_s: 1,
-            },
-            reboot_required: false,
-            reboot_required_pkgs: Vec::new(),
-            packages,
-        }
-    }
+    use super::super::testing::heartbeat;
 
     fn package(name: &str) -> PendingPackage {
         PendingPackage {

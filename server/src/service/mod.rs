@@ -8,6 +8,8 @@ mod actions;
 mod cancellation_tests;
 mod dispatch;
 mod inventory;
+#[cfg(test)]
+mod testing;
 
 use std::time::Duration;
 
