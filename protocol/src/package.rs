@@ -46,8 +46,6 @@ pub enum VersionFault {
     EmptyRevision,
     #[error("the revision after the last `-` holds only letters, digits and + . ~")]
     RevisionChar,
-    #[error("it must not end with `+` (apt reads a trailing + or - as install or remove)")]
-    TrailingPlus,
 }
 
 /// A Debian package name, optionally with `:arch`: `^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$`,
@@ -124,6 +122,14 @@ impl DebVersion {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether apt can be asked for exactly this version (`name=VERSION`). Policy
+    /// allows a version to end in `+` (bookworm's gcc-bpf is `12.2.0-14+deb12u1+`),
+    /// but apt reads a trailing `+` on an argument as "install" and strips it, so
+    /// such a pin would ask for another version; it is never put on a command line.
+    pub fn is_pinnable(&self) -> bool {
+        !self.0.ends_with('+')
+    }
 }
 
 /// The first rule `s` breaks, if any.
@@ -172,9 +178,6 @@ fn version_fault(s: &str) -> Option<VersionFault> {
         {
             return Some(VersionFault::RevisionChar);
         }
-    }
-    if s.ends_with('+') {
-        return Some(VersionFault::TrailingPlus);
     }
     None
 }
@@ -339,6 +342,8 @@ mod tests {
             "1.0--1",
             // A colon after the epoch belongs to the upstream version (dpkg allows it).
             "1:2.3:4-1",
+            // bookworm's gcc-bpf: valid, though never pinnable.
+            "12.2.0-14+deb12u1+",
         ]) {
             assert_eq!(
                 DebVersion::parse(v).map(|d| d.to_string()),
@@ -356,8 +361,6 @@ mod tests {
         for (bad, fault) in [
             ("1.1-1-", EmptyRevision),
             ("1.0-", EmptyRevision),
-            ("1.0+", TrailingPlus),
-            ("1.0-1+", TrailingPlus),
             ("-1", UpstreamStart),
             ("a1", UpstreamStart),
             ("a1.0", UpstreamStart),
@@ -421,10 +424,11 @@ mod tests {
         }
 
         #[test]
-        fn no_accepted_version_ends_in_a_sign_or_holds_a_slash(s in "\\PC{0,16}|[0-9][0-9a-z.+~:-]{0,10}") {
+        fn no_accepted_version_ends_in_a_hyphen_or_holds_a_slash(s in "\\PC{0,16}|[0-9][0-9a-z.+~:-]{0,10}") {
             if let Ok(v) = DebVersion::parse(s) {
                 let v = v.as_str();
-                prop_assert!(!v.ends_with('-') && !v.ends_with('+') && !v.starts_with('-'));
+                prop_assert!(!v.ends_with('-') && !v.starts_with('-'));
+                prop_assert_eq!(v.ends_with('+'), !DebVersion::parse(v).unwrap().is_pinnable());
                 prop_assert!(!v.contains('/') && !v.contains(char::is_whitespace));
             }
         }
@@ -433,12 +437,12 @@ mod tests {
     /// Debian policy's version grammar written as one regex, independently of the
     /// hand-written parser (the epoch's range aside).
     fn policy_regex() -> regex::Regex {
-        let rev = "[A-Za-z0-9.+~]*[A-Za-z0-9.~]";
+        let rev = "[A-Za-z0-9.+~]+";
         regex::Regex::new(&format!(
             "^(?:[0-9]{{1,9}}:[0-9][A-Za-z0-9.+~:-]*-{rev}\
-             |[0-9]{{1,9}}:[0-9](?:[A-Za-z0-9.+~:]*[A-Za-z0-9.~:])?\
+             |[0-9]{{1,9}}:[0-9][A-Za-z0-9.+~:]*\
              |[0-9][A-Za-z0-9.+~-]*-{rev}\
-             |[0-9](?:[A-Za-z0-9.+~]*[A-Za-z0-9.~])?)$"
+             |[0-9][A-Za-z0-9.+~]*)$"
         ))
         .unwrap()
     }

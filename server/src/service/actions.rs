@@ -501,8 +501,16 @@ async fn security_pins(
         .filter_map(|s| {
             let p = s.package;
             (!p.held).then_some(())?;
+            let version = p.security_version?;
+            if !version.is_pinnable() {
+                // apt cannot be asked for this exact version; the package stays
+                // pending (and listed) rather than be upgraded to the wrong one.
+                tracing::warn!(package = %p.name, %version,
+                    "security version cannot be pinned on apt's command line; left out");
+                return None;
+            }
             Some(SecurityPin {
-                version: p.security_version?,
+                version,
                 name: p.name,
             })
         })

@@ -732,3 +732,34 @@ async fn an_approved_no_op_security_upgrade_completes_without_the_agent() {
     assert_eq!(approved["stdout"], "No security packages to upgrade");
     assert!(app.agent_next(&token, 0).await.is_none());
 }
+
+#[tokio::test]
+async fn a_security_version_apt_cannot_pin_is_reported_but_never_on_the_command_line() {
+    let app = spawn_app().await;
+    let token = app.add_server("nas", "NAS").await;
+    // bookworm's gcc-bpf really is `12.2.0-14+deb12u1+`: Debian's, but apt would read
+    // the trailing `+` as "install" and strip it.
+    report_packages(
+        &app,
+        &token,
+        &[
+            ("gcc-bpf", Some("12.2.0-14+deb12u1+"), false),
+            ("openssl", Some("3.0.1-1+deb12u1"), false),
+        ],
+    )
+    .await;
+    let (_, packages) = app.api_get("/api/v1/servers/nas/packages").await;
+    assert_eq!(packages["security"], 2, "both are listed");
+    let created = create_ok(&app, "nas", "apt_upgrade_security").await;
+    assert_eq!(
+        created["argv"],
+        json!([
+            "apt-get",
+            "install",
+            "--only-upgrade",
+            "-y",
+            "--",
+            "openssl=3.0.1-1+deb12u1"
+        ])
+    );
+}
