@@ -1,6 +1,6 @@
 import { expect, type APIRequestContext, type Page } from "@playwright/test";
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** What start-server.sh prepared: the sandbox root and an API token. */
@@ -35,11 +35,17 @@ export async function addServer(request: APIRequestContext, id: string, name: st
   return (await response.json()).agent_token;
 }
 
-/** Starts the real agent inside the sandbox root (chroot), reporting to the server. */
+/** Starts the real agent inside the sandbox root (chroot), reporting to the server.
+ * The token goes in a root-only file, as the dashboard tells admins to do: a
+ * command line is readable by every local user. */
 export function startAgent(baseURL: string, token: string): ChildProcess {
+  const dir = join(e2e.root, "etc", "homelab-agent");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const name = `token-${token.slice(4, 12)}`;
+  writeFileSync(join(dir, name), `${token}\n`, { mode: 0o600 });
   return spawn(
     "chroot",
-    [e2e.root, "/usr/local/bin/homelab-agent", "--server", baseURL, "--token", token],
+    [e2e.root, "/usr/local/bin/homelab-agent", "--server", baseURL, "--token-file", `/etc/homelab-agent/${name}`],
     { stdio: "inherit", env: { ...process.env, RUST_LOG: "warn" } },
   );
 }
