@@ -5,10 +5,11 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod db;
 pub mod http;
 pub mod jobs;
 pub mod serve;
-pub mod service;
 pub mod startup;
-pub mod tokens;
+
+// The service layer and the database live in their own crate; re-exported under the
+// names the server's modules (and tests) use.
+pub use homelab_core::{db, service, tokens};

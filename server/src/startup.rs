@@ -1,7 +1,6 @@
 //! Builds the router and runs the server until it is told to stop.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use std::path::PathBuf;
@@ -11,7 +10,6 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, Uri};
 use axum::middleware;
 use axum::routing::{get, post};
-use homelab_app::api::ssr::SharedBackend;
 use homelab_app::{App, shell};
 use leptos::config::{Env, LeptosOptions};
 use leptos::prelude::{provide_context, use_context};
@@ -59,9 +57,9 @@ pub fn leptos_options(args: &ServeArgs) -> LeptosOptions {
 /// three policies hold for every request: security headers, no dot segments, and
 /// same-origin writes.
 pub fn router(state: AppState) -> Router {
-    let backend: SharedBackend = Arc::new(state.service.clone());
+    let service = state.service.clone();
     let context = move || {
-        provide_context(backend.clone());
+        provide_context(service.clone());
         provide_request_nonce();
     };
     let leptos_options = state.leptos_options.clone();

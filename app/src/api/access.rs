@@ -34,9 +34,9 @@ pub async fn rotate_agent_token(
                 ));
             }
             let id = parse_server_id(&server_id)?;
-            super::ssr::backend()?
-                .rotate_agent_token(id, super::ssr::actor())
-                .await
+            Ok(super::ssr::service()?
+                .rotate_agent_token(&id, &super::ssr::actor())
+                .await?)
         }
         .await,
     )
@@ -55,8 +55,8 @@ pub async fn remove_server(server_id: String, confirm_id: String) -> Result<(), 
                 ));
             }
             let id = parse_server_id(&server_id)?;
-            super::ssr::backend()?
-                .remove_server(id, super::ssr::actor())
+            super::ssr::service()?
+                .remove_server(&id, &super::ssr::actor())
                 .await?;
             leptos_axum::redirect("/");
             Ok(())
@@ -68,7 +68,7 @@ pub async fn remove_server(server_id: String, confirm_id: String) -> Result<(), 
 /// Every JSON API token, for the settings page.
 #[server]
 pub async fn list_api_tokens() -> Result<Vec<ApiTokenInfo>, AppError> {
-    super::ssr::respond(super::ssr::backend()?.list_api_tokens().await)
+    super::ssr::respond(async { Ok(super::ssr::service()?.list_api_tokens().await?) }.await)
 }
 
 /// Mints a JSON API token called `name`.
@@ -76,9 +76,7 @@ pub async fn list_api_tokens() -> Result<Vec<ApiTokenInfo>, AppError> {
 pub async fn create_api_token(name: String) -> Result<MintedToken, AppError> {
     super::ssr::respond(
         async {
-            let token = super::ssr::backend()?
-                .create_api_token(name.clone())
-                .await?;
+            let token = super::ssr::service()?.create_api_token(&name).await?;
             Ok(MintedToken {
                 name: name.trim().to_owned(),
                 token,
@@ -92,9 +90,12 @@ pub async fn create_api_token(name: String) -> Result<MintedToken, AppError> {
 #[server]
 pub async fn revoke_api_token(name: String) -> Result<(), AppError> {
     super::ssr::respond(
-        super::ssr::backend()?
-            .revoke_api_token(name, super::ssr::actor())
-            .await,
+        async {
+            Ok(super::ssr::service()?
+                .revoke_api_token(&name, &super::ssr::actor())
+                .await?)
+        }
+        .await,
     )
 }
 
@@ -109,14 +110,10 @@ pub async fn change_password(current: String, new: String, repeat: String) -> Re
                     "the two new passwords are not the same",
                 ));
             }
-            super::ssr::backend()?
-                .change_password(
-                    super::ssr::actor(),
-                    current,
-                    new,
-                    super::ssr::session_token(),
-                )
-                .await
+            let session = super::ssr::session_token();
+            Ok(super::ssr::service()?
+                .change_password(&super::ssr::actor(), &current, &new, session.as_deref())
+                .await?)
         }
         .await,
     )

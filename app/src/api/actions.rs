@@ -49,9 +49,9 @@ pub async fn create_action(
             let parameters = serde_json::Value::Object(parameters);
             let spec = ActionSpec::parse(action_type, Some(&parameters))
                 .map_err(|e| AppError::invalid(e.field, e.message))?;
-            super::ssr::backend()?
-                .create_action(server, spec, super::ssr::actor())
-                .await
+            Ok(super::ssr::service()?
+                .create_action(&server, spec, &super::ssr::actor())
+                .await?)
         }
         .await,
     )
@@ -62,9 +62,9 @@ pub async fn create_action(
 pub async fn approve_action(id: i64) -> Result<Action, AppError> {
     super::ssr::respond(
         async {
-            super::ssr::backend()?
-                .approve_action(id, super::ssr::actor())
-                .await
+            Ok(super::ssr::service()?
+                .approve(id, &super::ssr::actor())
+                .await?)
         }
         .await,
     )
@@ -75,9 +75,9 @@ pub async fn approve_action(id: i64) -> Result<Action, AppError> {
 pub async fn reject_action(id: i64, reason: String) -> Result<Action, AppError> {
     super::ssr::respond(
         async {
-            super::ssr::backend()?
-                .reject_action(id, super::ssr::actor(), reason)
-                .await
+            Ok(super::ssr::service()?
+                .reject(id, &super::ssr::actor(), &reason)
+                .await?)
         }
         .await,
     )
@@ -88,9 +88,9 @@ pub async fn reject_action(id: i64, reason: String) -> Result<Action, AppError> 
 pub async fn cancel_action(id: i64) -> Result<Action, AppError> {
     super::ssr::respond(
         async {
-            super::ssr::backend()?
-                .cancel_action(id, super::ssr::actor())
-                .await
+            Ok(super::ssr::service()?
+                .cancel(id, &super::ssr::actor())
+                .await?)
         }
         .await,
     )
@@ -102,7 +102,7 @@ pub async fn load_action(id: i64) -> Result<ActionPageData, AppError> {
     super::ssr::respond(
         async {
             Ok(ActionPageData {
-                action: super::ssr::backend()?.action(id).await?,
+                action: super::ssr::service()?.action(id).await?,
                 now_ms: super::ssr::now_ms(),
             })
         }
@@ -138,8 +138,8 @@ pub async fn action_history(
                     .map_err(|e| AppError::invalid("type", e.to_string()))?,
             };
             Ok(HistoryPageData {
-                page: super::ssr::backend()?
-                    .history(filter, set(cursor), PAGE_SIZE)
+                page: super::ssr::service()?
+                    .history(&filter, set(cursor).as_deref(), PAGE_SIZE)
                     .await?,
                 now_ms: super::ssr::now_ms(),
             })

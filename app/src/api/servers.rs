@@ -32,7 +32,7 @@ pub const RECENT_ACTIONS: u32 = 10;
 pub async fn list_servers() -> Result<Fleet, AppError> {
     super::ssr::respond(
         async {
-            let servers = super::ssr::backend()?.list_servers().await?;
+            let servers = super::ssr::service()?.list_servers().await?;
             Ok(Fleet {
                 servers,
                 now_ms: super::ssr::now_ms(),
@@ -53,7 +53,7 @@ pub async fn add_server(id: String, name: String) -> Result<AddedServer, AppErro
                 ServerId::parse(id.trim()).map_err(|e| AppError::invalid("id", e.to_string()))?;
             let name =
                 ServerName::parse(&name).map_err(|e| AppError::invalid("name", e.to_string()))?;
-            super::ssr::backend()?.add_server(id, name).await
+            Ok(super::ssr::service()?.add_server(id, name).await?)
         }
         .await,
     )
@@ -66,11 +66,11 @@ pub async fn load_server_page(id: String) -> Result<ServerPageData, AppError> {
         async {
             let id = crate::domain::ServerId::parse(id.as_str())
                 .map_err(|_| AppError::NotFound(format!("no server with id `{id}`")))?;
-            let backend = super::ssr::backend()?;
-            let detail = backend.server_detail(id.clone()).await?;
-            let recent = backend
+            let service = super::ssr::service()?;
+            let detail = service.server_detail(&id).await?;
+            let recent = service
                 .history(
-                    crate::domain::HistoryFilter {
+                    &crate::domain::HistoryFilter {
                         server_id: Some(id.clone()),
                         ..crate::domain::HistoryFilter::default()
                     },
@@ -79,7 +79,7 @@ pub async fn load_server_page(id: String) -> Result<ServerPageData, AppError> {
                 )
                 .await?
                 .actions;
-            let apt_in_flight = backend.apt_in_flight(id).await?;
+            let apt_in_flight = service.apt_in_flight(&id).await?;
             Ok(ServerPageData {
                 detail,
                 recent,
@@ -98,9 +98,9 @@ pub async fn set_maintenance(server_id: String, paused: bool) -> Result<(), AppE
         async {
             let id = crate::domain::ServerId::parse(server_id.as_str())
                 .map_err(|_| AppError::NotFound(format!("no server with id `{server_id}`")))?;
-            super::ssr::backend()?
-                .set_paused(id, paused, super::ssr::actor())
-                .await
+            Ok(super::ssr::service()?
+                .set_paused(&id, paused, &super::ssr::actor())
+                .await?)
         }
         .await,
     )
@@ -116,9 +116,9 @@ pub async fn set_approval_policy(
         async {
             let id = crate::domain::ServerId::parse(server_id.as_str())
                 .map_err(|_| AppError::NotFound(format!("no server with id `{server_id}`")))?;
-            super::ssr::backend()?
-                .set_policy(id, policy, super::ssr::actor())
-                .await
+            Ok(super::ssr::service()?
+                .set_policy(&id, policy, &super::ssr::actor())
+                .await?)
         }
         .await,
     )

@@ -54,3 +54,30 @@ impl FromServerFnError for AppError {
         AppError::Transport(value.to_string())
     }
 }
+
+/// The service's answer in the browser's words. Our own faults are logged here, once,
+/// with what we were doing and why it failed; the browser learns only that it did.
+#[cfg(feature = "ssr")]
+impl From<homelab_core::Error> for AppError {
+    fn from(err: homelab_core::Error) -> Self {
+        use homelab_core::Error as E;
+        match err {
+            E::Invalid { field, message } => AppError::Invalid { field, message },
+            E::NotFound(message) => AppError::NotFound(message),
+            E::Conflict {
+                message,
+                existing_action_id,
+            } => AppError::Conflict {
+                message,
+                existing_action_id,
+            },
+            E::Internal { .. } => {
+                tracing::error!(
+                    error = format!("{:#}", anyhow::Error::from(err)),
+                    "internal error"
+                );
+                AppError::Internal
+            }
+        }
+    }
+}

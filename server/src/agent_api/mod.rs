@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use homelab_app::domain::AppError;
 use homelab_protocol::{ActionResult, Heartbeat, HeartbeatAck, ServerId};
 use serde::Deserialize;
 
@@ -137,8 +136,8 @@ fn dispatch_error(e: DispatchError) -> ApiError {
             ApiError::new(StatusCode::CONFLICT, "CONFLICT", e.to_string())
         }
         DispatchError::Db(e) => {
-            tracing::error!(error = ?anyhow::Error::from(e), "agent API");
-            ApiError::from(AppError::Internal)
+            tracing::error!(error = format!("{:#}", anyhow::Error::from(e)), "agent API");
+            ApiError::internal()
         }
     }
 }

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use homelab_app::domain::AppError;
+use homelab_core::Error as AppError;
 use homelab_protocol::{Action, ActionPage, ActionSpec, ActionStatus, ActionType, HistoryFilter};
 use serde::Deserialize;
 

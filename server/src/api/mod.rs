@@ -9,8 +9,9 @@ use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{any, delete, get, post, put};
 use axum::{Json, Router};
-use homelab_app::domain::{AppError, ServerId, ServerName};
+use homelab_core::Error as AppError;
 use homelab_protocol::{AddedServer, ApprovalPolicy, PackageList, ServerDetail, ServerSummary};
+use homelab_protocol::{ServerId, ServerName};
 use serde::Deserialize;
 
 pub use crate::auth::Actor;

@@ -2,12 +2,11 @@ use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use homelab_app::domain::AppError;
 use serde::Serialize;
 
 /// An error answer: `{"code", "message"}` with the matching status. Client mistakes
-/// carry their message; our own faults say only "internal error" (and were logged
-/// where they happened).
+/// carry their message; our own faults say only "internal error", and are logged
+/// here, once, with their context and causes.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -55,29 +54,41 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID", message)
     }
 
+    /// 500: our own fault, already logged; the caller learns nothing more.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "internal error",
+        )
+    }
+
     /// The status this error answers with.
     pub fn status(&self) -> StatusCode {
         self.status
     }
 }
 
-impl From<AppError> for ApiError {
-    fn from(err: AppError) -> Self {
+impl From<homelab_core::Error> for ApiError {
+    fn from(err: homelab_core::Error) -> Self {
+        use homelab_core::Error as E;
         match err {
-            AppError::Invalid { .. } => Self::invalid(err.to_string()),
-            AppError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", m),
-            AppError::Conflict {
+            E::Invalid { .. } => Self::invalid(err.to_string()),
+            E::NotFound(m) => Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", m),
+            E::Conflict {
                 message,
                 existing_action_id,
             } => ApiError {
                 existing_action_id,
                 ..Self::new(StatusCode::CONFLICT, "CONFLICT", message)
             },
-            AppError::Internal | AppError::Transport(_) => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                "internal error",
-            ),
+            E::Internal { .. } => {
+                tracing::error!(
+                    error = format!("{:#}", anyhow::Error::from(err)),
+                    "internal error"
+                );
+                Self::internal()
+            }
         }
     }
 }
@@ -91,7 +102,7 @@ impl From<PathRejection> for ApiError {
             // A handler asked for a parameter its route does not have: our bug.
             other => {
                 tracing::error!(error = %other.body_text(), "path extractor misconfigured");
-                Self::from(AppError::Internal)
+                Self::internal()
             }
         }
     }

@@ -4,12 +4,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::Error;
 use argon2::Block;
 use argon2::password_hash::{self, PasswordHash, PasswordHasher, SaltString, rand_core::OsRng};
-use homelab_app::domain::AppError;
 use tokio::sync::Semaphore;
 
-use super::{Service, internal};
+use super::Service;
+use crate::ResultExt as _;
 use crate::db::{self, DbError};
 use crate::tokens;
 
@@ -156,14 +157,11 @@ impl LoginThrottle {
 
     /// Checks `password` against the argon2 `hash` on the blocking pool, at most one
     /// check per core at a time, each in a reused memory buffer.
-    async fn verify(&self, hash: String, password: String) -> Result<bool, AppError> {
+    async fn verify(&self, hash: String, password: String) -> Result<bool, Error> {
         let permit = Arc::clone(&self.hashing)
             .acquire_owned()
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "password check semaphore closed");
-                AppError::Internal
-            })?;
+            .map_err(|e| Error::internal("password check semaphore", e))?;
         let pool = Arc::clone(&self.memory);
         tokio::task::spawn_blocking(move || {
             // Held by the blocking task itself: if the request is dropped meanwhile,
@@ -173,10 +171,7 @@ impl LoginThrottle {
             verify_in(&hash, password.as_bytes(), buffer.blocks())
         })
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "password check panicked");
-            AppError::Internal
-        })
+        .map_err(|e| Error::internal("password check", e))
     }
 }
 
@@ -281,15 +276,15 @@ pub enum LoginError {
     #[error("too many attempts for this user; wait a little")]
     Throttled,
     #[error(transparent)]
-    Internal(#[from] AppError),
+    Internal(#[from] Error),
 }
 
 impl Service {
     /// Mints an API token called `name` and returns its secret (shown once).
-    pub async fn create_api_token(&self, name: &str) -> Result<String, AppError> {
+    pub async fn create_api_token(&self, name: &str) -> Result<String, Error> {
         let name = name.trim();
         if name.is_empty() || name.len() > 100 || !homelab_protocol::text::displayable(name) {
-            return Err(AppError::invalid("name", "1 to 100 printable characters"));
+            return Err(Error::invalid("name", "1 to 100 printable characters"));
         }
         let token = tokens::mint(API_TOKEN_PREFIX);
         let (owned_name, hash) = (name.to_owned(), token.hash.clone());
@@ -299,24 +294,22 @@ impl Service {
                 Box::pin(async move { db::api_tokens::insert(tx, &owned_name, &hash).await })
             })
             .await
-            .map_err(internal)?;
+            .context("create api token")?;
         if inserted {
             Ok(token.secret)
         } else {
-            Err(AppError::conflict(format!(
+            Err(Error::conflict(format!(
                 "an API token named `{name}` exists"
             )))
         }
     }
 
     /// Every API token, by name (never a secret).
-    pub async fn list_api_tokens(
-        &self,
-    ) -> Result<Vec<homelab_app::domain::ApiTokenInfo>, AppError> {
+    pub async fn list_api_tokens(&self) -> Result<Vec<homelab_protocol::ApiTokenInfo>, Error> {
         Ok(db::api_tokens::list(self.db.pool())
             .await?
             .into_iter()
-            .map(|t| homelab_app::domain::ApiTokenInfo {
+            .map(|t| homelab_protocol::ApiTokenInfo {
                 name: t.name,
                 created_at_ms: t.created_at_ms,
             })
@@ -324,24 +317,24 @@ impl Service {
     }
 
     /// Revokes the API token called `name`: requests carrying it are refused at once.
-    pub async fn revoke_api_token(&self, name: &str, actor: &str) -> Result<(), AppError> {
+    pub async fn revoke_api_token(&self, name: &str, actor: &str) -> Result<(), Error> {
         let owned = name.to_owned();
         let found = self
             .db
             .write(move |tx| Box::pin(async move { db::api_tokens::delete(tx, &owned).await }))
             .await?;
         if !found {
-            return Err(AppError::NotFound(format!("no API token named `{name}`")));
+            return Err(Error::NotFound(format!("no API token named `{name}`")));
         }
         tracing::warn!(token = name, by = actor, "API token revoked");
         Ok(())
     }
 
     /// The name of the API token `secret`, if it is one.
-    pub async fn api_token_name(&self, secret: &str) -> Result<Option<String>, AppError> {
+    pub async fn api_token_name(&self, secret: &str) -> Result<Option<String>, Error> {
         db::api_tokens::find(self.db.pool(), &tokens::hash(secret))
             .await
-            .map_err(internal)
+            .context("api token name")
     }
 
     /// Checks a password and opens a session; returns the session token for the
@@ -367,7 +360,7 @@ impl Service {
         tokio::time::sleep(wait).await;
         let stored = db::users::password_hash(self.db.pool(), name)
             .await
-            .map_err(internal)?;
+            .context("login")?;
         // Verify against a fixed hash when the user does not exist, so that the
         // answer takes as long either way; the dummy never logs anyone in.
         let exists = stored.is_some();
@@ -391,32 +384,36 @@ impl Service {
                 Box::pin(async move { db::sessions::insert(tx, &hash, &user, now, expires).await })
             })
             .await
-            .map_err(internal)?;
+            .context("login")?;
         tracing::info!(user = name, "logged in");
         Ok(token.secret)
     }
 
     /// The user of a live session token.
-    pub async fn session_user(&self, token: &str) -> Result<Option<String>, AppError> {
+    pub async fn session_user(&self, token: &str) -> Result<Option<String>, Error> {
         db::sessions::user(self.db.pool(), &tokens::hash(token), db::now_ms())
             .await
-            .map_err(internal)
+            .context("session user")
     }
 
     /// Ends a session.
-    pub async fn logout(&self, token: &str) -> Result<(), AppError> {
+    pub async fn logout(&self, token: &str) -> Result<(), Error> {
         let hash = tokens::hash(token);
         self.db
             .write(move |tx| {
                 Box::pin(async move { db::sessions::delete(tx, &hash, db::now_ms()).await })
             })
             .await
-            .map_err(internal)
+            .context("logout")
     }
 
     /// On a fresh database, creates `admin` with a random password and returns it.
-    pub async fn bootstrap_admin(&self) -> Result<Option<String>, AppError> {
-        if db::users::count(self.db.pool()).await.map_err(internal)? > 0 {
+    pub async fn bootstrap_admin(&self) -> Result<Option<String>, Error> {
+        if db::users::count(self.db.pool())
+            .await
+            .context("bootstrap admin")?
+            > 0
+        {
             return Ok(None);
         }
         let password = tokens::mint("").secret.chars().take(20).collect::<String>();
@@ -427,7 +424,7 @@ impl Service {
     /// Creates the account `name` (or sets its password) with an argon2 hash, and
     /// ends every session of that account: whoever knew the old password is out.
     /// Returns true when the account is new.
-    pub async fn set_user_password(&self, name: &str, password: &str) -> Result<bool, AppError> {
+    pub async fn set_user_password(&self, name: &str, password: &str) -> Result<bool, Error> {
         let name = name.trim();
         if name.is_empty()
             || name.len() > MAX_LOGIN_NAME_CHARS
@@ -435,7 +432,7 @@ impl Service {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         {
-            return Err(AppError::invalid(
+            return Err(Error::invalid(
                 "name",
                 "1 to 64 characters: letters, digits, '.', '_' or '-'",
             ));
@@ -453,22 +450,19 @@ impl Service {
         current: &str,
         new: &str,
         keep_session: Option<&str>,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Error> {
         if current.len() > MAX_PASSWORD_BYTES {
-            return Err(AppError::invalid(
-                "current",
-                "the current password is wrong",
-            ));
+            return Err(Error::invalid("current", "the current password is wrong"));
         }
         let wait = self
             .login_throttle
             .reserve(name, Instant::now())
             .map_err(|Busy| {
-                AppError::invalid("current", "too many attempts: wait a moment and try again")
+                Error::invalid("current", "too many attempts: wait a moment and try again")
             })?;
         tokio::time::sleep(wait).await;
         let Some(stored) = db::users::password_hash(self.db.pool(), name).await? else {
-            return Err(AppError::NotFound(format!("no account `{name}`")));
+            return Err(Error::NotFound(format!("no account `{name}`")));
         };
         if !self
             .login_throttle
@@ -476,10 +470,7 @@ impl Service {
             .await?
         {
             tracing::warn!(user = %loggable(name), "password change: wrong current password");
-            return Err(AppError::invalid(
-                "current",
-                "the current password is wrong",
-            ));
+            return Err(Error::invalid("current", "the current password is wrong"));
         }
         self.login_throttle.succeeded(name);
         let hash = hash_password(new).await?;
@@ -495,7 +486,7 @@ impl Service {
         name: &str,
         hash: String,
         keep: Option<String>,
-    ) -> Result<bool, AppError> {
+    ) -> Result<bool, Error> {
         let owned = name.to_owned();
         let (created, ended) = self
             .db
@@ -516,9 +507,9 @@ impl Service {
 }
 
 /// Checks a new password's length and hashes it with argon2 off the async threads.
-async fn hash_password(password: &str) -> Result<String, AppError> {
+async fn hash_password(password: &str) -> Result<String, Error> {
     if password.chars().count() < 8 || password.len() > MAX_PASSWORD_BYTES {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "password",
             format!("must be 8 characters to {MAX_PASSWORD_BYTES} bytes long"),
         ));
@@ -531,14 +522,8 @@ async fn hash_password(password: &str) -> Result<String, AppError> {
             .map(|h| h.to_string())
     })
     .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "password hashing task failed");
-        AppError::Internal
-    })?
-    .map_err(|e| {
-        tracing::error!(error = %e, "argon2 hashing failed");
-        AppError::Internal
-    })
+    .map_err(|e| Error::internal("password hashing task", e))?
+    .map_err(|e| Error::internal("password hashing", e.to_string()))
 }
 
 /// An argon2 hash that no password matches, verified against when the user does not
@@ -578,7 +563,7 @@ mod tests {
         assert_eq!(service.api_token_name("hcp_wrong").await.unwrap(), None);
         assert!(matches!(
             service.create_api_token("ci").await,
-            Err(AppError::Conflict { .. })
+            Err(Error::Conflict { .. })
         ));
     }
 

@@ -4,14 +4,17 @@
 
 use std::time::Duration;
 
-use homelab_app::domain::{AppError, ServerId};
+use homelab_protocol::ServerId;
+
+use crate::Error;
 use homelab_protocol::{
     ACTOR_AUTO, Action, ActionPage, ActionResult, ActionSpec, ActionStatus, FailureReason,
     HistoryFilter, MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES, NextAction, SecurityPin, action::tail,
     command,
 };
 
-use super::{Service, internal};
+use super::Service;
+use crate::ResultExt as _;
 use crate::db::{self, DbError};
 use crate::tokens;
 
@@ -51,7 +54,7 @@ impl Service {
         server: &ServerId,
         spec: ActionSpec,
         actor: &str,
-    ) -> Result<Action, AppError> {
+    ) -> Result<Action, Error> {
         let action_type = spec.action_type();
         let unit = match &spec {
             ActionSpec::RestartService { unit } => Some(unit.to_string()),
@@ -68,7 +71,7 @@ impl Service {
                         let (paused, policy) = db::servers::approval_inputs(tx, &server)
                             .await?
                             .ok_or_else(|| {
-                                AppError::NotFound(format!("no server with id `{server}`"))
+                                Error::NotFound(format!("no server with id `{server}`"))
                             })?;
                         let pins =
                             if action_type == homelab_protocol::ActionType::AptUpgradeSecurity {
@@ -110,7 +113,7 @@ impl Service {
                             )
                             .await?;
                         }
-                        Ok::<_, AppError>(Some((id, approved_by)))
+                        Ok::<_, Error>(Some((id, approved_by)))
                     })
                 })
                 .await?
@@ -127,12 +130,7 @@ impl Service {
     }
 
     /// The 409 for a request that duplicates an action in flight.
-    async fn duplicate(
-        &self,
-        server: &ServerId,
-        spec: &ActionSpec,
-        unit: Option<&str>,
-    ) -> AppError {
+    async fn duplicate(&self, server: &ServerId, spec: &ActionSpec, unit: Option<&str>) -> Error {
         let existing = db::actions::conflicting(self.db.pool(), server, spec.action_type(), unit)
             .await
             .unwrap_or_else(|e| {
@@ -147,7 +145,7 @@ impl Service {
                 unit.unwrap_or_default()
             )
         };
-        AppError::Conflict {
+        Error::Conflict {
             message: match existing {
                 Some(id) => format!("{what} (action {id})"),
                 None => what,
@@ -158,7 +156,7 @@ impl Service {
 
     /// The apt action queued or running on `server`, which a new one would conflict
     /// with.
-    pub async fn apt_in_flight(&self, server: &ServerId) -> Result<Option<Action>, AppError> {
+    pub async fn apt_in_flight(&self, server: &ServerId) -> Result<Option<Action>, Error> {
         let id = db::actions::conflicting(
             self.db.pool(),
             server,
@@ -166,7 +164,7 @@ impl Service {
             None,
         )
         .await
-        .map_err(internal)?;
+        .context("apt in flight")?;
         match id {
             Some(id) => self.action(id).await.map(Some),
             None => Ok(None),
@@ -174,15 +172,15 @@ impl Service {
     }
 
     /// One action with its output.
-    pub async fn action(&self, id: i64) -> Result<Action, AppError> {
+    pub async fn action(&self, id: i64) -> Result<Action, Error> {
         db::actions::get(self.db.pool(), id)
             .await
-            .map_err(internal)?
-            .ok_or_else(|| AppError::NotFound(format!("no action {id}")))
+            .context("action")?
+            .ok_or_else(|| Error::NotFound(format!("no action {id}")))
     }
 
     /// Approves a pending action.
-    pub async fn approve(&self, id: i64, actor: &str) -> Result<Action, AppError> {
+    pub async fn approve(&self, id: i64, actor: &str) -> Result<Action, Error> {
         let action = self
             .operate(
                 id,
@@ -199,11 +197,11 @@ impl Service {
     }
 
     /// Rejects a pending action; the reason is required (1 to 1000 characters).
-    pub async fn reject(&self, id: i64, actor: &str, reason: &str) -> Result<Action, AppError> {
+    pub async fn reject(&self, id: i64, actor: &str, reason: &str) -> Result<Action, Error> {
         let reason = reason.trim();
         let chars = reason.chars().count();
         if chars == 0 || chars > MAX_REASON_CHARS {
-            return Err(AppError::invalid(
+            return Err(Error::invalid(
                 "reason",
                 format!("a reason of 1 to {MAX_REASON_CHARS} characters is required"),
             ));
@@ -214,7 +212,7 @@ impl Service {
             .chars()
             .any(|c| c != '\n' && !homelab_protocol::text::is_displayable(c))
         {
-            return Err(AppError::invalid(
+            return Err(Error::invalid(
                 "reason",
                 "control characters and text-direction overrides are not allowed",
             ));
@@ -230,7 +228,7 @@ impl Service {
     }
 
     /// Cancels an action that has not started.
-    pub async fn cancel(&self, id: i64, actor: &str) -> Result<Action, AppError> {
+    pub async fn cancel(&self, id: i64, actor: &str) -> Result<Action, Error> {
         self.operate(
             id,
             &[ActionStatus::Pending, ActionStatus::Approved],
@@ -250,7 +248,7 @@ impl Service {
         to: ActionStatus,
         actor: &str,
         reason: Option<&str>,
-    ) -> Result<Action, AppError> {
+    ) -> Result<Action, Error> {
         let moved = {
             let (from, actor, reason) =
                 (from.to_vec(), actor.to_owned(), reason.map(str::to_owned));
@@ -286,7 +284,7 @@ impl Service {
         };
         if !moved {
             let current = self.action(id).await?;
-            return Err(AppError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "action {id} is {}; only a {} action can become {to}",
                 current.status,
                 from.iter()
@@ -306,16 +304,16 @@ impl Service {
         filter: &HistoryFilter,
         cursor: Option<&str>,
         limit: u32,
-    ) -> Result<ActionPage, AppError> {
+    ) -> Result<ActionPage, Error> {
         let before_id = cursor
             .map(|c| c.parse::<i64>().ok().filter(|id| *id > 0))
-            .map(|id| id.ok_or_else(|| AppError::invalid("cursor", "not a cursor from this API")))
+            .map(|id| id.ok_or_else(|| Error::invalid("cursor", "not a cursor from this API")))
             .transpose()?;
         let limit = limit.clamp(1, MAX_PAGE);
         // One extra row says whether another page follows.
         let mut actions = db::actions::list(self.db.pool(), filter, before_id, limit + 1)
             .await
-            .map_err(internal)?;
+            .context("history")?;
         let more = actions.len() > limit as usize;
         actions.truncate(limit as usize);
         let next_cursor = more
@@ -466,12 +464,12 @@ impl Service {
     }
 
     /// Fails executing actions whose lease ran out (the agent died or vanished).
-    pub async fn expire_leases(&self) -> Result<Vec<i64>, AppError> {
+    pub async fn expire_leases(&self) -> Result<Vec<i64>, Error> {
         let ids = self
             .db
             .write(|tx| Box::pin(db::actions::expire_leases(tx, db::now_ms())))
             .await
-            .map_err(internal)?;
+            .context("expire leases")?;
         for id in &ids {
             tracing::warn!(
                 action = id,
@@ -537,7 +535,7 @@ mod tests {
                 let service = Service::new(db, Duration::from_secs(60));
                 match service.history(&HistoryFilter::default(), Some(&cursor), limit).await {
                     Ok(page) => prop_assert!(page.actions.is_empty()),
-                    Err(AppError::Invalid { field, .. }) => prop_assert_eq!(field, "cursor"),
+                    Err(Error::Invalid { field, .. }) => prop_assert_eq!(field, "cursor"),
                     Err(other) => prop_assert!(false, "{other:?}"),
                 }
                 Ok(())

@@ -1,10 +1,13 @@
 //! What agents report (heartbeats) and what the dashboard reads of it.
 
-use homelab_app::domain::{AppError, ServerId};
+use homelab_protocol::ServerId;
+
+use crate::Error;
 use homelab_protocol::{Heartbeat, HeartbeatAck, PackageList, ServerDetail};
 use sha2::{Digest, Sha256};
 
-use super::{Service, internal};
+use super::Service;
+use crate::ResultExt as _;
 use crate::db::{self, DbError};
 use crate::tokens;
 
@@ -55,15 +58,15 @@ impl Service {
     }
 
     /// Everything the server page shows.
-    pub async fn server_detail(&self, id: &ServerId) -> Result<ServerDetail, AppError> {
+    pub async fn server_detail(&self, id: &ServerId) -> Result<ServerDetail, Error> {
         let record = db::servers::get(self.db.pool(), id)
             .await
-            .map_err(internal)?
-            .ok_or_else(|| AppError::NotFound(format!("no server with id `{id}`")))?;
+            .context("server detail")?
+            .ok_or_else(|| Error::NotFound(format!("no server with id `{id}`")))?;
         let packages = self.packages(id).await?;
         let awaiting = db::actions::pending_counts(self.db.pool())
             .await
-            .map_err(internal)?
+            .context("server detail")?
             .get(id.as_str())
             .copied()
             .unwrap_or(0);
@@ -80,12 +83,7 @@ impl Service {
     }
 
     /// Switches maintenance mode: while paused, every new action waits for a person.
-    pub async fn set_paused(
-        &self,
-        id: &ServerId,
-        paused: bool,
-        actor: &str,
-    ) -> Result<(), AppError> {
+    pub async fn set_paused(&self, id: &ServerId, paused: bool, actor: &str) -> Result<(), Error> {
         let server = id.clone();
         let found = self
             .db
@@ -95,9 +93,9 @@ impl Service {
                 )
             })
             .await
-            .map_err(internal)?;
+            .context("set paused")?;
         if !found {
-            return Err(AppError::NotFound(format!("no server with id `{id}`")));
+            return Err(Error::NotFound(format!("no server with id `{id}`")));
         }
         tracing::info!(server = %id, paused, by = actor, "maintenance mode");
         Ok(())
@@ -109,7 +107,7 @@ impl Service {
         id: &ServerId,
         policy: homelab_protocol::ApprovalPolicy,
         actor: &str,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Error> {
         let server = id.clone();
         let found = self
             .db
@@ -117,19 +115,19 @@ impl Service {
                 Box::pin(async move { db::servers::set_policy(tx, &server, policy).await })
             })
             .await
-            .map_err(internal)?;
+            .context("set policy")?;
         if !found {
-            return Err(AppError::NotFound(format!("no server with id `{id}`")));
+            return Err(Error::NotFound(format!("no server with id `{id}`")));
         }
         tracing::info!(server = %id, policy = policy.as_str(), by = actor, "approval policy");
         Ok(())
     }
 
     /// The server's pending packages with their counts.
-    pub async fn packages(&self, id: &ServerId) -> Result<PackageList, AppError> {
+    pub async fn packages(&self, id: &ServerId) -> Result<PackageList, Error> {
         let stored = db::packages::list(self.db.pool(), id)
             .await
-            .map_err(internal)?;
+            .context("packages")?;
         Ok(PackageList::new(
             stored.into_iter().map(|s| s.package).collect(),
         ))
@@ -137,10 +135,10 @@ impl Service {
 
     /// The first-seen times of the server's pending packages, by name (for tests and
     /// the package table).
-    pub async fn package_first_seen(&self, id: &ServerId) -> Result<Vec<(String, i64)>, AppError> {
+    pub async fn package_first_seen(&self, id: &ServerId) -> Result<Vec<(String, i64)>, Error> {
         let stored = db::packages::list(self.db.pool(), id)
             .await
-            .map_err(internal)?;
+            .context("package first seen")?;
         Ok(stored
             .into_iter()
             .map(|s| (s.package.name.to_string(), s.first_seen_ms))

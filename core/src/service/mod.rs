@@ -1,6 +1,7 @@
-//! The service layer: the one place where the dashboard's server functions and the
-//! JSON API turn requests into database work. It speaks [`AppError`]; database
-//! faults are logged here with their cause chain and leave as `Internal`.
+//! The service layer: the one place where the dashboard's server functions, the JSON
+//! API, the agent API and the command line turn requests into database work. It
+//! speaks [`Error`]; a database fault leaves as `Internal` with what we were doing,
+//! for the caller's edge to log once.
 
 mod accounts;
 mod actions;
@@ -13,13 +14,11 @@ mod testing;
 
 use std::time::Duration;
 
-use homelab_app::api::ssr::{Backend, BoxFuture};
-use homelab_app::domain::{
-    AddedServer, AppError, ServerDetail, ServerId, ServerName, ServerStatus, ServerSummary,
-};
+use homelab_protocol::{AddedServer, ServerId, ServerName, ServerStatus, ServerSummary};
 
 use crate::db::{self, Database, DbError};
 use crate::tokens;
+use crate::{Error, ResultExt as _};
 
 pub use accounts::{LoginError, SESSION_LIFETIME};
 pub use actions::{DispatchError, LEASE_GRACE, MAX_PAGE, MAX_REASON_CHARS};
@@ -75,14 +74,16 @@ impl Service {
     }
 
     /// Every server with its derived status and update counts, ordered by name.
-    pub async fn list_servers(&self) -> Result<Vec<ServerSummary>, AppError> {
-        let records = db::servers::list(self.db.pool()).await.map_err(internal)?;
+    pub async fn list_servers(&self) -> Result<Vec<ServerSummary>, Error> {
+        let records = db::servers::list(self.db.pool())
+            .await
+            .context("list servers")?;
         let counts = db::packages::counts(self.db.pool())
             .await
-            .map_err(internal)?;
+            .context("list servers")?;
         let pending = db::actions::pending_counts(self.db.pool())
             .await
-            .map_err(internal)?;
+            .context("list servers")?;
         Ok(records
             .into_iter()
             .map(|r| {
@@ -116,20 +117,18 @@ impl Service {
     }
 
     /// Adds a server and mints its agent token.
-    pub async fn add_server(
-        &self,
-        id: ServerId,
-        name: ServerName,
-    ) -> Result<AddedServer, AppError> {
+    pub async fn add_server(&self, id: ServerId, name: ServerName) -> Result<AddedServer, Error> {
         let token = tokens::mint(AGENT_TOKEN_PREFIX);
         let (new_id, hash) = (id.clone(), token.hash.clone());
         let inserted = self
             .db
             .write(move |tx| {
-                Box::pin(async move { Ok(db::servers::insert(tx, &new_id, &name, &hash).await) })
+                Box::pin(async move {
+                    Ok::<_, DbError>(db::servers::insert(tx, &new_id, &name, &hash).await)
+                })
             })
             .await
-            .map_err(internal)?;
+            .context("add server")?;
         match inserted {
             Ok(()) => {
                 tracing::info!(server = %id, "server added");
@@ -138,10 +137,10 @@ impl Service {
                     agent_token: token.secret,
                 })
             }
-            Err(db::servers::InsertError::DuplicateId(id)) => Err(AppError::conflict(format!(
+            Err(db::servers::InsertError::DuplicateId(id)) => Err(Error::conflict(format!(
                 "a server with id `{id}` already exists"
             ))),
-            Err(db::servers::InsertError::Db(e)) => Err(internal(e)),
+            Err(db::servers::InsertError::Db(e)) => Err(Error::internal("add server", e)),
         }
     }
 }
@@ -153,7 +152,7 @@ impl Service {
         &self,
         id: &ServerId,
         actor: &str,
-    ) -> Result<AddedServer, AppError> {
+    ) -> Result<AddedServer, Error> {
         let token = tokens::mint(AGENT_TOKEN_PREFIX);
         let (server, hash) = (id.clone(), token.hash.clone());
         let found = self
@@ -163,7 +162,7 @@ impl Service {
             })
             .await?;
         if !found {
-            return Err(AppError::NotFound(format!("no server with id `{id}`")));
+            return Err(Error::NotFound(format!("no server with id `{id}`")));
         }
         tracing::warn!(server = %id, by = actor, "agent token rotated");
         Ok(AddedServer {
@@ -175,7 +174,7 @@ impl Service {
     /// Removes a server from the fleet: its agent is refused from now on, its pending
     /// packages are forgotten and its waiting actions cancelled; its history stays.
     /// An action already running is left to finish or run out of lease.
-    pub async fn remove_server(&self, id: &ServerId, actor: &str) -> Result<(), AppError> {
+    pub async fn remove_server(&self, id: &ServerId, actor: &str) -> Result<(), Error> {
         let (server, by) = (id.clone(), actor.to_owned());
         let cancelled = self
             .db
@@ -191,155 +190,11 @@ impl Service {
                 })
             })
             .await?
-            .ok_or_else(|| AppError::NotFound(format!("no server with id `{id}`")))?;
+            .ok_or_else(|| Error::NotFound(format!("no server with id `{id}`")))?;
         tracing::warn!(server = %id, by = actor, cancelled, "server removed");
         // A long-polling agent of this server has nothing left to claim.
         self.dispatcher.ring(id);
         Ok(())
-    }
-}
-
-/// Logs a database fault with its cause chain; the caller sees only "internal error".
-pub(crate) fn internal(err: DbError) -> AppError {
-    tracing::error!(error = ?anyhow::Error::from(err), "database error");
-    AppError::Internal
-}
-
-impl From<DbError> for AppError {
-    fn from(err: DbError) -> Self {
-        internal(err)
-    }
-}
-
-impl Backend for Service {
-    fn list_servers(&self) -> BoxFuture<'_, Result<Vec<ServerSummary>, AppError>> {
-        Box::pin(Service::list_servers(self))
-    }
-
-    fn add_server(
-        &self,
-        id: ServerId,
-        name: ServerName,
-    ) -> BoxFuture<'_, Result<AddedServer, AppError>> {
-        Box::pin(Service::add_server(self, id, name))
-    }
-
-    fn server_detail(&self, id: ServerId) -> BoxFuture<'_, Result<ServerDetail, AppError>> {
-        Box::pin(async move { Service::server_detail(self, &id).await })
-    }
-
-    fn create_action(
-        &self,
-        server: ServerId,
-        spec: homelab_protocol::ActionSpec,
-        actor: String,
-    ) -> BoxFuture<'_, Result<homelab_protocol::Action, AppError>> {
-        Box::pin(async move { Service::create_action(self, &server, spec, &actor).await })
-    }
-
-    fn approve_action(
-        &self,
-        id: i64,
-        actor: String,
-    ) -> BoxFuture<'_, Result<homelab_protocol::Action, AppError>> {
-        Box::pin(async move { Service::approve(self, id, &actor).await })
-    }
-
-    fn reject_action(
-        &self,
-        id: i64,
-        actor: String,
-        reason: String,
-    ) -> BoxFuture<'_, Result<homelab_protocol::Action, AppError>> {
-        Box::pin(async move { Service::reject(self, id, &actor, &reason).await })
-    }
-
-    fn cancel_action(
-        &self,
-        id: i64,
-        actor: String,
-    ) -> BoxFuture<'_, Result<homelab_protocol::Action, AppError>> {
-        Box::pin(async move { Service::cancel(self, id, &actor).await })
-    }
-
-    fn action(&self, id: i64) -> BoxFuture<'_, Result<homelab_protocol::Action, AppError>> {
-        Box::pin(Service::action(self, id))
-    }
-
-    fn apt_in_flight(
-        &self,
-        server: ServerId,
-    ) -> BoxFuture<'_, Result<Option<homelab_protocol::Action>, AppError>> {
-        Box::pin(async move { Service::apt_in_flight(self, &server).await })
-    }
-
-    fn set_paused(
-        &self,
-        server: ServerId,
-        paused: bool,
-        actor: String,
-    ) -> BoxFuture<'_, Result<(), AppError>> {
-        Box::pin(async move { Service::set_paused(self, &server, paused, &actor).await })
-    }
-
-    fn set_policy(
-        &self,
-        server: ServerId,
-        policy: homelab_protocol::ApprovalPolicy,
-        actor: String,
-    ) -> BoxFuture<'_, Result<(), AppError>> {
-        Box::pin(async move { Service::set_policy(self, &server, policy, &actor).await })
-    }
-
-    fn history(
-        &self,
-        filter: homelab_protocol::HistoryFilter,
-        cursor: Option<String>,
-        limit: u32,
-    ) -> BoxFuture<'_, Result<homelab_protocol::ActionPage, AppError>> {
-        Box::pin(async move { Service::history(self, &filter, cursor.as_deref(), limit).await })
-    }
-
-    fn rotate_agent_token(
-        &self,
-        server: ServerId,
-        actor: String,
-    ) -> BoxFuture<'_, Result<AddedServer, AppError>> {
-        Box::pin(async move { Service::rotate_agent_token(self, &server, &actor).await })
-    }
-
-    fn remove_server(
-        &self,
-        server: ServerId,
-        actor: String,
-    ) -> BoxFuture<'_, Result<(), AppError>> {
-        Box::pin(async move { Service::remove_server(self, &server, &actor).await })
-    }
-
-    fn list_api_tokens(
-        &self,
-    ) -> BoxFuture<'_, Result<Vec<homelab_protocol::ApiTokenInfo>, AppError>> {
-        Box::pin(Service::list_api_tokens(self))
-    }
-
-    fn create_api_token(&self, name: String) -> BoxFuture<'_, Result<String, AppError>> {
-        Box::pin(async move { Service::create_api_token(self, &name).await })
-    }
-
-    fn revoke_api_token(&self, name: String, actor: String) -> BoxFuture<'_, Result<(), AppError>> {
-        Box::pin(async move { Service::revoke_api_token(self, &name, &actor).await })
-    }
-
-    fn change_password(
-        &self,
-        user: String,
-        current: String,
-        new: String,
-        keep_session: Option<String>,
-    ) -> BoxFuture<'_, Result<(), AppError>> {
-        Box::pin(async move {
-            Service::change_password(self, &user, &current, &new, keep_session.as_deref()).await
-        })
     }
 }
 
@@ -381,7 +236,7 @@ mod tests {
         service.add_server(id.clone(), name.clone()).await.unwrap();
         let err = service.add_server(id, name).await.unwrap_err();
         assert!(
-            matches!(err, AppError::Conflict { ref message, .. } if message.contains("nas")),
+            matches!(err, Error::Conflict { ref message, .. } if message.contains("nas")),
             "{err:?}"
         );
     }
