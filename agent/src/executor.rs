@@ -215,7 +215,7 @@ mod tests {
             .expect("TimeoutStopSec in seconds");
         let longest = ActionType::ALL
             .iter()
-            .map(|t| Duration::from_secs(u64::from(t.default_timeout_s())))
+            .map(|t| Duration::from_secs(u64::from(t.kind().timeout_s)))
             .max()
             .unwrap();
         let worst = AptSettings::default().worst_case(longest);

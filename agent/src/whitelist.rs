@@ -16,37 +16,15 @@ const MAX_ARG_LEN: usize = 300;
 /// The most arguments accepted (a security upgrade pins one package per argument).
 const MAX_ARGS: usize = 2_000;
 
-const UNIT: &str = r"[A-Za-z0-9][A-Za-z0-9_.@:-]{0,246}\.service";
-const PACKAGE: &str = r"[a-z0-9][a-z0-9+.-]+(?::[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)?";
-/// Debian policy's version: `[epoch:]upstream[-revision]`, the revision non-empty,
-/// never ending in `+` (nor `-`): apt reads a trailing `+`/`-` on a package argument
-/// as "install"/"remove", even after `--only-upgrade`.
-const VERSION: &str = concat!(
-    r"(?:[0-9]+:[0-9][A-Za-z0-9.+~:-]*-[A-Za-z0-9.+~]*[A-Za-z0-9.~]",
-    r"|[0-9]+:[0-9](?:[A-Za-z0-9.+~:]*[A-Za-z0-9.~:])?",
-    r"|[0-9][A-Za-z0-9.+~-]*-[A-Za-z0-9.+~]*[A-Za-z0-9.~]",
-    r"|[0-9](?:[A-Za-z0-9.+~]*[A-Za-z0-9.~])?)"
-);
-
-/// One anchored pattern per action type, built once.
+/// One anchored pattern per action type (the protocol's description of each kind),
+/// built once.
 static PATTERNS: LazyLock<Vec<(ActionType, Regex)>> = LazyLock::new(|| {
-    let pattern = |t: ActionType| -> String {
-        match t {
-            ActionType::RestartService => format!("^systemctl restart {UNIT}$"),
-            ActionType::ClearLogs => r"^journalctl --vacuum-time=[1-9][0-9]{0,4}[dhms]$".to_owned(),
-            ActionType::AptUpdate => "^apt-get update$".to_owned(),
-            ActionType::AptUpgradeAll => "^apt-get upgrade --with-new-pkgs -y$".to_owned(),
-            ActionType::AptUpgradeSecurity => {
-                format!("^apt-get install --only-upgrade -y --(?: {PACKAGE}={VERSION})+$")
-            }
-        }
-    };
     ActionType::ALL
         .iter()
         .map(|&t| {
             (
                 t,
-                Regex::new(&pattern(t)).expect("static whitelist pattern"),
+                Regex::new(&t.whitelist_pattern()).expect("static whitelist pattern"),
             )
         })
         .collect()
@@ -450,7 +428,7 @@ mod tests {
         fn the_version_pattern_agrees_with_deb_version(
             v in "[0-9a-zA-Z.+~:/ _-]{0,12}|[0-9]{1,3}:?[0-9][a-z0-9.+~:-]{0,8}-?[a-z0-9.+~:-]{0,4}|\\PC{0,8}"
         ) {
-            let re = Regex::new(&format!("^{VERSION}$")).unwrap();
+            let re = Regex::new(&format!("^{}$", homelab_protocol::kind::PIN_VERSION)).unwrap();
             // The epoch's range is the parser's alone (dpkg's INT_MAX).
             proptest::prop_assume!(v.split(':').next().is_none_or(|e| e.len() <= 9));
             // A version ending in `+` is Debian's but never a pin: apt would read the

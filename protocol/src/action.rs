@@ -82,23 +82,6 @@ text_enum! {
 }
 
 impl ActionType {
-    /// The three apt actions share one queue slot per server.
-    pub const fn is_apt(self) -> bool {
-        matches!(
-            self,
-            ActionType::AptUpdate | ActionType::AptUpgradeAll | ActionType::AptUpgradeSecurity
-        )
-    }
-
-    /// How long the agent lets the command run before it is killed, in seconds.
-    pub const fn default_timeout_s(self) -> u32 {
-        match self {
-            ActionType::RestartService | ActionType::ClearLogs => 60,
-            ActionType::AptUpdate => 120,
-            ActionType::AptUpgradeAll | ActionType::AptUpgradeSecurity => 600,
-        }
-    }
-
     /// A short label for people.
     pub const fn label(self) -> &'static str {
         match self {
@@ -151,6 +134,63 @@ impl ActionStatus {
         )
     }
 
+    /// The status machine of DESIGN.md, in one place: the status after `op`, or
+    /// None when `op` is not allowed from this status. The engine asks it before
+    /// every move, the dashboard before it offers a button.
+    pub const fn after(self, op: Operation) -> Option<ActionStatus> {
+        use ActionStatus::*;
+        match (self, op) {
+            (Pending, Operation::Approve) => Some(Approved),
+            (Pending, Operation::Reject) => Some(Rejected),
+            (Pending | Approved, Operation::Cancel) => Some(Cancelled),
+            (Approved, Operation::Claim) => Some(Executing),
+            // The no-op security upgrade: approved, with nothing for the agent to run.
+            (Approved, Operation::CompleteWithoutRunning) => Some(Completed),
+            (Executing, Operation::Succeed) => Some(Completed),
+            (Executing, Operation::Fail | Operation::LoseAgent) => Some(Failed),
+            _ => None,
+        }
+    }
+
+    /// Whether the machine allows `op` from this status.
+    pub const fn allows(self, op: Operation) -> bool {
+        self.after(op).is_some()
+    }
+}
+
+/// What can happen to an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// A person lets it run.
+    Approve,
+    /// A person refuses it, with a reason.
+    Reject,
+    /// A person withdraws it before it runs.
+    Cancel,
+    /// The agent takes it to run.
+    Claim,
+    /// It needs no run (nothing to upgrade) and ends at once.
+    CompleteWithoutRunning,
+    /// The agent reports exit 0.
+    Succeed,
+    /// The agent reports a failure.
+    Fail,
+    /// No result came before the lease ran out.
+    LoseAgent,
+}
+
+impl Operation {
+    /// The statuses `self` may start from.
+    pub fn allowed_from(self) -> Vec<ActionStatus> {
+        ActionStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.allows(self))
+            .collect()
+    }
+}
+
+impl ActionStatus {
     /// A short label for people.
     pub const fn label(self) -> &'static str {
         match self {
@@ -451,7 +491,7 @@ mod tests {
         ];
         assert_eq!(table.len(), ActionType::ALL.len());
         for (t, secs) in table {
-            assert_eq!(t.default_timeout_s(), secs, "{t}");
+            assert_eq!(t.kind().timeout_s, secs, "{t}");
         }
     }
 
@@ -466,6 +506,58 @@ mod tests {
                 &ActionType::AptUpgradeSecurity
             ]
         );
+    }
+
+    #[test]
+    fn the_status_machine_allows_exactly_the_designs_moves() {
+        use ActionStatus::*;
+        use Operation::*;
+        let moves: Vec<_> = ActionStatus::ALL
+            .iter()
+            .flat_map(|&s| {
+                [
+                    Approve,
+                    Reject,
+                    Cancel,
+                    Claim,
+                    CompleteWithoutRunning,
+                    Succeed,
+                    Fail,
+                    LoseAgent,
+                ]
+                .into_iter()
+                .filter_map(move |op| s.after(op).map(|to| (s, op, to)))
+            })
+            .collect();
+        assert_eq!(
+            moves,
+            [
+                (Pending, Approve, Approved),
+                (Pending, Reject, Rejected),
+                (Pending, Cancel, Cancelled),
+                (Approved, Cancel, Cancelled),
+                (Approved, Claim, Executing),
+                (Approved, CompleteWithoutRunning, Completed),
+                (Executing, Succeed, Completed),
+                (Executing, Fail, Failed),
+                (Executing, LoseAgent, Failed),
+            ]
+        );
+        assert_eq!(Cancel.allowed_from(), [Pending, Approved]);
+        assert!(ActionStatus::ALL.iter().filter(|s| s.is_final()).all(|s| {
+            [
+                Approve,
+                Reject,
+                Cancel,
+                Claim,
+                CompleteWithoutRunning,
+                Succeed,
+                Fail,
+                LoseAgent,
+            ]
+            .into_iter()
+            .all(|op| !s.allows(op))
+        }));
     }
 
     fn action() -> Action {

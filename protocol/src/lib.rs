@@ -28,6 +28,7 @@ pub mod action;
 pub mod command;
 pub mod fleet;
 pub mod heartbeat;
+pub mod kind;
 pub mod package;
 pub mod params;
 pub mod server_id;
@@ -37,8 +38,8 @@ pub mod timeouts;
 
 pub use action::{
     ACTOR_AUTO, Action, ActionPage, ActionResult, ActionStatus, ActionType, AgentFailure,
-    FailureReason, HistoryFilter, MAX_OUTPUT_BYTES, NextAction, PROGRESS_EVERY, ParseEnumError,
-    TimelineEvent,
+    FailureReason, HistoryFilter, MAX_OUTPUT_BYTES, NextAction, Operation, PROGRESS_EVERY,
+    ParseEnumError, TimelineEvent,
 };
 pub use command::{NO_SECURITY_PACKAGES, SecurityPin};
 pub use fleet::{
@@ -46,6 +47,7 @@ pub use fleet::{
     ServerSummary,
 };
 pub use heartbeat::{Heartbeat, HeartbeatAck, HeartbeatError, Metrics};
+pub use kind::{Kind, Slot, SlotRule};
 pub use package::{DebVersion, PackageError, PackageName, PendingPackage, VersionFault};
 pub use params::{AGENT_UNIT, ActionSpec, ParamError, UnitName, VacuumTime};
 pub use server_id::{ServerId, ServerIdError};

@@ -20,7 +20,7 @@ impl Timeouts {
         self.overrides
             .get(&action_type)
             .copied()
-            .unwrap_or_else(|| action_type.default_timeout_s())
+            .unwrap_or(action_type.kind().timeout_s)
     }
 }
 

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use crate::api::{ApproveAction, RejectAction};
 use crate::components::RelativeTime;
-use crate::domain::{Action, ActionStatus, AppError};
+use crate::domain::{Action, ActionStatus, AppError, Operation};
 
 /// An action's status as an icon plus words.
 #[component]
@@ -81,7 +81,7 @@ pub fn ActionsTable(
     let rows = actions
         .into_iter()
         .map(|a| {
-            let pending = a.status == ActionStatus::Pending;
+            let pending = a.status.allows(Operation::Approve);
             view! {
                 <tr>
                     <th scope="row"><a href=format!("/actions/{}", a.id)>{format!("#{}", a.id)}</a></th>

@@ -6,6 +6,6 @@ mod error;
 pub use error::AppError;
 pub use homelab_protocol::{
     Action, ActionPage, ActionSpec, ActionStatus, ActionType, AddedServer, ApiTokenInfo,
-    ApprovalPolicy, FailureReason, HistoryFilter, Metrics, PackageList, PendingPackage,
+    ApprovalPolicy, FailureReason, HistoryFilter, Metrics, Operation, PackageList, PendingPackage,
     ServerDetail, ServerId, ServerName, ServerStatus, ServerSummary, TimelineEvent,
 };

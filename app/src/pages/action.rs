@@ -11,7 +11,7 @@ use crate::api::{ActionPageData, ApproveAction, CancelAction, RejectAction, load
 use crate::components::{
     ActionError, ActionStatusBadge, ApprovalControls, RelativeTime, format_utc,
 };
-use crate::domain::{ActionStatus, AppError};
+use crate::domain::{AppError, Operation};
 
 /// The action page.
 #[component]
@@ -94,7 +94,7 @@ fn ActionView(
             }
         })
         .collect_view();
-    let cancellable = matches!(a.status, ActionStatus::Pending | ActionStatus::Approved);
+    let cancellable = a.status.allows(Operation::Cancel);
     view! {
         <Title text=title.clone()/>
         <nav class="crumbs" aria-label="Breadcrumb"><a href="/actions">"History"</a> " / " {format!("#{}", a.id)}</nav>
@@ -114,7 +114,7 @@ fn ActionView(
             <h2>"Command"</h2>
             <pre class="command">{command}</pre>
         </section>
-        {(a.status == ActionStatus::Pending).then(|| view! {
+        {a.status.allows(Operation::Approve).then(|| view! {
             <section class="card"><h2>"Awaiting approval"</h2><ApprovalControls id=a.id approve reject/></section>
         })}
         {cancellable.then(|| view! {

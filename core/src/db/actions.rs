@@ -1,7 +1,7 @@
 //! The `actions` table: the remediation engine's queue and history.
 
 use homelab_protocol::{
-    Action, ActionStatus, ActionType, FailureReason, HistoryFilter, NextAction, ServerId,
+    Action, ActionStatus, ActionType, FailureReason, HistoryFilter, NextAction, ServerId, Slot,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
@@ -19,6 +19,8 @@ pub struct NewAction<'a> {
     pub server: &'a ServerId,
     pub action_type: ActionType,
     pub unit: Option<&'a str>,
+    /// The duplicate-guard slot it takes, if its kind has one.
+    pub slot: Option<&'a Slot>,
     pub parameters: Option<&'a serde_json::Value>,
     pub argv: &'a [String],
     pub timeout_s: u32,
@@ -37,7 +39,7 @@ pub enum InsertError {
     Db(#[from] DbError),
 }
 
-/// Stores a new action; the partial unique indexes refuse a duplicate.
+/// Stores a new action; the unique index over slots refuses a duplicate.
 pub async fn insert(
     tx: &mut Transaction<'_, Any>,
     new: &NewAction<'_>,
@@ -51,8 +53,8 @@ pub async fn insert(
         .map_err(|e| DbError::Sqlx(sqlx::Error::Encode(e.into())))?;
     let result = sqlx::query_scalar::<_, i64>(
         "INSERT INTO actions (server_id, action_type, unit, parameters, argv, status, timeout_s, \
-         created_at_ms, created_by, approved_at_ms, approved_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+         created_at_ms, created_by, approved_at_ms, approved_by, slot, slot_while_running) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(new.server.as_str())
     .bind(new.action_type.as_str())
@@ -65,6 +67,8 @@ pub async fn insert(
     .bind(new.created_by)
     .bind(new.approved_by.map(|_| new.now_ms))
     .bind(new.approved_by)
+    .bind(new.slot.map(|s| s.name.as_str()))
+    .bind(i32::from(new.slot.is_some_and(|s| s.while_running)))
     .fetch_one(&mut **tx)
     .await;
     match result {
@@ -74,37 +78,20 @@ pub async fn insert(
     }
 }
 
-/// The in-flight action that a new one of this type (and unit) would duplicate.
-pub async fn conflicting(
+/// The in-flight action that holds `slot` on `server`: the one a new action taking
+/// that slot would duplicate.
+pub async fn holding(
     executor: impl sqlx::Executor<'_, Database = Any>,
     server: &ServerId,
-    action_type: ActionType,
-    unit: Option<&str>,
+    slot: &str,
 ) -> Result<Option<i64>, DbError> {
-    let id = if action_type.is_apt() {
-        sqlx::query_scalar(
-            "SELECT id FROM actions WHERE server_id = $1 \
-             AND status IN ('pending', 'approved', 'executing') \
-             AND action_type IN ('apt_update', 'apt_upgrade_all', 'apt_upgrade_security') \
-             ORDER BY id LIMIT 1",
-        )
-        .bind(server.as_str())
-        .fetch_optional(executor)
-        .await?
-    } else if action_type == ActionType::RestartService {
-        sqlx::query_scalar(
-            "SELECT id FROM actions WHERE server_id = $1 AND unit = $2 \
-             AND status IN ('pending', 'approved') AND action_type = 'restart_service' \
-             ORDER BY id LIMIT 1",
-        )
-        .bind(server.as_str())
-        .bind(unit)
-        .fetch_optional(executor)
-        .await?
-    } else {
-        None
-    };
-    Ok(id)
+    Ok(
+        sqlx::query_scalar("SELECT id FROM actions WHERE server_id = $1 AND slot = $2")
+            .bind(server.as_str())
+            .bind(slot)
+            .fetch_optional(executor)
+            .await?,
+    )
 }
 
 /// One action with its output.
@@ -197,21 +184,22 @@ pub async fn transition(
             ))));
         }
     };
-    let from_list = from
-        .iter()
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let done = sqlx::query(&format!(
-        "UPDATE actions SET status = $2, {set} WHERE id = $1 AND status IN ({from_list})"
-    ))
-    .bind(id)
-    .bind(to.as_str())
-    .bind(now_ms)
-    .bind(actor)
-    .bind(reason)
-    .execute(&mut **tx)
-    .await?;
+    // A final status holds no slot.
+    let slot = if to.is_final() { ", slot = NULL" } else { "" };
+    let from_list = placeholders(6, from.len());
+    let sql = format!(
+        "UPDATE actions SET status = $2, {set}{slot} WHERE id = $1 AND status IN ({from_list})"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(id)
+        .bind(to.as_str())
+        .bind(now_ms)
+        .bind(actor)
+        .bind(reason);
+    for status in from {
+        query = query.bind(status.as_str());
+    }
+    let done = query.execute(&mut **tx).await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -224,12 +212,15 @@ pub async fn complete_if_nothing_to_run(
     now_ms: i64,
 ) -> Result<(), DbError> {
     sqlx::query(
-        "UPDATE actions SET status = 'completed', started_at_ms = $2, finished_at_ms = $2, \
-         exit_code = 0, stdout = $3 WHERE id = $1 AND status = 'approved' AND argv = '[]'",
+        "UPDATE actions SET status = $4, started_at_ms = $2, finished_at_ms = $2, \
+         exit_code = 0, stdout = $3, slot = NULL WHERE id = $1 AND status = $5 AND argv = $6",
     )
     .bind(id)
     .bind(now_ms)
     .bind(stdout)
+    .bind(ActionStatus::Completed.as_str())
+    .bind(ActionStatus::Approved.as_str())
+    .bind("[]")
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -246,24 +237,29 @@ pub async fn claim_next(
     // The status check in the outer WHERE makes a lost race return no row instead of
     // a double claim; the caller simply tries again.
     for _ in 0..3 {
+        // Kinds whose slot is held only while waiting (a restart) free it here.
         let row = sqlx::query(
-            "UPDATE actions SET status = 'executing', started_at_ms = $2, \
-             lease_expires_at_ms = $2 + timeout_s * 1000 + $3 \
-             WHERE id = (SELECT id FROM actions WHERE server_id = $1 AND status = 'approved' \
+            "UPDATE actions SET status = $4, started_at_ms = $2, \
+             lease_expires_at_ms = $2 + timeout_s * 1000 + $3, \
+             slot = CASE WHEN slot_while_running = 1 THEN slot ELSE NULL END \
+             WHERE id = (SELECT id FROM actions WHERE server_id = $1 AND status = $5 \
                          ORDER BY id LIMIT 1) \
-             AND status = 'approved' \
+             AND status = $5 \
              RETURNING id, action_type, argv, timeout_s",
         )
         .bind(server.as_str())
         .bind(now_ms)
         .bind(grace_ms)
+        .bind(ActionStatus::Executing.as_str())
+        .bind(ActionStatus::Approved.as_str())
         .fetch_optional(&mut **tx)
         .await?;
         let Some(row) = row else {
             let waiting: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM actions WHERE server_id = $1 AND status = 'approved' LIMIT 1",
+                "SELECT id FROM actions WHERE server_id = $1 AND status = $2 LIMIT 1",
             )
             .bind(server.as_str())
+            .bind(ActionStatus::Approved.as_str())
             .fetch_optional(&mut **tx)
             .await?;
             if waiting.is_some() {
@@ -323,10 +319,11 @@ pub async fn extend_lease(
     let done = sqlx::query(
         "UPDATE actions SET lease_expires_at_ms = \
          CASE WHEN lease_expires_at_ms > $2 THEN lease_expires_at_ms ELSE $2 END \
-         WHERE id = $1 AND status = 'executing'",
+         WHERE id = $1 AND status = $3",
     )
     .bind(id)
     .bind(until_ms)
+    .bind(ActionStatus::Executing.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -353,16 +350,19 @@ pub async fn finish(
     o: &Outcome,
     late: bool,
 ) -> Result<bool, DbError> {
-    let condition = if late {
-        "status = 'failed' AND failure = 'agent_lost'"
+    let (status, failure) = if late {
+        (ActionStatus::Failed, Some(FailureReason::AgentLost))
     } else {
-        "status = 'executing'"
+        (ActionStatus::Executing, None)
     };
-    let done = sqlx::query(&format!(
+    // `failure IS $10` would be SQLite's; COALESCE keeps it portable: '' stands for
+    // "no failure", which no row has.
+    let done = sqlx::query(
         "UPDATE actions SET status = $2, exit_code = $3, failure = $4, stdout = $5, stderr = $6, \
          started_at_ms = COALESCE($7, started_at_ms), finished_at_ms = $8, \
-         lease_expires_at_ms = NULL WHERE id = $1 AND {condition}"
-    ))
+         lease_expires_at_ms = NULL, slot = NULL \
+         WHERE id = $1 AND status = $9 AND COALESCE(failure, '') = COALESCE($10, '')",
+    )
     .bind(id)
     .bind(o.status.as_str())
     .bind(o.exit_code)
@@ -371,6 +371,8 @@ pub async fn finish(
     .bind(o.stderr.as_str())
     .bind(o.started_at_ms)
     .bind(o.finished_at_ms)
+    .bind(status.as_str())
+    .bind(failure.map(FailureReason::as_str))
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -382,11 +384,14 @@ pub async fn expire_leases(
     now_ms: i64,
 ) -> Result<Vec<i64>, DbError> {
     Ok(sqlx::query_scalar(
-        "UPDATE actions SET status = 'failed', failure = 'agent_lost', finished_at_ms = $1, \
-         lease_expires_at_ms = NULL, lease_lost_at_ms = $1 \
-         WHERE status = 'executing' AND lease_expires_at_ms < $1 RETURNING id",
+        "UPDATE actions SET status = $2, failure = $3, finished_at_ms = $1, \
+         lease_expires_at_ms = NULL, lease_lost_at_ms = $1, slot = NULL \
+         WHERE status = $4 AND lease_expires_at_ms < $1 RETURNING id",
     )
     .bind(now_ms)
+    .bind(ActionStatus::Failed.as_str())
+    .bind(FailureReason::AgentLost.as_str())
+    .bind(ActionStatus::Executing.as_str())
     .fetch_all(&mut **tx)
     .await?)
 }
@@ -396,8 +401,9 @@ pub async fn pending_counts(
     pool: &AnyPool,
 ) -> Result<std::collections::HashMap<String, u32>, DbError> {
     let rows = sqlx::query(
-        "SELECT server_id, COUNT(*) AS n FROM actions WHERE status = 'pending' GROUP BY server_id",
+        "SELECT server_id, COUNT(*) AS n FROM actions WHERE status = $1 GROUP BY server_id",
     )
+    .bind(ActionStatus::Pending.as_str())
     .fetch_all(pool)
     .await?;
     rows.iter()
@@ -408,6 +414,14 @@ pub async fn pending_counts(
             ))
         })
         .collect()
+}
+
+/// `$first, $first+1, ...`: `n` numbered placeholders for a bound list.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn corrupt(what: impl std::fmt::Display) -> DbError {
@@ -482,12 +496,15 @@ pub async fn cancel_waiting(
     now_ms: i64,
 ) -> Result<u64, DbError> {
     Ok(sqlx::query(
-        "UPDATE actions SET status = 'cancelled', cancelled_at_ms = $2, cancelled_by = $3 \
-         WHERE server_id = $1 AND status IN ('pending', 'approved')",
+        "UPDATE actions SET status = $4, cancelled_at_ms = $2, cancelled_by = $3, slot = NULL \
+         WHERE server_id = $1 AND status IN ($5, $6)",
     )
     .bind(server.as_str())
     .bind(now_ms)
     .bind(actor)
+    .bind(ActionStatus::Cancelled.as_str())
+    .bind(ActionStatus::Pending.as_str())
+    .bind(ActionStatus::Approved.as_str())
     .execute(&mut **tx)
     .await?
     .rows_affected())

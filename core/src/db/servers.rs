@@ -53,14 +53,16 @@ pub async fn insert(
          removed_at_ms = NULL, removed_by = NULL, hostname = NULL, os = NULL, \
          agent_version = NULL, last_seen_ms = NULL, cpu_percent = NULL, memory_percent = NULL, \
          disk_percent = NULL, load_1 = NULL, load_5 = NULL, load_15 = NULL, uptime_s = NULL, \
-         reboot_required = 0, reboot_required_pkgs = '[]', paused = 0, paused_at_ms = NULL, \
-         approval_policy = 'auto', packages_digest = NULL, packages_seen_at_ms = NULL \
+         reboot_required = 0, reboot_required_pkgs = $5, paused = 0, paused_at_ms = NULL, \
+         approval_policy = $6, packages_digest = NULL, packages_seen_at_ms = NULL \
          WHERE servers.removed_at_ms IS NOT NULL",
     )
     .bind(id.as_str())
     .bind(name.as_str())
     .bind(agent_token_hash)
     .bind(now_ms())
+    .bind("[]")
+    .bind(ApprovalPolicy::Auto.as_str())
     .execute(&mut **tx)
     .await;
     match result {

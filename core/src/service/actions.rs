@@ -9,8 +9,8 @@ use homelab_protocol::ServerId;
 use crate::Error;
 use homelab_protocol::{
     ACTOR_AUTO, Action, ActionPage, ActionResult, ActionSpec, ActionStatus, FailureReason,
-    HistoryFilter, MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES, NextAction, SecurityPin, action::tail,
-    command,
+    HistoryFilter, MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES, NextAction, Operation, SecurityPin,
+    action::tail, command,
 };
 
 use super::Service;
@@ -88,6 +88,7 @@ impl Service {
                                 server: &server,
                                 action_type,
                                 unit: unit.as_deref(),
+                                slot: spec.slot().as_ref(),
                                 parameters: parameters.as_ref(),
                                 argv: &argv,
                                 timeout_s,
@@ -119,7 +120,7 @@ impl Service {
                 .await?
         };
         let Some((id, approved_by)) = created else {
-            return Err(self.duplicate(server, &spec, unit.as_deref()).await);
+            return Err(self.duplicate(server, &spec).await);
         };
         tracing::info!(action = id, server = %server, r#type = %action_type, by = actor,
             approved = approved_by.is_some(), "action created");
@@ -130,20 +131,21 @@ impl Service {
     }
 
     /// The 409 for a request that duplicates an action in flight.
-    async fn duplicate(&self, server: &ServerId, spec: &ActionSpec, unit: Option<&str>) -> Error {
-        let existing = db::actions::conflicting(self.db.pool(), server, spec.action_type(), unit)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!(error = ?anyhow::Error::from(e), "looking up a conflicting action");
-                None
-            });
-        let what = if spec.action_type().is_apt() {
-            "an apt action is already queued or running on this server".to_owned()
-        } else {
-            format!(
-                "a restart of `{}` is already waiting",
-                unit.unwrap_or_default()
-            )
+    async fn duplicate(&self, server: &ServerId, spec: &ActionSpec) -> Error {
+        let existing = match spec.slot() {
+            Some(slot) => db::actions::holding(self.db.pool(), server, &slot.name)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = ?anyhow::Error::from(e), "looking up a conflicting action");
+                    None
+                }),
+            None => None,
+        };
+        let what = match spec {
+            ActionSpec::RestartService { unit } => {
+                format!("a restart of `{unit}` is already waiting")
+            }
+            _ => "an apt action is already queued or running on this server".to_owned(),
         };
         Error::Conflict {
             message: match existing {
@@ -157,14 +159,12 @@ impl Service {
     /// The apt action queued or running on `server`, which a new one would conflict
     /// with.
     pub async fn apt_in_flight(&self, server: &ServerId) -> Result<Option<Action>, Error> {
-        let id = db::actions::conflicting(
-            self.db.pool(),
-            server,
-            homelab_protocol::ActionType::AptUpdate,
-            None,
-        )
-        .await
-        .context("apt in flight")?;
+        let apt = ActionSpec::AptUpdate
+            .slot()
+            .expect("the apt kinds have a slot");
+        let id = db::actions::holding(self.db.pool(), server, &apt.name)
+            .await
+            .context("apt in flight")?;
         match id {
             Some(id) => self.action(id).await.map(Some),
             None => Ok(None),
@@ -181,15 +181,7 @@ impl Service {
 
     /// Approves a pending action.
     pub async fn approve(&self, id: i64, actor: &str) -> Result<Action, Error> {
-        let action = self
-            .operate(
-                id,
-                &[ActionStatus::Pending],
-                ActionStatus::Approved,
-                actor,
-                None,
-            )
-            .await?;
+        let action = self.operate(id, Operation::Approve, actor, None).await?;
         if action.status == ActionStatus::Approved {
             self.dispatcher.ring(&action.server_id);
         }
@@ -217,26 +209,13 @@ impl Service {
                 "control characters and text-direction overrides are not allowed",
             ));
         }
-        self.operate(
-            id,
-            &[ActionStatus::Pending],
-            ActionStatus::Rejected,
-            actor,
-            Some(reason),
-        )
-        .await
+        self.operate(id, Operation::Reject, actor, Some(reason))
+            .await
     }
 
     /// Cancels an action that has not started.
     pub async fn cancel(&self, id: i64, actor: &str) -> Result<Action, Error> {
-        self.operate(
-            id,
-            &[ActionStatus::Pending, ActionStatus::Approved],
-            ActionStatus::Cancelled,
-            actor,
-            None,
-        )
-        .await
+        self.operate(id, Operation::Cancel, actor, None).await
     }
 
     /// A person's move in the status machine; 409 naming the current status when the
@@ -244,14 +223,17 @@ impl Service {
     async fn operate(
         &self,
         id: i64,
-        from: &[ActionStatus],
-        to: ActionStatus,
+        op: Operation,
         actor: &str,
         reason: Option<&str>,
     ) -> Result<Action, Error> {
+        let from = op.allowed_from();
+        let to = from
+            .first()
+            .and_then(|s| s.after(op))
+            .expect("a person's operation is allowed from some status");
         let moved = {
-            let (from, actor, reason) =
-                (from.to_vec(), actor.to_owned(), reason.map(str::to_owned));
+            let (from, actor, reason) = (from.clone(), actor.to_owned(), reason.map(str::to_owned));
             self.db
                 .write(move |tx| {
                     Box::pin(async move {
