@@ -271,6 +271,69 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn upgrading_names_the_slots_of_the_actions_already_in_flight() {
+        // A database as the previous version left it (migrations up to 0007), with an
+        // apt action running, a restart waiting and one that ended.
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        {
+            sqlx::any::install_default_drivers();
+            let pool = AnyPool::connect(&prepare_url(&url).unwrap()).await.unwrap();
+            let before = Migrator {
+                migrations: std::borrow::Cow::Owned(
+                    SQLITE_MIGRATIONS
+                        .iter()
+                        .filter(|m| m.version < 8)
+                        .cloned()
+                        .collect(),
+                ),
+                ignore_missing: false,
+                locking: true,
+                no_tx: false,
+            };
+            before.run(&pool).await.unwrap();
+            sqlx::query(
+                "INSERT INTO servers (id, name, agent_token_hash, created_at_ms) \
+                 VALUES ('nas', 'NAS', 'h', 0)",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            for (t, unit, status) in [
+                ("apt_upgrade_all", None, "executing"),
+                ("restart_service", Some("nginx.service"), "approved"),
+                ("restart_service", Some("nginx.service"), "completed"),
+            ] {
+                sqlx::query(
+                    "INSERT INTO actions (server_id, action_type, unit, argv, status, timeout_s, \
+                     created_at_ms, created_by) VALUES ('nas', $1, $2, '[]', $3, 60, 0, 'x')",
+                )
+                .bind(t)
+                .bind(unit)
+                .bind(status)
+                .execute(&pool)
+                .await
+                .unwrap();
+            }
+            pool.close().await;
+        }
+        let db = Database::connect(&url).await.unwrap();
+        let slots: Vec<(Option<String>, i64)> =
+            sqlx::query_as("SELECT slot, slot_while_running FROM actions ORDER BY id")
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            slots,
+            [
+                (Some("apt".to_owned()), 1),
+                (Some("unit:nginx.service".to_owned()), 0),
+                (None, 0)
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn the_database_and_its_directory_are_private_to_the_owner() {
         use std::os::unix::fs::PermissionsExt as _;
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
