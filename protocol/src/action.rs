@@ -81,19 +81,6 @@ text_enum! {
     }
 }
 
-impl ActionType {
-    /// A short label for people.
-    pub const fn label(self) -> &'static str {
-        match self {
-            ActionType::RestartService => "Restart service",
-            ActionType::ClearLogs => "Clear logs",
-            ActionType::AptUpdate => "Refresh package list",
-            ActionType::AptUpgradeAll => "Apply all updates",
-            ActionType::AptUpgradeSecurity => "Apply security updates",
-        }
-    }
-}
-
 text_enum! {
     /// Where an action is in the status machine of DESIGN.md.
     ActionStatus, "action status" {
@@ -190,20 +177,7 @@ impl Operation {
     }
 }
 
-impl ActionStatus {
-    /// A short label for people.
-    pub const fn label(self) -> &'static str {
-        match self {
-            ActionStatus::Pending => "Awaiting approval",
-            ActionStatus::Approved => "Queued",
-            ActionStatus::Executing => "Running",
-            ActionStatus::Completed => "Completed",
-            ActionStatus::Failed => "Failed",
-            ActionStatus::Rejected => "Rejected",
-            ActionStatus::Cancelled => "Cancelled",
-        }
-    }
-}
+impl ActionStatus {}
 
 text_enum! {
     /// Why a `failed` action failed.
@@ -220,20 +194,6 @@ text_enum! {
         SpawnError => "spawn_error",
         /// No result arrived within the time limit plus a grace period.
         AgentLost => "agent_lost",
-    }
-}
-
-impl FailureReason {
-    /// A short explanation for people.
-    pub const fn label(self) -> &'static str {
-        match self {
-            FailureReason::ExitCode => "exited with an error",
-            FailureReason::TimedOut => "timed out",
-            FailureReason::NotWhitelisted => "refused by the agent's whitelist",
-            FailureReason::Interrupted => "interrupted by an agent restart",
-            FailureReason::SpawnError => "could not be started",
-            FailureReason::AgentLost => "no result from the agent",
-        }
     }
 }
 
@@ -274,87 +234,7 @@ pub struct Action {
     pub stderr: String,
 }
 
-/// One line of an action's audit trail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimelineEvent {
-    pub at_ms: i64,
-    /// "Created", "Approved", "Rejected: <reason>", "Started", "Completed (exit 0)"...
-    pub what: String,
-    /// Who did it, when a person or token did.
-    pub by: Option<String>,
-}
-
 impl Action {
-    /// The audit trail: created, approved or rejected or cancelled, started,
-    /// finished, in the order they happened.
-    pub fn timeline(&self) -> Vec<TimelineEvent> {
-        let mut events = vec![TimelineEvent {
-            at_ms: self.created_at_ms,
-            what: "Created".to_owned(),
-            by: Some(self.created_by.clone()),
-        }];
-        let mut push = |at: Option<i64>, what: String, by: Option<&String>| {
-            if let Some(at_ms) = at {
-                events.push(TimelineEvent {
-                    at_ms,
-                    what,
-                    by: by.cloned(),
-                });
-            }
-        };
-        push(
-            self.approved_at_ms,
-            if self.approved_by.as_deref() == Some(ACTOR_AUTO) {
-                "Approved automatically".to_owned()
-            } else {
-                "Approved".to_owned()
-            },
-            self.approved_by.as_ref().filter(|b| *b != ACTOR_AUTO),
-        );
-        push(
-            self.rejected_at_ms,
-            format!("Rejected: {}", self.reject_reason.as_deref().unwrap_or("")),
-            self.rejected_by.as_ref(),
-        );
-        push(
-            self.cancelled_at_ms,
-            "Cancelled".to_owned(),
-            self.cancelled_by.as_ref(),
-        );
-        if self.argv.is_empty() {
-            push(self.finished_at_ms, "Nothing to run".to_owned(), None);
-            return events;
-        }
-        push(
-            self.started_at_ms,
-            "Started on the machine".to_owned(),
-            None,
-        );
-        if self.result_came_late() {
-            push(
-                self.lease_lost_at_ms,
-                "No result in time: marked as agent lost".to_owned(),
-                None,
-            );
-        }
-        let ended = match (self.status, self.failure) {
-            (ActionStatus::Completed, _) => "Completed (exit 0)".to_owned(),
-            (_, Some(FailureReason::ExitCode)) => {
-                format!("Failed: exited with {}", self.exit_code.unwrap_or_default())
-            }
-            (_, Some(reason)) => format!("Failed: {}", reason.label()),
-            _ => "Finished".to_owned(),
-        };
-        let ended = if self.result_came_late() {
-            format!("{ended}; the agent's result arrived late")
-        } else {
-            ended
-        };
-        push(self.finished_at_ms, ended, None);
-        events.sort_by_key(|e| e.at_ms);
-        events
-    }
-
     /// Whether the agent's real result arrived after the server had given up on it.
     pub fn result_came_late(&self) -> bool {
         self.lease_lost_at_ms.is_some() && self.failure != Some(FailureReason::AgentLost)
@@ -558,101 +438,6 @@ mod tests {
             .into_iter()
             .all(|op| !s.allows(op))
         }));
-    }
-
-    fn action() -> Action {
-        Action {
-            id: 7,
-            server_id: crate::ServerId::parse("nas").unwrap(),
-            action_type: ActionType::AptUpgradeAll,
-            parameters: None,
-            argv: vec!["apt-get".into(), "upgrade".into()],
-            status: ActionStatus::Failed,
-            timeout_s: 600,
-            created_at_ms: 1_000,
-            created_by: "alice".into(),
-            approved_at_ms: Some(2_000),
-            approved_by: Some("bob".into()),
-            rejected_at_ms: None,
-            rejected_by: None,
-            reject_reason: None,
-            cancelled_at_ms: None,
-            cancelled_by: None,
-            started_at_ms: Some(3_000),
-            finished_at_ms: Some(9_000),
-            exit_code: Some(100),
-            failure: Some(FailureReason::ExitCode),
-            lease_lost_at_ms: None,
-            stdout: String::new(),
-            stderr: String::new(),
-        }
-    }
-
-    #[test]
-    fn a_result_that_came_after_the_lease_shows_both_in_the_timeline() {
-        let late = Action {
-            status: ActionStatus::Completed,
-            failure: None,
-            exit_code: Some(0),
-            lease_lost_at_ms: Some(5_000),
-            ..action()
-        };
-        let what: Vec<_> = late.timeline().into_iter().map(|e| e.what).collect();
-        assert_eq!(
-            &what[what.len() - 2..],
-            [
-                "No result in time: marked as agent lost",
-                "Completed (exit 0); the agent's result arrived late"
-            ]
-        );
-        // Still lost: no "late" wording.
-        let lost = Action {
-            failure: Some(FailureReason::AgentLost),
-            lease_lost_at_ms: Some(5_000),
-            ..action()
-        };
-        assert!(!lost.result_came_late());
-        assert!(lost.timeline().iter().all(|e| !e.what.contains("late")));
-    }
-
-    #[test]
-    fn the_timeline_tells_who_did_what_and_when() {
-        let events: Vec<_> = action()
-            .timeline()
-            .into_iter()
-            .map(|e| (e.at_ms, e.what, e.by))
-            .collect();
-        assert_eq!(
-            events,
-            [
-                (1_000, "Created".to_owned(), Some("alice".to_owned())),
-                (2_000, "Approved".to_owned(), Some("bob".to_owned())),
-                (3_000, "Started on the machine".to_owned(), None),
-                (9_000, "Failed: exited with 100".to_owned(), None),
-            ]
-        );
-        assert_eq!(action().duration_ms(), Some(6_000));
-
-        let mut auto = action();
-        auto.approved_by = Some(ACTOR_AUTO.into());
-        auto.status = ActionStatus::Completed;
-        auto.failure = None;
-        let whats: Vec<_> = auto.timeline().into_iter().map(|e| e.what).collect();
-        assert_eq!(whats[1], "Approved automatically");
-        assert_eq!(whats[3], "Completed (exit 0)");
-
-        let mut rejected = action();
-        rejected.approved_at_ms = None;
-        rejected.started_at_ms = None;
-        rejected.finished_at_ms = None;
-        rejected.rejected_at_ms = Some(1_500);
-        rejected.rejected_by = Some("carol".into());
-        rejected.reject_reason = Some("backup window".into());
-        let last = rejected.timeline().pop().unwrap();
-        assert_eq!(
-            (last.what.as_str(), last.by.as_deref()),
-            ("Rejected: backup window", Some("carol"))
-        );
     }
 
     #[test]

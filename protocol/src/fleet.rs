@@ -31,15 +31,6 @@ impl ServerStatus {
             Some(_) => ServerStatus::Offline,
         }
     }
-
-    /// A short label for people.
-    pub const fn label(self) -> &'static str {
-        match self {
-            ServerStatus::Online => "Online",
-            ServerStatus::Offline => "Offline",
-            ServerStatus::Unknown => "Never seen",
-        }
-    }
 }
 
 /// Whether actions on a server are approved automatically.

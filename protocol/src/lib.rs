@@ -39,7 +39,7 @@ pub mod timeouts;
 pub use action::{
     ACTOR_AUTO, Action, ActionPage, ActionResult, ActionStatus, ActionType, AgentFailure,
     FailureReason, HistoryFilter, MAX_OUTPUT_BYTES, NextAction, Operation, PROGRESS_EVERY,
-    ParseEnumError, TimelineEvent,
+    ParseEnumError,
 };
 pub use command::{NO_SECURITY_PACKAGES, SecurityPin};
 pub use fleet::{

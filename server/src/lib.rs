@@ -9,6 +9,7 @@ pub mod http;
 pub mod jobs;
 pub mod serve;
 pub mod startup;
+pub mod state;
 
 // The service layer and the database live in their own crate; re-exported under the
 // names the server's modules (and tests) use.

@@ -24,3 +24,13 @@ pub use servers::{
     SetMaintenance, add_server, list_servers, load_server_page, set_approval_policy,
     set_maintenance,
 };
+
+/// How a server function's own failures (network, encoding) reach the page: as the
+/// same error its body returns.
+impl leptos::server_fn::error::FromServerFnError for crate::domain::AppError {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        crate::domain::AppError::Transport(value.to_string())
+    }
+}

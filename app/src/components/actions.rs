@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use crate::api::{ApproveAction, RejectAction};
 use crate::components::RelativeTime;
-use crate::domain::{Action, ActionStatus, AppError, Operation};
+use crate::domain::{Action, ActionStatus, AppError, Label, Operation};
 
 /// An action's status as an icon plus words.
 #[component]

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::domain::ServerStatus;
+use crate::domain::{Label, ServerStatus};
 
 /// A machine's status as an icon plus words, so it never rests on colour alone.
 #[component]

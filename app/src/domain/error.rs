@@ -1,5 +1,3 @@
-use leptos::server_fn::codec::JsonEncoding;
-use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 /// What can go wrong in a server function, in words the browser may see. Our own
@@ -44,14 +42,6 @@ impl AppError {
             message: message.into(),
             existing_action_id: None,
         }
-    }
-}
-
-impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
-
-    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
     }
 }
 

@@ -2,10 +2,12 @@
 //! every server function returns. No Leptos components here.
 
 mod error;
+mod wording;
 
 pub use error::AppError;
 pub use homelab_protocol::{
-    Action, ActionPage, ActionSpec, ActionStatus, ActionType, AddedServer, ApiTokenInfo,
-    ApprovalPolicy, FailureReason, HistoryFilter, Metrics, Operation, PackageList, PendingPackage,
-    ServerDetail, ServerId, ServerName, ServerStatus, ServerSummary, TimelineEvent,
+    ACTOR_AUTO, Action, ActionPage, ActionSpec, ActionStatus, ActionType, AddedServer,
+    ApiTokenInfo, ApprovalPolicy, FailureReason, HistoryFilter, Metrics, Operation, PackageList,
+    PendingPackage, ServerDetail, ServerId, ServerName, ServerStatus, ServerSummary,
 };
+pub use wording::{Label, TimelineEvent, timeline};

@@ -11,7 +11,7 @@ use crate::api::{ActionPageData, ApproveAction, CancelAction, RejectAction, load
 use crate::components::{
     ActionError, ActionStatusBadge, ApprovalControls, RelativeTime, format_utc,
 };
-use crate::domain::{AppError, Operation};
+use crate::domain::{AppError, Label, Operation};
 
 /// The action page.
 #[component]
@@ -81,8 +81,7 @@ fn ActionView(
     } else {
         a.argv.join(" ")
     };
-    let timeline = a
-        .timeline()
+    let timeline = crate::domain::timeline(&a)
         .into_iter()
         .map(|e| {
             view! {

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 
 use crate::api::{AddServer, ApproveAction, Fleet, RejectAction, action_history, list_servers};
 use crate::components::{ActionError, ActionsTable, AgentTokenNote, RelativeTime, StatusBadge};
-use crate::domain::{ActionStatus, AppError};
+use crate::domain::{ActionStatus, AppError, Label};
 
 /// The fleet table, rendered on the server and refreshed after a server is added.
 #[component]

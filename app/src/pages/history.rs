@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::{ApproveAction, RejectAction, action_history, list_servers};
 use crate::components::{ActionError, ActionsTable};
-use crate::domain::{ActionStatus, ActionType};
+use crate::domain::{ActionStatus, ActionType, Label};
 
 /// The history page.
 #[component]

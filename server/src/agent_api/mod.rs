@@ -15,7 +15,7 @@ use crate::http::{
     AgentJson, ApiError, ApiPath, ApiQuery, bearer_token, json_method_not_allowed, json_not_found,
 };
 use crate::service::{AgentError, DispatchError, Service};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The longest long-poll an agent may ask for; below the server's request timeout.
 pub const MAX_WAIT: Duration = Duration::from_secs(50);

@@ -17,7 +17,7 @@ use serde::Deserialize;
 pub use crate::auth::Actor;
 use crate::http::{ApiError, ApiJson, ApiPath, json_method_not_allowed, json_not_found};
 use crate::service::Service;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The JSON API's routes. Every one needs an [`Actor`] (an API token or a dashboard
 /// session), required by the router's auth layer whatever the handler asks for; an

@@ -13,7 +13,7 @@ use crate::api::{
 use crate::components::{
     ActionError, ActionStatusBadge, ActionsTable, RelativeTime, StatusBadge, duration_s,
 };
-use crate::domain::{Action, ActionType, AppError, ApprovalPolicy, Metrics, PendingPackage};
+use crate::domain::{Action, ActionType, AppError, ApprovalPolicy, Label, Metrics, PendingPackage};
 
 /// The server actions of the page; every one refreshes the page data when it ends.
 #[derive(Clone, Copy)]
