@@ -5,6 +5,7 @@
 //! dashboard's server functions call [`Service`] directly; each turns [`Error`] into
 //! its own answer, and logs our own faults once, there.
 
+pub mod clock;
 pub mod db;
 mod error;
 pub mod service;

@@ -21,10 +21,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{DashboardSession, MAX_LOGIN_FORM_BYTES};
 use crate::config::ServeArgs;
-pub use crate::state::AppState;
 use crate::db::Database;
 use crate::http::{CspNonce, refuse_dot_segments, same_origin_writes, security_headers};
 use crate::service::Service;
+pub use crate::state::AppState;
 
 /// How long a request may take before the server answers 408. Long-polls stay below it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);

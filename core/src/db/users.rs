@@ -2,13 +2,14 @@
 
 use sqlx::{Any, AnyPool, Transaction};
 
-use super::{DbError, now_ms};
+use super::DbError;
 
 /// Creates the account or replaces its password; true when it was created.
 pub async fn upsert(
     tx: &mut Transaction<'_, Any>,
     name: &str,
     password_hash: &str,
+    now_ms: i64,
 ) -> Result<bool, DbError> {
     let updated = sqlx::query("UPDATE users SET password_hash = $2 WHERE name = $1")
         .bind(name)
@@ -20,7 +21,7 @@ pub async fn upsert(
         sqlx::query("INSERT INTO users (name, password_hash, created_at_ms) VALUES ($1, $2, $3)")
             .bind(name)
             .bind(password_hash)
-            .bind(now_ms())
+            .bind(now_ms)
             .execute(&mut **tx)
             .await?;
     }

@@ -287,11 +287,11 @@ impl Service {
             return Err(Error::invalid("name", "1 to 100 printable characters"));
         }
         let token = tokens::mint(API_TOKEN_PREFIX);
-        let (owned_name, hash) = (name.to_owned(), token.hash.clone());
+        let (owned_name, hash, now) = (name.to_owned(), token.hash.clone(), self.now_ms());
         let inserted = self
             .db
             .write(move |tx| {
-                Box::pin(async move { db::api_tokens::insert(tx, &owned_name, &hash).await })
+                Box::pin(async move { db::api_tokens::insert(tx, &owned_name, &hash, now).await })
             })
             .await
             .context("create api token")?;
@@ -376,7 +376,7 @@ impl Service {
         }
         self.login_throttle.succeeded(name);
         let token = tokens::mint(SESSION_TOKEN_PREFIX);
-        let now = db::now_ms();
+        let now = self.now_ms();
         let expires = now + i64::try_from(SESSION_LIFETIME.as_millis()).unwrap_or(i64::MAX);
         let (hash, user) = (token.hash.clone(), name.to_owned());
         self.db
@@ -391,18 +391,16 @@ impl Service {
 
     /// The user of a live session token.
     pub async fn session_user(&self, token: &str) -> Result<Option<String>, Error> {
-        db::sessions::user(self.db.pool(), &tokens::hash(token), db::now_ms())
+        db::sessions::user(self.db.pool(), &tokens::hash(token), self.now_ms())
             .await
             .context("session user")
     }
 
     /// Ends a session.
     pub async fn logout(&self, token: &str) -> Result<(), Error> {
-        let hash = tokens::hash(token);
+        let (hash, now) = (tokens::hash(token), self.now_ms());
         self.db
-            .write(move |tx| {
-                Box::pin(async move { db::sessions::delete(tx, &hash, db::now_ms()).await })
-            })
+            .write(move |tx| Box::pin(async move { db::sessions::delete(tx, &hash, now).await }))
             .await
             .context("logout")
     }
@@ -487,12 +485,12 @@ impl Service {
         hash: String,
         keep: Option<String>,
     ) -> Result<bool, Error> {
-        let owned = name.to_owned();
+        let (owned, now) = (name.to_owned(), self.now_ms());
         let (created, ended) = self
             .db
             .write(move |tx| {
                 Box::pin(async move {
-                    let created = db::users::upsert(tx, &owned, &hash).await?;
+                    let created = db::users::upsert(tx, &owned, &hash, now).await?;
                     let ended = match &keep {
                         Some(keep) => db::sessions::delete_others(tx, &owned, keep).await?,
                         None => db::sessions::delete_for_user(tx, &owned).await?,

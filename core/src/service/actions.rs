@@ -60,7 +60,7 @@ impl Service {
             ActionSpec::RestartService { unit } => Some(unit.to_string()),
             _ => None,
         };
-        let now = db::now_ms();
+        let now = self.now_ms();
         let timeout_s = self.timeouts.get(action_type);
         let created = {
             let (server, spec, unit, actor) =
@@ -232,12 +232,12 @@ impl Service {
             .first()
             .and_then(|s| s.after(op))
             .expect("a person's operation is allowed from some status");
+        let now = self.now_ms();
         let moved = {
             let (from, actor, reason) = (from.clone(), actor.to_owned(), reason.map(str::to_owned));
             self.db
                 .write(move |tx| {
                     Box::pin(async move {
-                        let now = db::now_ms();
                         let moved = db::actions::transition(
                             tx,
                             id,
@@ -332,13 +332,13 @@ impl Service {
             tokio::pin!(rung);
             rung.as_mut().enable();
             let grace = i64::try_from(LEASE_GRACE.as_millis()).unwrap_or(i64::MAX);
-            let claimant = server.clone();
+            let (claimant, now) = (server.clone(), self.now_ms());
             let claimed = self
                 .db
                 .write(move |tx| {
-                    Box::pin(async move {
-                        db::actions::claim_next(tx, &claimant, db::now_ms(), grace).await
-                    })
+                    Box::pin(
+                        async move { db::actions::claim_next(tx, &claimant, now, grace).await },
+                    )
                 })
                 .await?;
             if let Some(next) = claimed {
@@ -381,7 +381,7 @@ impl Service {
             stdout: tail(&result.stdout, MAX_OUTPUT_BYTES).to_owned(),
             stderr: tail(&result.stderr, MAX_OUTPUT_BYTES).to_owned(),
             started_at_ms: result.started_at,
-            finished_at_ms: result.finished_at.unwrap_or_else(db::now_ms),
+            finished_at_ms: result.finished_at.unwrap_or_else(|| self.now_ms()),
         };
         let (status, exit_code) = (outcome.status, outcome.exit_code);
         let owner = server.clone();
@@ -426,7 +426,7 @@ impl Service {
     /// [`PROGRESS_LEASE`], so the action is not given up on while it still runs.
     pub async fn action_progress(&self, server: &ServerId, id: i64) -> Result<(), DispatchError> {
         let owner = server.clone();
-        let until = db::now_ms() + i64::try_from(PROGRESS_LEASE.as_millis()).unwrap_or(i64::MAX);
+        let until = self.now_ms() + i64::try_from(PROGRESS_LEASE.as_millis()).unwrap_or(i64::MAX);
         self.db
             .write(move |tx| {
                 Box::pin(async move {
@@ -447,9 +447,10 @@ impl Service {
 
     /// Fails executing actions whose lease ran out (the agent died or vanished).
     pub async fn expire_leases(&self) -> Result<Vec<i64>, Error> {
+        let now = self.now_ms();
         let ids = self
             .db
-            .write(|tx| Box::pin(db::actions::expire_leases(tx, db::now_ms())))
+            .write(move |tx| Box::pin(db::actions::expire_leases(tx, now)))
             .await
             .context("expire leases")?;
         for id in &ids {
@@ -502,7 +503,45 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::clock::Clock as _;
     use crate::db::testing::fresh_db;
+
+    #[tokio::test]
+    async fn a_lease_runs_out_by_the_services_clock_not_by_waiting() {
+        let (db, _dir) = fresh_db().await;
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::at(1_000_000));
+        let service = Service::new(db, Duration::from_secs(60)).with_clock(clock.clone());
+        let nas = ServerId::parse("nas").unwrap();
+        service
+            .add_server(
+                nas.clone(),
+                homelab_protocol::ServerName::parse("NAS").unwrap(),
+            )
+            .await
+            .unwrap();
+        let spec = ActionSpec::parse(homelab_protocol::ActionType::AptUpdate, None).unwrap();
+        let created = service.create_action(&nas, spec, "alice").await.unwrap();
+        let claimed = service
+            .next_action(&nas, Duration::ZERO)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.id, created.id);
+        // apt_update: 120 s, plus the grace.
+        let lease =
+            i64::from(created.timeout_s) * 1000 + i64::try_from(LEASE_GRACE.as_millis()).unwrap();
+        clock.advance(lease - 1);
+        assert!(service.expire_leases().await.unwrap().is_empty());
+        // A progress call moves the lease on from the clock's now.
+        service.action_progress(&nas, created.id).await.unwrap();
+        clock.advance(i64::try_from(PROGRESS_LEASE.as_millis()).unwrap() - 1);
+        assert!(service.expire_leases().await.unwrap().is_empty());
+        clock.advance(2);
+        assert_eq!(service.expire_leases().await.unwrap(), [created.id]);
+        let lost = service.action(created.id).await.unwrap();
+        assert_eq!(lost.failure, Some(FailureReason::AgentLost));
+        assert_eq!(lost.lease_lost_at_ms, Some(clock.now_ms()));
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]

@@ -30,6 +30,7 @@ impl Service {
     pub async fn heartbeat(&self, token: &str, hb: Heartbeat) -> Result<HeartbeatAck, AgentError> {
         hb.validate()?;
         let token_hash = tokens::hash(token);
+        let now = self.now_ms();
         self.db
             .write(move |tx| {
                 Box::pin(async move {
@@ -37,7 +38,6 @@ impl Service {
                         db::servers::find_by_token_hash(&mut **tx, &token_hash)
                             .await?
                             .ok_or(AgentError::Unauthorized)?;
-                    let now = db::now_ms();
                     let digest = hb.packages.as_deref().map(package_digest);
                     if let (Some(packages), Some(digest)) = (&hb.packages, &digest)
                         && stored_digest.as_deref() != Some(digest.as_str())
@@ -84,13 +84,11 @@ impl Service {
 
     /// Switches maintenance mode: while paused, every new action waits for a person.
     pub async fn set_paused(&self, id: &ServerId, paused: bool, actor: &str) -> Result<(), Error> {
-        let server = id.clone();
+        let (server, now) = (id.clone(), self.now_ms());
         let found = self
             .db
             .write(move |tx| {
-                Box::pin(
-                    async move { db::servers::set_paused(tx, &server, paused, db::now_ms()).await },
-                )
+                Box::pin(async move { db::servers::set_paused(tx, &server, paused, now).await })
             })
             .await
             .context("set paused")?;

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use homelab_protocol::{AddedServer, ServerId, ServerName, ServerStatus, ServerSummary};
 
+use crate::clock::{Clock, SystemClock};
 use crate::db::{self, Database, DbError};
 use crate::tokens;
 use crate::{Error, ResultExt as _};
@@ -36,6 +37,7 @@ pub struct Service {
     dispatcher: std::sync::Arc<Dispatcher>,
     login_throttle: std::sync::Arc<accounts::LoginThrottle>,
     timeouts: std::sync::Arc<homelab_protocol::Timeouts>,
+    clock: std::sync::Arc<dyn Clock>,
 }
 
 impl Service {
@@ -47,7 +49,19 @@ impl Service {
             dispatcher: std::sync::Arc::default(),
             login_throttle: std::sync::Arc::default(),
             timeouts: std::sync::Arc::default(),
+            clock: std::sync::Arc::new(SystemClock),
         }
+    }
+
+    /// Tells the time by `clock` instead of the system's (tests move it by hand).
+    pub fn with_clock(mut self, clock: std::sync::Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, by the service's clock, in Unix milliseconds.
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// Replaces the design's default time limits where `timeouts` says so.
@@ -70,7 +84,7 @@ impl Service {
     /// A status for a machine last heard from at `last_seen_ms`.
     fn status(&self, last_seen_ms: Option<i64>) -> ServerStatus {
         let interval_ms = i64::try_from(self.heartbeat_interval.as_millis()).unwrap_or(i64::MAX);
-        ServerStatus::derive(last_seen_ms, db::now_ms(), interval_ms)
+        ServerStatus::derive(last_seen_ms, self.now_ms(), interval_ms)
     }
 
     /// Every server with its derived status and update counts, ordered by name.
@@ -119,12 +133,12 @@ impl Service {
     /// Adds a server and mints its agent token.
     pub async fn add_server(&self, id: ServerId, name: ServerName) -> Result<AddedServer, Error> {
         let token = tokens::mint(AGENT_TOKEN_PREFIX);
-        let (new_id, hash) = (id.clone(), token.hash.clone());
+        let (new_id, hash, now) = (id.clone(), token.hash.clone(), self.now_ms());
         let inserted = self
             .db
             .write(move |tx| {
                 Box::pin(async move {
-                    Ok::<_, DbError>(db::servers::insert(tx, &new_id, &name, &hash).await)
+                    Ok::<_, DbError>(db::servers::insert(tx, &new_id, &name, &hash, now).await)
                 })
             })
             .await
@@ -176,11 +190,11 @@ impl Service {
     /// An action already running is left to finish or run out of lease.
     pub async fn remove_server(&self, id: &ServerId, actor: &str) -> Result<(), Error> {
         let (server, by) = (id.clone(), actor.to_owned());
+        let now = self.now_ms();
         let cancelled = self
             .db
             .write(move |tx| {
                 Box::pin(async move {
-                    let now = db::now_ms();
                     if !db::servers::remove(tx, &server, &by, now).await? {
                         return Ok(None);
                     }

@@ -1,0 +1,116 @@
+//! `servers` and `pending_packages`.
+
+use homelab_core::db::{Database, DbError, packages, servers};
+use homelab_protocol::{DebVersion, PackageName, PendingPackage};
+
+use crate::support::{add_server, id, name, write};
+
+pub async fn servers_are_listed_by_name_and_a_second_id_is_refused(db: Database) {
+    add_server(&db, "web", "h1").await;
+    let err = write(&db, |tx| {
+        Box::pin(async move {
+            Ok::<_, DbError>(servers::insert(tx, &id("web"), &name("Other"), "h2", 1).await)
+        })
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, servers::InsertError::DuplicateId(ref d) if d.as_str() == "web"));
+    add_server(&db, "nas", "h3").await;
+    let listed = servers::list(db.pool()).await.unwrap();
+    let ids: Vec<_> = listed.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["nas", "web"]);
+    assert_eq!(listed[1].name.as_str(), "Test", "the first insert stands");
+    assert_eq!(listed[0].last_seen_ms, None);
+}
+
+pub async fn a_removed_server_is_hidden_locked_out_and_its_id_reusable(db: Database) {
+    add_server(&db, "nas", "h1").await;
+    let removed = write(&db, |tx| {
+        Box::pin(async move { servers::remove(tx, &id("nas"), "admin", 5).await })
+    })
+    .await;
+    assert!(removed);
+    assert!(servers::list(db.pool()).await.unwrap().is_empty());
+    assert!(servers::get(db.pool(), &id("nas")).await.unwrap().is_none());
+    assert!(
+        servers::find_by_token_hash(db.pool(), "h1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = write(&db, |tx| {
+        Box::pin(async move { servers::remove(tx, &id("nas"), "admin", 6).await })
+    })
+    .await;
+    assert!(!again, "a removed server cannot be removed twice");
+    // Its id comes back as a new machine.
+    add_server(&db, "nas", "h2").await;
+    let back = servers::get(db.pool(), &id("nas")).await.unwrap().unwrap();
+    assert!(!back.paused);
+    assert!(
+        servers::find_by_token_hash(db.pool(), "h2")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+fn package(name: &str, security: bool, held: bool) -> PendingPackage {
+    PendingPackage {
+        name: PackageName::parse(name).unwrap(),
+        current_version: DebVersion::parse("1.0-1").unwrap(),
+        new_version: DebVersion::parse("1.1-1").unwrap(),
+        repository: "bookworm-security".into(),
+        is_security: security,
+        security_version: security.then(|| DebVersion::parse("1.1-1").unwrap()),
+        held,
+        kept_back: false,
+    }
+}
+
+pub async fn a_package_list_keeps_first_seen_times_and_counts_exclude_held(db: Database) {
+    add_server(&db, "nas", "h1").await;
+    let replace = |list: Vec<PendingPackage>, now: i64| {
+        let db = db.clone();
+        async move {
+            write(&db, move |tx| {
+                Box::pin(async move { packages::replace(tx, &id("nas"), &list, now).await })
+            })
+            .await
+        }
+    };
+    replace(
+        vec![package("curl", true, false), package("vim", false, false)],
+        100,
+    )
+    .await;
+    replace(
+        vec![
+            package("curl", true, false),
+            package("held", true, true),
+            package("zsh", false, false),
+        ],
+        200,
+    )
+    .await;
+    let stored = packages::list(db.pool(), &id("nas")).await.unwrap();
+    let seen: Vec<_> = stored
+        .iter()
+        .map(|s| (s.package.name.as_str().to_owned(), s.first_seen_ms))
+        .collect();
+    // Security first, then by name; curl kept its first-seen time, vim is gone.
+    assert_eq!(
+        seen,
+        [
+            ("curl".to_owned(), 100),
+            ("held".to_owned(), 200),
+            ("zsh".to_owned(), 200)
+        ]
+    );
+    let counts = packages::counts(db.pool()).await.unwrap();
+    assert_eq!(
+        counts.get("nas"),
+        Some(&(2, 1)),
+        "held is neither installable nor counted"
+    );
+}
