@@ -149,7 +149,7 @@ fn check_pin(arg: &str) -> Result<(), Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use homelab_protocol::{ActionSpec, SecurityPin, command};
+    use homelab_protocol::{ActionSpec, SecurityPin};
 
     fn all() -> Local {
         Local::everything()
@@ -189,7 +189,7 @@ mod tests {
         ];
         for (t, params) in specs {
             let spec = ActionSpec::parse(t, Some(&params)).unwrap();
-            let argv = command::argv(&spec, &pins);
+            let argv = spec.argv(&pins);
             assert_eq!(check(t, &argv, &all()), Ok(()), "{argv:?}");
         }
     }

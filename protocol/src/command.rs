@@ -1,8 +1,7 @@
-//! The exact command (argv) each action runs, built in one place from a checked
-//! [`ActionSpec`]. Never a shell string; no apt option ever comes from a request.
+//! What a security upgrade pins, and what it says when there is nothing to pin. The
+//! command itself is built by [`ActionSpec::argv`] (in `kind.rs`).
 
 use crate::package::{DebVersion, PackageName};
-use crate::params::ActionSpec;
 
 /// A package pinned to the version from the security archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,33 +13,11 @@ pub struct SecurityPin {
 /// What `apt_upgrade_security` records when nothing is pending.
 pub const NO_SECURITY_PACKAGES: &str = "No security packages to upgrade";
 
-/// The argv of an action. `security` is the server's pending security packages at
-/// creation time (used by `apt_upgrade_security` only). An empty argv is the no-op of
-/// a security upgrade with nothing to upgrade.
-pub fn argv(spec: &ActionSpec, security: &[SecurityPin]) -> Vec<String> {
-    let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-    match spec {
-        ActionSpec::RestartService { unit } => {
-            vec!["systemctl".into(), "restart".into(), unit.to_string()]
-        }
-        ActionSpec::ClearLogs { vacuum_time } => {
-            vec!["journalctl".into(), format!("--vacuum-time={vacuum_time}")]
-        }
-        ActionSpec::AptUpdate => words(&["apt-get", "update"]),
-        ActionSpec::AptUpgradeAll => words(&["apt-get", "upgrade", "--with-new-pkgs", "-y"]),
-        ActionSpec::AptUpgradeSecurity if security.is_empty() => Vec::new(),
-        ActionSpec::AptUpgradeSecurity => {
-            let mut argv = words(&["apt-get", "install", "--only-upgrade", "-y", "--"]);
-            argv.extend(security.iter().map(|p| format!("{}={}", p.name, p.version)));
-            argv
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ActionType;
+    use crate::params::ActionSpec;
     use crate::params::{UnitName, VacuumTime};
 
     fn pin(name: &str, version: &str) -> SecurityPin {
@@ -89,7 +66,7 @@ mod tests {
         ];
         assert_eq!(cases.len(), ActionType::ALL.len());
         for (spec, expected) in cases {
-            assert_eq!(argv(&spec, &pins), expected, "{:?}", spec.action_type());
+            assert_eq!(spec.argv(&pins), expected, "{:?}", spec.action_type());
         }
     }
 
@@ -98,15 +75,15 @@ mod tests {
         let spec = ActionSpec::RestartService {
             unit: UnitName::parse("nginx").unwrap(),
         };
-        assert_eq!(argv(&spec, &[]), ["systemctl", "restart", "nginx.service"]);
+        assert_eq!(spec.argv(&[]), ["systemctl", "restart", "nginx.service"]);
         let pins = [pin("g++", "4:12.2.0-3"), pin("x-", "1.0~rc1")];
-        for arg in &argv(&ActionSpec::AptUpgradeSecurity, &pins)[5..] {
+        for arg in &ActionSpec::AptUpgradeSecurity.argv(&pins)[5..] {
             assert!(!arg.ends_with(['-', '+']) && !arg.starts_with('-'), "{arg}");
         }
     }
 
     #[test]
     fn a_security_upgrade_with_nothing_pending_is_a_no_op() {
-        assert!(argv(&ActionSpec::AptUpgradeSecurity, &[]).is_empty());
+        assert!(crate::params::ActionSpec::argv(&ActionSpec::AptUpgradeSecurity, &[]).is_empty());
     }
 }

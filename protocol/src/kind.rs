@@ -1,9 +1,10 @@
 //! One description per action kind: its time limit, its place in the duplicate guard
-//! (its slot) and the pattern its command must match on the agent. The parameters
-//! are [`crate::ActionSpec`]'s and the command [`crate::command::argv`]'s; every
-//! match over the kinds is exhaustive, so a new kind is pointed out by the compiler
-//! wherever it needs a word.
+//! (its slot), the exact command it runs (never a shell string; no apt option ever
+//! comes from a request) and the pattern that command must match on the agent. Its
+//! parameters are [`crate::ActionSpec`]'s (`params.rs`). Every match over the kinds
+//! is exhaustive, so the compiler points at each place a new kind needs a word.
 
+use crate::command::SecurityPin;
 use crate::{ActionSpec, ActionType};
 
 /// What an action kind is, beside its parameters and command.
@@ -103,6 +104,29 @@ pub struct Slot {
 }
 
 impl ActionSpec {
+    /// The argv of an action. `security` is the server's pending security packages at
+    /// creation time (used by `apt_upgrade_security` only). An empty argv is the no-op of
+    /// a security upgrade with nothing to upgrade.
+    pub fn argv(&self, security: &[SecurityPin]) -> Vec<String> {
+        let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        match self {
+            ActionSpec::RestartService { unit } => {
+                vec!["systemctl".into(), "restart".into(), unit.to_string()]
+            }
+            ActionSpec::ClearLogs { vacuum_time } => {
+                vec!["journalctl".into(), format!("--vacuum-time={vacuum_time}")]
+            }
+            ActionSpec::AptUpdate => words(&["apt-get", "update"]),
+            ActionSpec::AptUpgradeAll => words(&["apt-get", "upgrade", "--with-new-pkgs", "-y"]),
+            ActionSpec::AptUpgradeSecurity if security.is_empty() => Vec::new(),
+            ActionSpec::AptUpgradeSecurity => {
+                let mut argv = words(&["apt-get", "install", "--only-upgrade", "-y", "--"]);
+                argv.extend(security.iter().map(|p| format!("{}={}", p.name, p.version)));
+                argv
+            }
+        }
+    }
+
     /// The slot this action takes, if its kind has one.
     pub fn slot(&self) -> Option<Slot> {
         match (self.action_type().kind().slot, self) {

@@ -195,7 +195,9 @@ impl ActionSpec {
         let allowed: &[&str] = match action_type {
             ActionType::RestartService => &["unit"],
             ActionType::ClearLogs => &["vacuum_time"],
-            _ => &[],
+            ActionType::AptUpdate | ActionType::AptUpgradeAll | ActionType::AptUpgradeSecurity => {
+                &[]
+            }
         };
         if let Some(unknown) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(ParamError::new(
@@ -250,7 +252,9 @@ impl ActionSpec {
             ActionSpec::ClearLogs { vacuum_time } => {
                 Some(serde_json::json!({ "vacuum_time": vacuum_time }))
             }
-            _ => None,
+            ActionSpec::AptUpdate | ActionSpec::AptUpgradeAll | ActionSpec::AptUpgradeSecurity => {
+                None
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::Error;
 use homelab_protocol::{
     ACTOR_AUTO, Action, ActionPage, ActionResult, ActionSpec, ActionStatus, FailureReason,
     HistoryFilter, MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES, NextAction, Operation, SecurityPin,
-    action::tail, command,
+    action::tail,
 };
 
 use super::Service;
@@ -79,7 +79,7 @@ impl Service {
                             } else {
                                 Vec::new()
                             };
-                        let argv = command::argv(&spec, &pins);
+                        let argv = spec.argv(&pins);
                         let approved_by = (!policy.needs_person(paused)).then_some(ACTOR_AUTO);
                         let parameters = spec.parameters();
                         let inserted = db::actions::insert(
@@ -145,7 +145,11 @@ impl Service {
             ActionSpec::RestartService { unit } => {
                 format!("a restart of `{unit}` is already waiting")
             }
-            _ => "an apt action is already queued or running on this server".to_owned(),
+            ActionSpec::AptUpdate | ActionSpec::AptUpgradeAll | ActionSpec::AptUpgradeSecurity => {
+                "an apt action is already queued or running on this server".to_owned()
+            }
+            // Kinds without a slot never conflict.
+            ActionSpec::ClearLogs { .. } => "an equivalent action is already in flight".to_owned(),
         };
         Error::Conflict {
             message: match existing {
