@@ -3,8 +3,7 @@
 use homelab_protocol::{
     Action, ActionStatus, ActionType, FailureReason, HistoryFilter, NextAction, ServerId, Slot,
 };
-use sqlx::any::AnyRow;
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyPool, FromRow as _, Row, Transaction};
 
 use super::DbError;
 
@@ -99,13 +98,13 @@ pub async fn get(
     executor: impl sqlx::Executor<'_, Database = Any>,
     id: i64,
 ) -> Result<Option<Action>, DbError> {
-    let row = sqlx::query(&format!(
+    let row: Option<ActionRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS}, stdout, stderr FROM actions WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(executor)
     .await?;
-    row.as_ref().map(|r| action_from_row(r, true)).transpose()
+    row.map(Action::try_from).transpose()
 }
 
 /// A page of the history, newest first, without output (`get` has it).
@@ -160,7 +159,13 @@ pub async fn list(
         query = query.bind(before);
     }
     let rows = query.bind(i64::from(limit)).fetch_all(pool).await?;
-    rows.iter().map(|r| action_from_row(r, false)).collect()
+    rows.iter()
+        .map(|r| {
+            ActionRow::from_row(r)
+                .map_err(DbError::from)
+                .and_then(Action::try_from)
+        })
+        .collect()
 }
 
 /// Moves an action from one of `from` to `to`, setting the actor columns of the
@@ -238,7 +243,7 @@ pub async fn claim_next(
     // a double claim; the caller simply tries again.
     for _ in 0..3 {
         // Kinds whose slot is held only while waiting (a restart) free it here.
-        let row = sqlx::query(
+        let row: Option<(i64, String, String, i64)> = sqlx::query_as(
             "UPDATE actions SET status = $4, started_at_ms = $2, \
              lease_expires_at_ms = $2 + timeout_s * 1000 + $3, \
              slot = CASE WHEN slot_while_running = 1 THEN slot ELSE NULL END \
@@ -254,7 +259,7 @@ pub async fn claim_next(
         .bind(ActionStatus::Approved.as_str())
         .fetch_optional(&mut **tx)
         .await?;
-        let Some(row) = row else {
+        let Some((id, action_type, argv, timeout_s)) = row else {
             let waiting: Option<i64> = sqlx::query_scalar(
                 "SELECT id FROM actions WHERE server_id = $1 AND status = $2 LIMIT 1",
             )
@@ -268,10 +273,10 @@ pub async fn claim_next(
             return Ok(None);
         };
         return Ok(Some(NextAction {
-            id: row.try_get("id")?,
-            action_type: parse_text(&row, "action_type")?,
-            argv: parse_argv(&row)?,
-            timeout_s: u32::try_from(row.try_get::<i64, _>("timeout_s")?).unwrap_or(u32::MAX),
+            id,
+            action_type: parse(&action_type, "action_type")?,
+            argv: serde_json::from_str(&argv).map_err(|e| corrupt(format!("argv: {e}")))?,
+            timeout_s: u32::try_from(timeout_s).unwrap_or(u32::MAX),
         }));
     }
     Ok(None)
@@ -291,19 +296,19 @@ pub async fn standing(
     executor: impl sqlx::Executor<'_, Database = Any>,
     id: i64,
 ) -> Result<Option<Standing>, DbError> {
-    let row = sqlx::query("SELECT server_id, status, failure FROM actions WHERE id = $1")
-        .bind(id)
-        .fetch_optional(executor)
-        .await?;
-    row.map(|r| {
-        let failure: Option<String> = r.try_get("failure")?;
+    let row: Option<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT server_id, status, failure FROM actions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(executor)
+            .await?;
+    row.map(|(owner, status, failure)| {
         Ok(Standing {
-            owner: r.try_get("server_id")?,
-            status: parse_text(&r, "status")?,
+            owner,
+            status: parse(&status, "status")?,
             failure: failure
-                .map(|f| f.parse())
-                .transpose()
-                .map_err(|e| corrupt(format!("failure: {e}")))?,
+                .as_deref()
+                .map(|f| parse(f, "failure"))
+                .transpose()?,
         })
     })
     .transpose()
@@ -428,63 +433,83 @@ fn corrupt(what: impl std::fmt::Display) -> DbError {
     DbError::Sqlx(sqlx::Error::Decode(format!("actions: {what}").into()))
 }
 
-fn parse_text<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, DbError>
+/// An `actions` row as stored; [`Action`] is what it means.
+#[derive(sqlx::FromRow)]
+struct ActionRow {
+    id: i64,
+    server_id: String,
+    action_type: String,
+    parameters: Option<String>,
+    argv: String,
+    status: String,
+    timeout_s: i64,
+    created_at_ms: i64,
+    created_by: String,
+    approved_at_ms: Option<i64>,
+    approved_by: Option<String>,
+    rejected_at_ms: Option<i64>,
+    rejected_by: Option<String>,
+    reject_reason: Option<String>,
+    cancelled_at_ms: Option<i64>,
+    cancelled_by: Option<String>,
+    started_at_ms: Option<i64>,
+    finished_at_ms: Option<i64>,
+    exit_code: Option<i64>,
+    failure: Option<String>,
+    lease_lost_at_ms: Option<i64>,
+    /// Only the single-action query reads the output; pages leave it empty.
+    #[sqlx(default)]
+    stdout: String,
+    #[sqlx(default)]
+    stderr: String,
+}
+
+impl TryFrom<ActionRow> for Action {
+    type Error = DbError;
+
+    fn try_from(r: ActionRow) -> Result<Self, DbError> {
+        Ok(Action {
+            id: r.id,
+            server_id: ServerId::parse(r.server_id).map_err(corrupt)?,
+            action_type: parse(&r.action_type, "action_type")?,
+            parameters: r
+                .parameters
+                .map(|p| serde_json::from_str(&p))
+                .transpose()
+                .map_err(|e| corrupt(format!("parameters: {e}")))?,
+            argv: serde_json::from_str(&r.argv).map_err(|e| corrupt(format!("argv: {e}")))?,
+            status: parse(&r.status, "status")?,
+            timeout_s: u32::try_from(r.timeout_s).unwrap_or(u32::MAX),
+            created_at_ms: r.created_at_ms,
+            created_by: r.created_by,
+            approved_at_ms: r.approved_at_ms,
+            approved_by: r.approved_by,
+            rejected_at_ms: r.rejected_at_ms,
+            rejected_by: r.rejected_by,
+            reject_reason: r.reject_reason,
+            cancelled_at_ms: r.cancelled_at_ms,
+            cancelled_by: r.cancelled_by,
+            started_at_ms: r.started_at_ms,
+            finished_at_ms: r.finished_at_ms,
+            exit_code: r.exit_code.map(|c| i32::try_from(c).unwrap_or(i32::MIN)),
+            failure: r
+                .failure
+                .as_deref()
+                .map(|f| parse(f, "failure"))
+                .transpose()?,
+            lease_lost_at_ms: r.lease_lost_at_ms,
+            stdout: r.stdout,
+            stderr: r.stderr,
+        })
+    }
+}
+
+/// A stored text as the enum it names, or a corrupt-row error naming the column.
+fn parse<T: std::str::FromStr>(text: &str, column: &str) -> Result<T, DbError>
 where
     T::Err: std::fmt::Display,
 {
-    let text: String = row.try_get(column)?;
     text.parse().map_err(|e| corrupt(format!("{column}: {e}")))
-}
-
-fn parse_argv(row: &AnyRow) -> Result<Vec<String>, DbError> {
-    let text: String = row.try_get("argv")?;
-    serde_json::from_str(&text).map_err(|e| corrupt(format!("argv: {e}")))
-}
-
-fn action_from_row(row: &AnyRow, with_output: bool) -> Result<Action, DbError> {
-    let parameters: Option<String> = row.try_get("parameters")?;
-    let failure: Option<String> = row.try_get("failure")?;
-    let exit_code: Option<i64> = row.try_get("exit_code")?;
-    let server_id: String = row.try_get("server_id")?;
-    Ok(Action {
-        id: row.try_get("id")?,
-        server_id: ServerId::parse(server_id).map_err(corrupt)?,
-        action_type: parse_text(row, "action_type")?,
-        parameters: parameters
-            .map(|p| serde_json::from_str(&p))
-            .transpose()
-            .map_err(|e| corrupt(format!("parameters: {e}")))?,
-        argv: parse_argv(row)?,
-        status: parse_text(row, "status")?,
-        timeout_s: u32::try_from(row.try_get::<i64, _>("timeout_s")?).unwrap_or(u32::MAX),
-        created_at_ms: row.try_get("created_at_ms")?,
-        created_by: row.try_get("created_by")?,
-        approved_at_ms: row.try_get("approved_at_ms")?,
-        approved_by: row.try_get("approved_by")?,
-        rejected_at_ms: row.try_get("rejected_at_ms")?,
-        rejected_by: row.try_get("rejected_by")?,
-        reject_reason: row.try_get("reject_reason")?,
-        cancelled_at_ms: row.try_get("cancelled_at_ms")?,
-        cancelled_by: row.try_get("cancelled_by")?,
-        started_at_ms: row.try_get("started_at_ms")?,
-        finished_at_ms: row.try_get("finished_at_ms")?,
-        exit_code: exit_code.map(|c| i32::try_from(c).unwrap_or(i32::MIN)),
-        failure: failure
-            .map(|f| f.parse())
-            .transpose()
-            .map_err(|e| corrupt(format!("failure: {e}")))?,
-        lease_lost_at_ms: row.try_get("lease_lost_at_ms")?,
-        stdout: if with_output {
-            row.try_get("stdout")?
-        } else {
-            String::new()
-        },
-        stderr: if with_output {
-            row.try_get("stderr")?
-        } else {
-            String::new()
-        },
-    })
 }
 
 /// Cancels every action of `server` that has not started (its server is going away);

@@ -234,13 +234,6 @@ fn private_file(file: &Path) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Reads a flag column: a BOOLEAN where the backend has one, a 0/1 INTEGER on SQLite.
-pub fn flag(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, sqlx::Error> {
-    use sqlx::Row;
-    row.try_get::<bool, _>(column)
-        .or_else(|_| row.try_get::<i64, _>(column).map(|v| v != 0))
-}
-
 /// The current time in Unix milliseconds, as stored in the database.
 pub use homelab_protocol::now_ms;
 

@@ -62,7 +62,7 @@ pub async fn list(
     executor: impl sqlx::Executor<'_, Database = Any>,
     server: &ServerId,
 ) -> Result<Vec<StoredPackage>, DbError> {
-    let rows = sqlx::query(
+    let rows: Vec<PackageRow> = sqlx::query_as(
         "SELECT name, current_version, new_version, repository, is_security, security_version, \
          held, kept_back, first_seen_ms FROM pending_packages WHERE server_id = $1 \
          ORDER BY is_security DESC, name",
@@ -70,33 +70,49 @@ pub async fn list(
     .bind(server.as_str())
     .fetch_all(executor)
     .await?;
-    rows.iter().map(stored_from_row).collect()
+    rows.into_iter().map(StoredPackage::try_from).collect()
 }
 
-fn stored_from_row(row: &sqlx::any::AnyRow) -> Result<StoredPackage, DbError> {
-    let corrupt = |e: homelab_protocol::PackageError| {
-        DbError::Sqlx(sqlx::Error::Decode(format!("pending_packages: {e}").into()))
-    };
-    let version = |col: &str| -> Result<DebVersion, DbError> {
-        DebVersion::parse(row.try_get::<String, _>(col)?).map_err(corrupt)
-    };
-    let security_version: Option<String> = row.try_get("security_version")?;
-    Ok(StoredPackage {
-        package: PendingPackage {
-            name: PackageName::parse(row.try_get::<String, _>("name")?).map_err(corrupt)?,
-            current_version: version("current_version")?,
-            new_version: version("new_version")?,
-            repository: row.try_get("repository")?,
-            is_security: super::flag(row, "is_security")?,
-            security_version: security_version
-                .map(DebVersion::parse)
-                .transpose()
-                .map_err(corrupt)?,
-            held: super::flag(row, "held")?,
-            kept_back: super::flag(row, "kept_back")?,
-        },
-        first_seen_ms: row.try_get("first_seen_ms")?,
-    })
+/// A `pending_packages` row as stored.
+#[derive(sqlx::FromRow)]
+struct PackageRow {
+    name: String,
+    current_version: String,
+    new_version: String,
+    repository: String,
+    /// The flags are 0/1: sqlx's Any driver cannot read SQLite's BOOLEAN.
+    is_security: i64,
+    security_version: Option<String>,
+    held: i64,
+    kept_back: i64,
+    first_seen_ms: i64,
+}
+
+impl TryFrom<PackageRow> for StoredPackage {
+    type Error = DbError;
+
+    fn try_from(r: PackageRow) -> Result<Self, DbError> {
+        let corrupt = |e: homelab_protocol::PackageError| {
+            DbError::Sqlx(sqlx::Error::Decode(format!("pending_packages: {e}").into()))
+        };
+        Ok(StoredPackage {
+            package: PendingPackage {
+                name: PackageName::parse(r.name).map_err(corrupt)?,
+                current_version: DebVersion::parse(r.current_version).map_err(corrupt)?,
+                new_version: DebVersion::parse(r.new_version).map_err(corrupt)?,
+                repository: r.repository,
+                is_security: r.is_security != 0,
+                security_version: r
+                    .security_version
+                    .map(DebVersion::parse)
+                    .transpose()
+                    .map_err(corrupt)?,
+                held: r.held != 0,
+                kept_back: r.kept_back != 0,
+            },
+            first_seen_ms: r.first_seen_ms,
+        })
+    }
 }
 
 /// Per server: installable updates and security updates (held packages excluded from

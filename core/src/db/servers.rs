@@ -114,23 +114,23 @@ pub async fn remove(
 
 /// Every server, ordered by name then id.
 pub async fn list(pool: &AnyPool) -> Result<Vec<ServerRecord>, DbError> {
-    let rows = sqlx::query(&format!(
+    let rows: Vec<ServerRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM servers WHERE removed_at_ms IS NULL ORDER BY name, id"
     ))
     .fetch_all(pool)
     .await?;
-    rows.iter().map(record_from_row).collect()
+    rows.into_iter().map(ServerRecord::try_from).collect()
 }
 
 /// One server, if it exists.
 pub async fn get(pool: &AnyPool, id: &ServerId) -> Result<Option<ServerRecord>, DbError> {
-    let row = sqlx::query(&format!(
+    let row: Option<ServerRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM servers WHERE id = $1 AND removed_at_ms IS NULL"
     ))
     .bind(id.as_str())
     .fetch_optional(pool)
     .await?;
-    row.as_ref().map(record_from_row).transpose()
+    row.map(ServerRecord::try_from).transpose()
 }
 
 /// Switches maintenance mode; false when the server does not exist. Switching it on
@@ -175,20 +175,19 @@ pub async fn approval_inputs(
     tx: &mut Transaction<'_, Any>,
     id: &ServerId,
 ) -> Result<Option<(bool, ApprovalPolicy)>, DbError> {
-    let row = sqlx::query(
+    let row: Option<(i64, String)> = sqlx::query_as(
         "SELECT paused, approval_policy FROM servers WHERE id = $1 AND removed_at_ms IS NULL",
     )
     .bind(id.as_str())
     .fetch_optional(&mut **tx)
     .await?;
-    row.map(|r| {
-        let policy: String = r.try_get("approval_policy")?;
-        Ok((
-            super::flag(&r, "paused")?,
+    // An unreadable policy asks a person: the safe reading.
+    Ok(row.map(|(paused, policy)| {
+        (
+            paused != 0,
             ApprovalPolicy::parse(&policy).unwrap_or(ApprovalPolicy::AlwaysAsk),
-        ))
-    })
-    .transpose()
+        )
+    }))
 }
 
 /// The server an agent token belongs to, with the digest of its stored package list.
@@ -245,40 +244,79 @@ pub async fn record_heartbeat(
     Ok(())
 }
 
-fn record_from_row(row: &sqlx::any::AnyRow) -> Result<ServerRecord, DbError> {
-    let corrupt = |what: String| DbError::Sqlx(sqlx::Error::Decode(what.into()));
-    let id: String = row.try_get("id")?;
-    let name: String = row.try_get("name")?;
-    let cpu: Option<f64> = row.try_get("cpu_percent")?;
-    let metrics = match cpu {
-        None => None,
-        Some(cpu_percent) => Some(Metrics {
-            cpu_percent,
-            memory_percent: row.try_get("memory_percent")?,
-            disk_percent: row.try_get("disk_percent")?,
-            load_1: row.try_get("load_1")?,
-            load_5: row.try_get("load_5")?,
-            load_15: row.try_get("load_15")?,
-            uptime_s: u64::try_from(row.try_get::<i64, _>("uptime_s")?).unwrap_or(0),
-        }),
-    };
-    Ok(ServerRecord {
-        id: ServerId::parse(id).map_err(|e| corrupt(format!("servers.id: {e}")))?,
-        name: ServerName::parse(&name).map_err(|e| corrupt(format!("servers.name: {e}")))?,
-        hostname: row.try_get("hostname")?,
-        os: row.try_get("os")?,
-        agent_version: row.try_get("agent_version")?,
-        last_seen_ms: row.try_get("last_seen_ms")?,
-        metrics,
-        reboot_required: super::flag(row, "reboot_required")?,
-        reboot_required_pkgs: serde_json::from_str(
-            &row.try_get::<String, _>("reboot_required_pkgs")?,
-        )
-        .map_err(|e| corrupt(format!("servers.reboot_required_pkgs: {e}")))?,
-        paused: super::flag(row, "paused")?,
-        paused_at_ms: row.try_get("paused_at_ms")?,
-        approval_policy: ApprovalPolicy::parse(&row.try_get::<String, _>("approval_policy")?)
-            .ok_or_else(|| corrupt("servers.approval_policy: unknown value".to_owned()))?,
-        packages_seen_at_ms: row.try_get("packages_seen_at_ms")?,
-    })
+/// A `servers` row as stored; [`ServerRecord`] is what it means.
+#[derive(sqlx::FromRow)]
+struct ServerRow {
+    id: String,
+    name: String,
+    hostname: Option<String>,
+    os: Option<String>,
+    agent_version: Option<String>,
+    last_seen_ms: Option<i64>,
+    cpu_percent: Option<f64>,
+    memory_percent: Option<f64>,
+    disk_percent: Option<f64>,
+    load_1: Option<f64>,
+    load_5: Option<f64>,
+    load_15: Option<f64>,
+    uptime_s: Option<i64>,
+    /// 0/1: sqlx's Any driver cannot read SQLite's BOOLEAN.
+    reboot_required: i64,
+    reboot_required_pkgs: String,
+    paused: i64,
+    paused_at_ms: Option<i64>,
+    approval_policy: String,
+    packages_seen_at_ms: Option<i64>,
+}
+
+impl TryFrom<ServerRow> for ServerRecord {
+    type Error = DbError;
+
+    fn try_from(r: ServerRow) -> Result<Self, DbError> {
+        let corrupt = |what: String| DbError::Sqlx(sqlx::Error::Decode(what.into()));
+        // The metrics arrive together with the first heartbeat, or not at all.
+        let metrics = match (
+            r.cpu_percent,
+            r.memory_percent,
+            r.disk_percent,
+            r.load_1,
+            r.load_5,
+            r.load_15,
+        ) {
+            (
+                Some(cpu_percent),
+                Some(memory_percent),
+                Some(disk_percent),
+                Some(load_1),
+                Some(load_5),
+                Some(load_15),
+            ) => Some(Metrics {
+                cpu_percent,
+                memory_percent,
+                disk_percent,
+                load_1,
+                load_5,
+                load_15,
+                uptime_s: r.uptime_s.and_then(|u| u64::try_from(u).ok()).unwrap_or(0),
+            }),
+            _ => None,
+        };
+        Ok(ServerRecord {
+            id: ServerId::parse(r.id).map_err(|e| corrupt(format!("servers.id: {e}")))?,
+            name: ServerName::parse(&r.name).map_err(|e| corrupt(format!("servers.name: {e}")))?,
+            hostname: r.hostname,
+            os: r.os,
+            agent_version: r.agent_version,
+            last_seen_ms: r.last_seen_ms,
+            metrics,
+            reboot_required: r.reboot_required != 0,
+            reboot_required_pkgs: serde_json::from_str(&r.reboot_required_pkgs)
+                .map_err(|e| corrupt(format!("servers.reboot_required_pkgs: {e}")))?,
+            paused: r.paused != 0,
+            paused_at_ms: r.paused_at_ms,
+            approval_policy: ApprovalPolicy::parse(&r.approval_policy)
+                .ok_or_else(|| corrupt("servers.approval_policy: unknown value".to_owned()))?,
+            packages_seen_at_ms: r.packages_seen_at_ms,
+        })
+    }
 }
