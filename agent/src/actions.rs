@@ -122,15 +122,15 @@ impl ActionLoop {
             Ok(()) => {
                 let on_spawn = |pgid: i32| {
                     if let Err(e) = self.state.mark_group(pgid) {
-                        tracing::error!(action = action.id, pgid, error = %e, "cannot record the command's process group");
+                        tracing::error!(action = action.id.get(), pgid, error = %e, "cannot record the command's process group");
                     }
                 };
                 let run = executor::execute(&action, &self.local, &self.apt, &on_spawn);
-                self.with_progress(action.id, run).await
+                self.with_progress(action.id.get(), run).await
             }
             Err(e) => {
                 // Without the mark a crash could not be reported: refuse to run blind.
-                tracing::error!(action = action.id, error = %e, "cannot write the state directory; action not run");
+                tracing::error!(action = action.id.get(), error = %e, "cannot write the state directory; action not run");
                 ActionResult {
                     exit_code: None,
                     failure: Some(AgentFailure::SpawnError),
@@ -149,14 +149,14 @@ impl ActionLoop {
             (None, _) => "exit_code",
         };
         tracing::info!(
-            action = action.id,
+            action = action.id.get(),
             r#type = %action.action_type,
             exit = ?result.exit_code,
             duration_ms = clock.elapsed().as_millis() as u64,
             outcome,
             "action finished"
         );
-        self.finish(action.id, result, stop).await;
+        self.finish(action.id.get(), result, stop).await;
         if action.action_type.is_apt() {
             self.rescan.notify_one();
         }

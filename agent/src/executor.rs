@@ -140,7 +140,13 @@ pub async fn execute(
             if attempt < apt.lock_retries {
                 attempt += 1;
                 let backoff = lock_backoff(attempt, apt.lock_wait);
-                tracing::warn!(action = action.id, attempt, ?backoff, "{}", line.trim());
+                tracing::warn!(
+                    action = action.id.get(),
+                    attempt,
+                    ?backoff,
+                    "{}",
+                    line.trim()
+                );
                 tokio::time::sleep(backoff).await;
                 continue;
             }
@@ -245,7 +251,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("marker");
         let action = NextAction {
-            id: 1,
+            id: homelab_protocol::ActionId::new(1),
             action_type: ActionType::RestartService,
             argv: vec!["touch".into(), marker.display().to_string()],
             timeout_s: 5,
@@ -265,7 +271,7 @@ mod tests {
     #[tokio::test]
     async fn a_type_switched_off_locally_is_refused() {
         let action = NextAction {
-            id: 2,
+            id: homelab_protocol::ActionId::new(2),
             action_type: ActionType::AptUpdate,
             argv: vec!["apt-get".into(), "update".into()],
             timeout_s: 5,
@@ -288,7 +294,7 @@ mod tests {
         // journalctl is not installed in every test environment; systemctl of a unit
         // that cannot exist fails either way (no systemd, or no such unit).
         let action = NextAction {
-            id: 3,
+            id: homelab_protocol::ActionId::new(3),
             action_type: ActionType::RestartService,
             argv: vec![
                 "systemctl".into(),

@@ -204,7 +204,7 @@ mod tests {
 
     fn action(id: i64) -> NextAction {
         NextAction {
-            id,
+            id: homelab_protocol::ActionId::new(id),
             action_type: ActionType::AptUpdate,
             argv: vec!["apt-get".into(), "update".into()],
             timeout_s: 120,

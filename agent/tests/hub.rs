@@ -114,7 +114,7 @@ fn a_claim_is_read_leniently_enough_to_keep_its_id() {
     ];
     for (body, expected) in cases {
         match homelab_agent::client::parse_claim(body.as_bytes()).unwrap() {
-            Claim::Run(a) => assert_eq!((a.id, expected), (3, "run")),
+            Claim::Run(a) => assert_eq!((a.id.get(), expected), (3, "run")),
             Claim::Unreadable { id, reason } => {
                 assert_eq!(id, 3);
                 assert!(reason.contains(expected), "{reason}");
@@ -298,7 +298,7 @@ async fn after_a_crash_nothing_runs_while_the_old_command_lives() {
     let state = State::open(state_dir.path()).unwrap();
     state
         .mark_running(&homelab_protocol::NextAction {
-            id: 5,
+            id: homelab_protocol::ActionId::new(5),
             action_type: homelab_protocol::ActionType::AptUpgradeAll,
             argv: vec![],
             timeout_s: 600,

@@ -17,7 +17,7 @@ pub enum Error {
     #[error("{message}")]
     Conflict {
         message: String,
-        existing_action_id: Option<i64>,
+        existing_action_id: Option<homelab_protocol::ActionId>,
     },
     /// Our fault: what we were doing, and why it failed. Log it (once, where the
     /// answer is made); show only that something went wrong.

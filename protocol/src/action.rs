@@ -197,13 +197,44 @@ text_enum! {
     }
 }
 
+/// An action's number: the history's order, the agent's handle, the URL's `/actions/N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ActionId(i64);
+
+impl ActionId {
+    /// The action numbered `n` (the database hands them out).
+    pub const fn new(n: i64) -> Self {
+        ActionId(n)
+    }
+
+    /// The number, for storing and binding.
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ActionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl FromStr for ActionId {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(ActionId)
+    }
+}
+
 /// Who did something to an action: `auto`, a user, or an API token.
 pub const ACTOR_AUTO: &str = "auto";
 
 /// An action as the API, the dashboard and the history show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Action {
-    pub id: i64,
+    pub id: ActionId,
     pub server_id: crate::ServerId,
     pub action_type: ActionType,
     /// `{"unit": ...}`, `{"vacuum_time": ...}`, or null for the apt actions.
@@ -265,7 +296,7 @@ pub struct ActionPage {
 /// What the agent gets from `GET /agent/v1/actions/next`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NextAction {
-    pub id: i64,
+    pub id: ActionId,
     pub action_type: ActionType,
     pub argv: Vec<String>,
     pub timeout_s: u32,

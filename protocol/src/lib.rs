@@ -37,7 +37,7 @@ pub mod text;
 pub mod timeouts;
 
 pub use action::{
-    ACTOR_AUTO, Action, ActionPage, ActionResult, ActionStatus, ActionType, AgentFailure,
+    ACTOR_AUTO, Action, ActionId, ActionPage, ActionResult, ActionStatus, ActionType, AgentFailure,
     FailureReason, HistoryFilter, MAX_OUTPUT_BYTES, NextAction, Operation, PROGRESS_EVERY,
     ParseEnumError,
 };

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Action, ActionPage, ActionType, AppError};
+use crate::domain::{Action, ActionId, ActionPage, ActionType, AppError};
 
 /// A history page with the server's clock, for relative times.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,7 +59,7 @@ pub async fn create_action(
 
 /// Approves a pending action.
 #[server]
-pub async fn approve_action(id: i64) -> Result<Action, AppError> {
+pub async fn approve_action(id: ActionId) -> Result<Action, AppError> {
     super::ssr::respond(
         async {
             Ok(super::ssr::service()?
@@ -72,7 +72,7 @@ pub async fn approve_action(id: i64) -> Result<Action, AppError> {
 
 /// Rejects a pending action; the reason is required.
 #[server]
-pub async fn reject_action(id: i64, reason: String) -> Result<Action, AppError> {
+pub async fn reject_action(id: ActionId, reason: String) -> Result<Action, AppError> {
     super::ssr::respond(
         async {
             Ok(super::ssr::service()?
@@ -85,7 +85,7 @@ pub async fn reject_action(id: i64, reason: String) -> Result<Action, AppError> 
 
 /// Cancels an action that has not started.
 #[server]
-pub async fn cancel_action(id: i64) -> Result<Action, AppError> {
+pub async fn cancel_action(id: ActionId) -> Result<Action, AppError> {
     super::ssr::respond(
         async {
             Ok(super::ssr::service()?
@@ -98,7 +98,7 @@ pub async fn cancel_action(id: i64) -> Result<Action, AppError> {
 
 /// One action with its output and timeline.
 #[server]
-pub async fn load_action(id: i64) -> Result<ActionPageData, AppError> {
+pub async fn load_action(id: ActionId) -> Result<ActionPageData, AppError> {
     super::ssr::respond(
         async {
             Ok(ActionPageData {

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use crate::api::{ApproveAction, RejectAction};
 use crate::components::RelativeTime;
-use crate::domain::{Action, ActionStatus, AppError, Label, Operation};
+use crate::domain::{Action, ActionId, ActionStatus, AppError, Label, Operation};
 
 /// An action's status as an icon plus words.
 #[component]
@@ -29,20 +29,20 @@ pub fn ActionStatusBadge(status: ActionStatus) -> impl IntoView {
 /// posting to server functions: they work before and without hydration.
 #[component]
 pub fn ApprovalControls(
-    id: i64,
+    id: ActionId,
     approve: ServerAction<ApproveAction>,
     reject: ServerAction<RejectAction>,
 ) -> impl IntoView {
     view! {
         <div class="approval">
             <ActionForm action=approve attr:class="inline">
-                <input type="hidden" name="id" value=id/>
+                <input type="hidden" name="id" value=id.to_string()/>
                 <button type="submit" class="small">"Approve"</button>
             </ActionForm>
             <details class="reject">
                 <summary class="button small secondary">"Reject…"</summary>
                 <ActionForm action=reject attr:class="reject-form">
-                    <input type="hidden" name="id" value=id/>
+                    <input type="hidden" name="id" value=id.to_string()/>
                     <label>
                         "Reason"
                         <textarea name="reason" required maxlength="1000" rows="2"></textarea>

@@ -59,7 +59,7 @@ impl From<homelab_core::Error> for AppError {
                 existing_action_id,
             } => AppError::Conflict {
                 message,
-                existing_action_id,
+                existing_action_id: existing_action_id.map(homelab_protocol::ActionId::get),
             },
             E::Internal { .. } => {
                 tracing::error!(

@@ -6,7 +6,7 @@ mod wording;
 
 pub use error::AppError;
 pub use homelab_protocol::{
-    ACTOR_AUTO, Action, ActionPage, ActionSpec, ActionStatus, ActionType, AddedServer,
+    ACTOR_AUTO, Action, ActionId, ActionPage, ActionSpec, ActionStatus, ActionType, AddedServer,
     ApiTokenInfo, ApprovalPolicy, FailureReason, HistoryFilter, Metrics, Operation, PackageList,
     PendingPackage, ServerDetail, ServerId, ServerName, ServerStatus, ServerSummary,
 };

@@ -154,7 +154,7 @@ mod tests {
 
     fn action() -> Action {
         Action {
-            id: 7,
+            id: crate::domain::ActionId::new(7),
             server_id: crate::domain::ServerId::parse("nas").unwrap(),
             action_type: ActionType::AptUpgradeAll,
             parameters: None,

@@ -11,7 +11,7 @@ use crate::api::{ActionPageData, ApproveAction, CancelAction, RejectAction, load
 use crate::components::{
     ActionError, ActionStatusBadge, ApprovalControls, RelativeTime, format_utc,
 };
-use crate::domain::{AppError, Label, Operation};
+use crate::domain::{ActionId, AppError, Label, Operation};
 
 /// The action page.
 #[component]
@@ -21,8 +21,8 @@ pub fn ActionPage() -> impl IntoView {
         params
             .read()
             .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
+            .and_then(|s| s.parse::<ActionId>().ok())
+            .unwrap_or(ActionId::new(0))
     };
     let approve = ServerAction::<ApproveAction>::new();
     let reject = ServerAction::<RejectAction>::new();
@@ -118,7 +118,7 @@ fn ActionView(
         })}
         {cancellable.then(|| view! {
             <ActionForm action=cancel attr:class="inline">
-                <input type="hidden" name="id" value=a.id/>
+                <input type="hidden" name="id" value=a.id.to_string()/>
                 <button type="submit" class="secondary">"Cancel action"</button>
             </ActionForm>
         })}

@@ -1,7 +1,8 @@
 //! The `actions` table: the remediation engine's queue and history.
 
 use homelab_protocol::{
-    Action, ActionStatus, ActionType, FailureReason, HistoryFilter, NextAction, ServerId, Slot,
+    Action, ActionId, ActionStatus, ActionType, FailureReason, HistoryFilter, NextAction, ServerId,
+    Slot,
 };
 use sqlx::{Any, AnyPool, FromRow as _, Row, Transaction};
 
@@ -42,7 +43,7 @@ pub enum InsertError {
 pub async fn insert(
     tx: &mut Transaction<'_, Any>,
     new: &NewAction<'_>,
-) -> Result<i64, InsertError> {
+) -> Result<ActionId, InsertError> {
     let status = if new.approved_by.is_some() {
         ActionStatus::Approved
     } else {
@@ -71,7 +72,7 @@ pub async fn insert(
     .fetch_one(&mut **tx)
     .await;
     match result {
-        Ok(id) => Ok(id),
+        Ok(id) => Ok(ActionId::new(id)),
         Err(e) if super::is_unique_violation(&e) => Err(InsertError::Duplicate),
         Err(e) => Err(InsertError::Db(e.into())),
     }
@@ -83,25 +84,25 @@ pub async fn holding(
     executor: impl sqlx::Executor<'_, Database = Any>,
     server: &ServerId,
     slot: &str,
-) -> Result<Option<i64>, DbError> {
-    Ok(
+) -> Result<Option<ActionId>, DbError> {
+    let id: Option<i64> =
         sqlx::query_scalar("SELECT id FROM actions WHERE server_id = $1 AND slot = $2")
             .bind(server.as_str())
             .bind(slot)
             .fetch_optional(executor)
-            .await?,
-    )
+            .await?;
+    Ok(id.map(ActionId::new))
 }
 
 /// One action with its output.
 pub async fn get(
     executor: impl sqlx::Executor<'_, Database = Any>,
-    id: i64,
+    id: ActionId,
 ) -> Result<Option<Action>, DbError> {
     let row: Option<ActionRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS}, stdout, stderr FROM actions WHERE id = $1"
     ))
-    .bind(id)
+    .bind(id.get())
     .fetch_optional(executor)
     .await?;
     row.map(Action::try_from).transpose()
@@ -112,7 +113,7 @@ pub async fn get(
 pub async fn list(
     pool: &AnyPool,
     filter: &HistoryFilter,
-    before_id: Option<i64>,
+    before_id: Option<ActionId>,
     limit: u32,
 ) -> Result<Vec<Action>, DbError> {
     // Only the conditions in use appear in the SQL, so the planner can walk the index
@@ -156,7 +157,7 @@ pub async fn list(
         query = query.bind(action_type.as_str());
     }
     if let Some(before) = before_id {
-        query = query.bind(before);
+        query = query.bind(before.get());
     }
     let rows = query.bind(i64::from(limit)).fetch_all(pool).await?;
     rows.iter()
@@ -172,7 +173,7 @@ pub async fn list(
 /// operation. Returns false when the action was not in one of `from`.
 pub async fn transition(
     tx: &mut Transaction<'_, Any>,
-    id: i64,
+    id: ActionId,
     from: &[ActionStatus],
     to: ActionStatus,
     actor: &str,
@@ -196,7 +197,7 @@ pub async fn transition(
         "UPDATE actions SET status = $2, {set}{slot} WHERE id = $1 AND status IN ({from_list})"
     );
     let mut query = sqlx::query(&sql)
-        .bind(id)
+        .bind(id.get())
         .bind(to.as_str())
         .bind(now_ms)
         .bind(actor)
@@ -212,7 +213,7 @@ pub async fn transition(
 /// without the agent; leaves any other action alone.
 pub async fn complete_if_nothing_to_run(
     tx: &mut Transaction<'_, Any>,
-    id: i64,
+    id: ActionId,
     stdout: &str,
     now_ms: i64,
 ) -> Result<(), DbError> {
@@ -220,7 +221,7 @@ pub async fn complete_if_nothing_to_run(
         "UPDATE actions SET status = $4, started_at_ms = $2, finished_at_ms = $2, \
          exit_code = 0, stdout = $3, slot = NULL WHERE id = $1 AND status = $5 AND argv = $6",
     )
-    .bind(id)
+    .bind(id.get())
     .bind(now_ms)
     .bind(stdout)
     .bind(ActionStatus::Completed.as_str())
@@ -273,7 +274,7 @@ pub async fn claim_next(
             return Ok(None);
         };
         return Ok(Some(NextAction {
-            id,
+            id: ActionId::new(id),
             action_type: parse(&action_type, "action_type")?,
             argv: serde_json::from_str(&argv).map_err(|e| corrupt(format!("argv: {e}")))?,
             timeout_s: u32::try_from(timeout_s).unwrap_or(u32::MAX),
@@ -294,11 +295,11 @@ pub struct Standing {
 /// The server that owns action `id`, its status and failure.
 pub async fn standing(
     executor: impl sqlx::Executor<'_, Database = Any>,
-    id: i64,
+    id: ActionId,
 ) -> Result<Option<Standing>, DbError> {
     let row: Option<(String, String, Option<String>)> =
         sqlx::query_as("SELECT server_id, status, failure FROM actions WHERE id = $1")
-            .bind(id)
+            .bind(id.get())
             .fetch_optional(executor)
             .await?;
     row.map(|(owner, status, failure)| {
@@ -318,7 +319,7 @@ pub async fn standing(
 /// false when it is not executing.
 pub async fn extend_lease(
     tx: &mut Transaction<'_, Any>,
-    id: i64,
+    id: ActionId,
     until_ms: i64,
 ) -> Result<bool, DbError> {
     let done = sqlx::query(
@@ -326,7 +327,7 @@ pub async fn extend_lease(
          CASE WHEN lease_expires_at_ms > $2 THEN lease_expires_at_ms ELSE $2 END \
          WHERE id = $1 AND status = $3",
     )
-    .bind(id)
+    .bind(id.get())
     .bind(until_ms)
     .bind(ActionStatus::Executing.as_str())
     .execute(&mut **tx)
@@ -351,7 +352,7 @@ pub struct Outcome {
 /// was in neither state.
 pub async fn finish(
     tx: &mut Transaction<'_, Any>,
-    id: i64,
+    id: ActionId,
     o: &Outcome,
     late: bool,
 ) -> Result<bool, DbError> {
@@ -368,7 +369,7 @@ pub async fn finish(
          lease_expires_at_ms = NULL, slot = NULL \
          WHERE id = $1 AND status = $9 AND COALESCE(failure, '') = COALESCE($10, '')",
     )
-    .bind(id)
+    .bind(id.get())
     .bind(o.status.as_str())
     .bind(o.exit_code)
     .bind(o.failure.map(FailureReason::as_str))
@@ -387,8 +388,8 @@ pub async fn finish(
 pub async fn expire_leases(
     tx: &mut Transaction<'_, Any>,
     now_ms: i64,
-) -> Result<Vec<i64>, DbError> {
-    Ok(sqlx::query_scalar(
+) -> Result<Vec<ActionId>, DbError> {
+    let ids: Vec<i64> = sqlx::query_scalar(
         "UPDATE actions SET status = $2, failure = $3, finished_at_ms = $1, \
          lease_expires_at_ms = NULL, lease_lost_at_ms = $1, slot = NULL \
          WHERE status = $4 AND lease_expires_at_ms < $1 RETURNING id",
@@ -398,7 +399,8 @@ pub async fn expire_leases(
     .bind(FailureReason::AgentLost.as_str())
     .bind(ActionStatus::Executing.as_str())
     .fetch_all(&mut **tx)
-    .await?)
+    .await?;
+    Ok(ids.into_iter().map(ActionId::new).collect())
 }
 
 /// How many actions wait for approval, per server.
@@ -469,7 +471,7 @@ impl TryFrom<ActionRow> for Action {
 
     fn try_from(r: ActionRow) -> Result<Self, DbError> {
         Ok(Action {
-            id: r.id,
+            id: ActionId::new(r.id),
             server_id: ServerId::parse(r.server_id).map_err(corrupt)?,
             action_type: parse(&r.action_type, "action_type")?,
             parameters: r

@@ -8,9 +8,9 @@ use homelab_protocol::ServerId;
 
 use crate::Error;
 use homelab_protocol::{
-    ACTOR_AUTO, Action, ActionPage, ActionResult, ActionSpec, ActionStatus, FailureReason,
-    HistoryFilter, MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES, NextAction, Operation, SecurityPin,
-    action::tail,
+    ACTOR_AUTO, Action, ActionId, ActionPage, ActionResult, ActionSpec, ActionStatus,
+    FailureReason, HistoryFilter, MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES, NextAction, Operation,
+    SecurityPin, action::tail,
 };
 
 use super::Service;
@@ -36,11 +36,11 @@ pub enum DispatchError {
     #[error("missing or unknown agent token")]
     Unauthorized,
     #[error("action {0} belongs to another server")]
-    Forbidden(i64),
+    Forbidden(ActionId),
     #[error("no action {0}")]
-    NotFound(i64),
+    NotFound(ActionId),
     #[error("action {0} is {1}, not executing")]
-    NotExecuting(i64, ActionStatus),
+    NotExecuting(ActionId, ActionStatus),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -122,7 +122,7 @@ impl Service {
         let Some((id, approved_by)) = created else {
             return Err(self.duplicate(server, &spec).await);
         };
-        tracing::info!(action = id, server = %server, r#type = %action_type, by = actor,
+        tracing::info!(action = %id, server = %server, r#type = %action_type, by = actor,
             approved = approved_by.is_some(), "action created");
         if approved_by.is_some() {
             self.dispatcher.ring(server);
@@ -176,7 +176,7 @@ impl Service {
     }
 
     /// One action with its output.
-    pub async fn action(&self, id: i64) -> Result<Action, Error> {
+    pub async fn action(&self, id: ActionId) -> Result<Action, Error> {
         db::actions::get(self.db.pool(), id)
             .await
             .context("action")?
@@ -184,7 +184,7 @@ impl Service {
     }
 
     /// Approves a pending action.
-    pub async fn approve(&self, id: i64, actor: &str) -> Result<Action, Error> {
+    pub async fn approve(&self, id: ActionId, actor: &str) -> Result<Action, Error> {
         let action = self.operate(id, Operation::Approve, actor, None).await?;
         if action.status == ActionStatus::Approved {
             self.dispatcher.ring(&action.server_id);
@@ -193,7 +193,7 @@ impl Service {
     }
 
     /// Rejects a pending action; the reason is required (1 to 1000 characters).
-    pub async fn reject(&self, id: i64, actor: &str, reason: &str) -> Result<Action, Error> {
+    pub async fn reject(&self, id: ActionId, actor: &str, reason: &str) -> Result<Action, Error> {
         let reason = reason.trim();
         let chars = reason.chars().count();
         if chars == 0 || chars > MAX_REASON_CHARS {
@@ -218,7 +218,7 @@ impl Service {
     }
 
     /// Cancels an action that has not started.
-    pub async fn cancel(&self, id: i64, actor: &str) -> Result<Action, Error> {
+    pub async fn cancel(&self, id: ActionId, actor: &str) -> Result<Action, Error> {
         self.operate(id, Operation::Cancel, actor, None).await
     }
 
@@ -226,7 +226,7 @@ impl Service {
     /// machine does not allow it.
     async fn operate(
         &self,
-        id: i64,
+        id: ActionId,
         op: Operation,
         actor: &str,
         reason: Option<&str>,
@@ -279,7 +279,7 @@ impl Service {
                     .join(" or "),
             )));
         }
-        tracing::info!(action = id, status = %to, by = actor, "action {to}");
+        tracing::info!(action = %id, status = %to, by = actor, "action {to}");
         self.action(id).await
     }
 
@@ -292,7 +292,7 @@ impl Service {
         limit: u32,
     ) -> Result<ActionPage, Error> {
         let before_id = cursor
-            .map(|c| c.parse::<i64>().ok().filter(|id| *id > 0))
+            .map(|c| c.parse::<ActionId>().ok().filter(|id| id.get() > 0))
             .map(|id| id.ok_or_else(|| Error::invalid("cursor", "not a cursor from this API")))
             .transpose()?;
         let limit = limit.clamp(1, MAX_PAGE);
@@ -346,7 +346,7 @@ impl Service {
                 })
                 .await?;
             if let Some(next) = claimed {
-                tracing::info!(action = next.id, server = %server, "action claimed by the agent");
+                tracing::info!(action = %next.id, server = %server, "action claimed by the agent");
                 return Ok(Some(next));
             }
             tokio::select! {
@@ -366,7 +366,7 @@ impl Service {
     pub async fn report_result(
         &self,
         server: &ServerId,
-        id: i64,
+        id: ActionId,
         result: ActionResult,
     ) -> Result<(), DispatchError> {
         let failure = match (result.failure, result.exit_code) {
@@ -416,11 +416,11 @@ impl Service {
             })
             .await?;
         match recorded {
-            Recorded::Ignored(current) => tracing::info!(action = id, status = %current,
+            Recorded::Ignored(current) => tracing::info!(action = %id, status = %current,
                 "result for an action that already ended; ignored"),
-            Recorded::OnTime => tracing::info!(action = id, server = %server, %status,
+            Recorded::OnTime => tracing::info!(action = %id, server = %server, %status,
                 ?exit_code, ?failure, "action finished"),
-            Recorded::Late => tracing::warn!(action = id, server = %server, %status,
+            Recorded::Late => tracing::warn!(action = %id, server = %server, %status,
                 ?exit_code, ?failure, "action finished: result arrived after the lease ran out"),
         }
         Ok(())
@@ -428,7 +428,11 @@ impl Service {
 
     /// A running agent's sign of life for action `id`: its lease moves on by
     /// [`PROGRESS_LEASE`], so the action is not given up on while it still runs.
-    pub async fn action_progress(&self, server: &ServerId, id: i64) -> Result<(), DispatchError> {
+    pub async fn action_progress(
+        &self,
+        server: &ServerId,
+        id: ActionId,
+    ) -> Result<(), DispatchError> {
         let owner = server.clone();
         let until = self.now_ms() + i64::try_from(PROGRESS_LEASE.as_millis()).unwrap_or(i64::MAX);
         self.db
@@ -450,7 +454,7 @@ impl Service {
     }
 
     /// Fails executing actions whose lease ran out (the agent died or vanished).
-    pub async fn expire_leases(&self) -> Result<Vec<i64>, Error> {
+    pub async fn expire_leases(&self) -> Result<Vec<ActionId>, Error> {
         let now = self.now_ms();
         let ids = self
             .db
@@ -459,7 +463,7 @@ impl Service {
             .context("expire leases")?;
         for id in &ids {
             tracing::warn!(
-                action = id,
+                action = %id,
                 "no result from the agent in time: failed (agent_lost)"
             );
         }

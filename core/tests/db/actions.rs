@@ -4,7 +4,7 @@
 use homelab_core::db::actions::{self, InsertError, NewAction, Outcome};
 use homelab_core::db::{Database, DbError};
 use homelab_protocol::{
-    ActionSpec, ActionStatus, ActionType, FailureReason, HistoryFilter, UnitName,
+    ActionId, ActionSpec, ActionStatus, ActionType, FailureReason, HistoryFilter, UnitName,
 };
 
 use crate::support::{add_server, id, write};
@@ -15,7 +15,7 @@ async fn insert(
     spec: ActionSpec,
     approved: bool,
     now: i64,
-) -> Result<i64, InsertError> {
+) -> Result<ActionId, InsertError> {
     write(db, move |tx| {
         Box::pin(async move {
             let argv = vec!["true".to_owned()];
@@ -48,7 +48,7 @@ fn restart(unit: &str) -> ActionSpec {
     }
 }
 
-async fn status(db: &Database, action: i64) -> ActionStatus {
+async fn status(db: &Database, action: ActionId) -> ActionStatus {
     actions::get(db.pool(), action)
         .await
         .unwrap()
@@ -56,7 +56,7 @@ async fn status(db: &Database, action: i64) -> ActionStatus {
         .status
 }
 
-async fn claim(db: &Database, now: i64) -> Option<i64> {
+async fn claim(db: &Database, now: i64) -> Option<ActionId> {
     write(db, move |tx| {
         Box::pin(async move { actions::claim_next(tx, &id("nas"), now, 60_000).await })
     })
@@ -165,7 +165,7 @@ fn outcome(status: ActionStatus, exit_code: i32) -> Outcome {
     }
 }
 
-async fn finish(db: &Database, action: i64, o: Outcome, late: bool) -> bool {
+async fn finish(db: &Database, action: ActionId, o: Outcome, late: bool) -> bool {
     write(db, move |tx| {
         Box::pin(async move { actions::finish(tx, action, &o, late).await })
     })

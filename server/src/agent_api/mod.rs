@@ -81,7 +81,7 @@ async fn next_action(
 async fn report_result(
     State(service): State<Service>,
     headers: HeaderMap,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<homelab_protocol::ActionId>,
     AgentJson(result): AgentJson<ActionResult>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let server = agent_server(&service, &headers).await?;
@@ -101,7 +101,7 @@ struct Progress {}
 async fn action_progress(
     State(service): State<Service>,
     headers: HeaderMap,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<homelab_protocol::ActionId>,
     AgentJson(Progress {}): AgentJson<Progress>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let server = agent_server(&service, &headers).await?;

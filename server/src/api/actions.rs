@@ -79,7 +79,7 @@ pub async fn history(
 
 pub async fn get(
     State(service): State<Service>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<homelab_protocol::ActionId>,
 ) -> Result<Json<Action>, ApiError> {
     Ok(Json(service.action(id).await?))
 }
@@ -87,7 +87,7 @@ pub async fn get(
 pub async fn approve(
     State(service): State<Service>,
     actor: Actor,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<homelab_protocol::ActionId>,
 ) -> Result<Json<Action>, ApiError> {
     Ok(Json(service.approve(id, &actor.0).await?))
 }
@@ -101,7 +101,7 @@ pub struct Rejection {
 pub async fn reject(
     State(service): State<Service>,
     actor: Actor,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<homelab_protocol::ActionId>,
     ApiJson(body): ApiJson<Rejection>,
 ) -> Result<Json<Action>, ApiError> {
     Ok(Json(service.reject(id, &actor.0, &body.reason).await?))
@@ -110,7 +110,7 @@ pub async fn reject(
 pub async fn cancel(
     State(service): State<Service>,
     actor: Actor,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<homelab_protocol::ActionId>,
 ) -> Result<Json<Action>, ApiError> {
     Ok(Json(service.cancel(id, &actor.0).await?))
 }

@@ -12,7 +12,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    existing_action_id: Option<i64>,
+    existing_action_id: Option<homelab_protocol::ActionId>,
 }
 
 #[derive(Serialize)]
@@ -20,7 +20,7 @@ struct Body<'a> {
     code: &'a str,
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    existing_action_id: Option<i64>,
+    existing_action_id: Option<homelab_protocol::ActionId>,
 }
 
 impl ApiError {
