@@ -4,10 +4,12 @@
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-/// Tells the time in Unix milliseconds.
+use homelab_protocol::Millis;
+
+/// Tells the time.
 pub trait Clock: Send + Sync + Debug {
-    /// Now, in Unix milliseconds.
-    fn now_ms(&self) -> i64;
+    /// Now.
+    fn now(&self) -> Millis;
 }
 
 /// The system's clock.
@@ -15,8 +17,8 @@ pub trait Clock: Send + Sync + Debug {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        homelab_protocol::now_ms()
+    fn now(&self) -> Millis {
+        Millis::now()
     }
 }
 
@@ -25,9 +27,9 @@ impl Clock for SystemClock {
 pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
-    /// A clock showing `now_ms`.
-    pub fn at(now_ms: i64) -> Self {
-        ManualClock(AtomicI64::new(now_ms))
+    /// A clock showing `now`.
+    pub fn at(now: Millis) -> Self {
+        ManualClock(AtomicI64::new(now.get()))
     }
 
     /// Moves the clock on by `ms`.
@@ -37,7 +39,7 @@ impl ManualClock {
 }
 
 impl Clock for ManualClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+    fn now(&self) -> Millis {
+        Millis::new(self.0.load(Ordering::SeqCst))
     }
 }

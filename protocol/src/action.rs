@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Millis;
+
 /// A text that names none of an enum's variants.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} `{value}`; expected one of: {expected}")]
@@ -243,23 +245,23 @@ pub struct Action {
     pub argv: Vec<String>,
     pub status: ActionStatus,
     pub timeout_s: u32,
-    pub created_at_ms: i64,
+    pub created_at_ms: Millis,
     pub created_by: String,
-    pub approved_at_ms: Option<i64>,
+    pub approved_at_ms: Option<Millis>,
     pub approved_by: Option<String>,
-    pub rejected_at_ms: Option<i64>,
+    pub rejected_at_ms: Option<Millis>,
     pub rejected_by: Option<String>,
     pub reject_reason: Option<String>,
-    pub cancelled_at_ms: Option<i64>,
+    pub cancelled_at_ms: Option<Millis>,
     pub cancelled_by: Option<String>,
-    pub started_at_ms: Option<i64>,
-    pub finished_at_ms: Option<i64>,
+    pub started_at_ms: Option<Millis>,
+    pub finished_at_ms: Option<Millis>,
     pub exit_code: Option<i32>,
     pub failure: Option<FailureReason>,
     /// When the server stopped waiting for the agent (`agent_lost`); kept when the
     /// real result arrived after all.
     #[serde(default)]
-    pub lease_lost_at_ms: Option<i64>,
+    pub lease_lost_at_ms: Option<Millis>,
     /// The last 64 KiB of each stream.
     pub stdout: String,
     pub stderr: String,
@@ -273,7 +275,7 @@ impl Action {
 
     /// How long the command ran, once it finished.
     pub fn duration_ms(&self) -> Option<i64> {
-        Some(self.finished_at_ms? - self.started_at_ms?)
+        Some(self.finished_at_ms?.since(self.started_at_ms?))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ServerId, ServerName};
+use crate::{Millis, ServerId, ServerName};
 
 /// Whether a machine's agent is reporting, derived from its last heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -20,12 +20,12 @@ impl ServerStatus {
     /// How many heartbeat intervals may pass before a machine counts as offline.
     pub const MISSED_HEARTBEATS: i64 = 3;
 
-    /// The status of a machine last heard from at `last_seen_ms` (Unix milliseconds),
-    /// seen at `now_ms`, with agents reporting every `interval_ms`.
-    pub fn derive(last_seen_ms: Option<i64>, now_ms: i64, interval_ms: i64) -> Self {
-        match last_seen_ms {
+    /// The status of a machine last heard from at `last_seen`, seen at `now`, with
+    /// agents reporting every `interval_ms`.
+    pub fn derive(last_seen: Option<Millis>, now: Millis, interval_ms: i64) -> Self {
+        match last_seen {
             None => ServerStatus::Unknown,
-            Some(seen) if now_ms - seen < Self::MISSED_HEARTBEATS * interval_ms => {
+            Some(seen) if now.since(seen) < Self::MISSED_HEARTBEATS * interval_ms => {
                 ServerStatus::Online
             }
             Some(_) => ServerStatus::Offline,
@@ -75,7 +75,7 @@ pub struct ServerSummary {
     pub name: ServerName,
     pub status: ServerStatus,
     /// Unix milliseconds of the last heartbeat, if any.
-    pub last_seen_ms: Option<i64>,
+    pub last_seen_ms: Option<Millis>,
     /// Installable updates (held and kept-back packages excluded).
     pub updates: u32,
     /// Packages with a version from a security archive available.
@@ -83,7 +83,7 @@ pub struct ServerSummary {
     /// Maintenance mode: every action waits for a person.
     pub paused: bool,
     /// Unix milliseconds when maintenance mode was switched on.
-    pub paused_at_ms: Option<i64>,
+    pub paused_at_ms: Option<Millis>,
     pub approval_policy: ApprovalPolicy,
     pub reboot_required: bool,
     /// Actions waiting for a person to approve or reject them.
@@ -101,7 +101,7 @@ pub struct AddedServer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiTokenInfo {
     pub name: String,
-    pub created_at_ms: i64,
+    pub created_at_ms: Millis,
 }
 
 #[cfg(test)]
@@ -133,7 +133,7 @@ mod tests {
         ];
         for (seen, expected) in cases {
             assert_eq!(
-                ServerStatus::derive(seen, now, interval),
+                ServerStatus::derive(seen.map(Millis::new), Millis::new(now), interval),
                 expected,
                 "{seen:?}"
             );
@@ -180,6 +180,6 @@ pub struct ServerDetail {
     /// The packages that asked for the pending reboot.
     pub reboot_required_pkgs: Vec<String>,
     /// Unix milliseconds of the last package scan received.
-    pub packages_seen_at_ms: Option<i64>,
+    pub packages_seen_at_ms: Option<Millis>,
     pub packages: PackageList,
 }

@@ -34,6 +34,7 @@ pub mod params;
 pub mod server_id;
 pub mod server_name;
 pub mod text;
+pub mod time;
 pub mod timeouts;
 
 pub use action::{
@@ -52,6 +53,7 @@ pub use package::{DebVersion, PackageError, PackageName, PendingPackage, Version
 pub use params::{AGENT_UNIT, ActionSpec, ParamError, UnitName, VacuumTime};
 pub use server_id::{ServerId, ServerIdError};
 pub use server_name::{ServerName, ServerNameError};
+pub use time::Millis;
 pub use timeouts::Timeouts;
 
 /// The current time in Unix milliseconds, the unit of every timestamp here. Server

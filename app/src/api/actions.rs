@@ -11,14 +11,14 @@ use crate::domain::{Action, ActionId, ActionPage, ActionType, AppError};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryPageData {
     pub page: ActionPage,
-    pub now_ms: i64,
+    pub now_ms: crate::domain::Millis,
 }
 
 /// An action with the server's clock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionPageData {
     pub action: Action,
-    pub now_ms: i64,
+    pub now_ms: crate::domain::Millis,
 }
 
 /// The history page size.
@@ -103,7 +103,7 @@ pub async fn load_action(id: ActionId) -> Result<ActionPageData, AppError> {
         async {
             Ok(ActionPageData {
                 action: super::ssr::service()?.action(id).await?,
-                now_ms: super::ssr::now_ms(),
+                now_ms: crate::domain::Millis::now(),
             })
         }
         .await,
@@ -141,7 +141,7 @@ pub async fn action_history(
                 page: super::ssr::service()?
                     .history(&filter, set(cursor).as_deref(), PAGE_SIZE)
                     .await?,
-                now_ms: super::ssr::now_ms(),
+                now_ms: crate::domain::Millis::now(),
             })
         }
         .await,

@@ -10,7 +10,7 @@ use crate::domain::{AddedServer, AppError, ServerDetail, ServerSummary};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fleet {
     pub servers: Vec<ServerSummary>,
-    pub now_ms: i64,
+    pub now_ms: crate::domain::Millis,
 }
 
 /// One server as the server page shows it.
@@ -21,7 +21,7 @@ pub struct ServerPageData {
     pub recent: Vec<crate::domain::Action>,
     /// The apt action queued or running, which the apt buttons wait for.
     pub apt_in_flight: Option<crate::domain::Action>,
-    pub now_ms: i64,
+    pub now_ms: crate::domain::Millis,
 }
 
 /// How many recent actions the server page lists.
@@ -35,7 +35,7 @@ pub async fn list_servers() -> Result<Fleet, AppError> {
             let servers = super::ssr::service()?.list_servers().await?;
             Ok(Fleet {
                 servers,
-                now_ms: super::ssr::now_ms(),
+                now_ms: crate::domain::Millis::now(),
             })
         }
         .await,
@@ -84,7 +84,7 @@ pub async fn load_server_page(id: String) -> Result<ServerPageData, AppError> {
                 detail,
                 recent,
                 apt_in_flight,
-                now_ms: super::ssr::now_ms(),
+                now_ms: crate::domain::Millis::now(),
             })
         }
         .await,

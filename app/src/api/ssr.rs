@@ -14,8 +14,6 @@ pub fn service() -> Result<homelab_core::Service, AppError> {
     })
 }
 
-pub use homelab_protocol::now_ms;
-
 /// Who is acting through the dashboard: the signed-in user. The session middleware
 /// lets no request without one reach a server function.
 pub fn actor() -> String {

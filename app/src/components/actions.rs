@@ -72,7 +72,7 @@ where
 #[component]
 pub fn ActionsTable(
     actions: Vec<Action>,
-    now_ms: i64,
+    now_ms: crate::domain::Millis,
     #[prop(optional)] show_server: bool,
     approve: ServerAction<ApproveAction>,
     reject: ServerAction<RejectAction>,

@@ -1,11 +1,13 @@
 use leptos::prelude::*;
 
+use crate::domain::Millis;
+
 /// A moment as "3 min ago", with the exact UTC time on hover. `now_ms` comes from the
 /// server with the data, so the server render and the hydrated page agree.
 #[component]
 pub fn RelativeTime(
-    at_ms: Option<i64>,
-    now_ms: i64,
+    at_ms: Option<Millis>,
+    now_ms: Millis,
     #[prop(optional)] never: Option<&'static str>,
 ) -> impl IntoView {
     match at_ms {
@@ -14,7 +16,7 @@ pub fn RelativeTime(
             let exact = format_utc(at);
             view! {
                 <time datetime=exact.replace(' ', "T").replace(" UTC", "Z") title=exact.clone()>
-                    {relative(now_ms - at)}
+                    {relative(now_ms.since(at))}
                 </time>
             }
             .into_any()
@@ -47,9 +49,9 @@ pub fn duration_s(secs: u64) -> String {
     }
 }
 
-/// Unix milliseconds as `YYYY-MM-DD HH:MM:SS UTC`.
-pub fn format_utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
+/// A moment as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn format_utc(at: Millis) -> String {
+    let secs = at.get().div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
     format!(
@@ -80,10 +82,16 @@ mod tests {
 
     #[test]
     fn utc_times_are_formatted_exactly() {
-        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
-        assert_eq!(format_utc(1_795_677_677_999), "2026-11-26 07:21:17 UTC");
-        assert_eq!(format_utc(-1000), "1969-12-31 23:59:59 UTC");
+        assert_eq!(format_utc(Millis::new(0)), "1970-01-01 00:00:00 UTC");
+        assert_eq!(
+            format_utc(Millis::new(951_782_400_000)),
+            "2000-02-29 00:00:00 UTC"
+        );
+        assert_eq!(
+            format_utc(Millis::new(1_795_677_677_999)),
+            "2026-11-26 07:21:17 UTC"
+        );
+        assert_eq!(format_utc(Millis::new(-1000)), "1969-12-31 23:59:59 UTC");
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod wording;
 pub use error::AppError;
 pub use homelab_protocol::{
     ACTOR_AUTO, Action, ActionId, ActionPage, ActionSpec, ActionStatus, ActionType, AddedServer,
-    ApiTokenInfo, ApprovalPolicy, FailureReason, HistoryFilter, Metrics, Operation, PackageList,
-    PendingPackage, ServerDetail, ServerId, ServerName, ServerStatus, ServerSummary,
+    ApiTokenInfo, ApprovalPolicy, FailureReason, HistoryFilter, Metrics, Millis, Operation,
+    PackageList, PendingPackage, ServerDetail, ServerId, ServerName, ServerStatus, ServerSummary,
 };
 pub use wording::{Label, TimelineEvent, timeline};

@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ACTOR_AUTO, Action, ActionStatus, ActionType, FailureReason, ServerStatus};
+use crate::domain::{
+    ACTOR_AUTO, Action, ActionStatus, ActionType, FailureReason, Millis, ServerStatus,
+};
 
 /// A short text for people.
 pub trait Label {
@@ -65,7 +67,7 @@ impl Label for ServerStatus {
 /// One line of an action's audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEvent {
-    pub at_ms: i64,
+    pub at_ms: Millis,
     /// "Created", "Approved", "Rejected: <reason>", "Started", "Completed (exit 0)"...
     pub what: String,
     /// Who did it, when a person or token did.
@@ -80,7 +82,7 @@ pub fn timeline(action: &Action) -> Vec<TimelineEvent> {
         what: "Created".to_owned(),
         by: Some(action.created_by.clone()),
     }];
-    let mut push = |at: Option<i64>, what: String, by: Option<&String>| {
+    let mut push = |at: Option<Millis>, what: String, by: Option<&String>| {
         if let Some(at_ms) = at {
             events.push(TimelineEvent {
                 at_ms,
@@ -161,17 +163,17 @@ mod tests {
             argv: vec!["apt-get".into(), "upgrade".into()],
             status: ActionStatus::Failed,
             timeout_s: 600,
-            created_at_ms: 1_000,
+            created_at_ms: Millis::new(1_000),
             created_by: "alice".into(),
-            approved_at_ms: Some(2_000),
+            approved_at_ms: Some(Millis::new(2_000)),
             approved_by: Some("bob".into()),
             rejected_at_ms: None,
             rejected_by: None,
             reject_reason: None,
             cancelled_at_ms: None,
             cancelled_by: None,
-            started_at_ms: Some(3_000),
-            finished_at_ms: Some(9_000),
+            started_at_ms: Some(Millis::new(3_000)),
+            finished_at_ms: Some(Millis::new(9_000)),
             exit_code: Some(100),
             failure: Some(FailureReason::ExitCode),
             lease_lost_at_ms: None,
@@ -186,7 +188,7 @@ mod tests {
             status: ActionStatus::Completed,
             failure: None,
             exit_code: Some(0),
-            lease_lost_at_ms: Some(5_000),
+            lease_lost_at_ms: Some(Millis::new(5_000)),
             ..action()
         };
         let what: Vec<_> = timeline(&late).into_iter().map(|e| e.what).collect();
@@ -200,7 +202,7 @@ mod tests {
         // Still lost: no "late" wording.
         let lost = Action {
             failure: Some(FailureReason::AgentLost),
-            lease_lost_at_ms: Some(5_000),
+            lease_lost_at_ms: Some(Millis::new(5_000)),
             ..action()
         };
         assert!(!lost.result_came_late());
@@ -216,10 +218,26 @@ mod tests {
         assert_eq!(
             events,
             [
-                (1_000, "Created".to_owned(), Some("alice".to_owned())),
-                (2_000, "Approved".to_owned(), Some("bob".to_owned())),
-                (3_000, "Started on the machine".to_owned(), None),
-                (9_000, "Failed: exited with 100".to_owned(), None),
+                (
+                    Millis::new(1_000),
+                    "Created".to_owned(),
+                    Some("alice".to_owned())
+                ),
+                (
+                    Millis::new(2_000),
+                    "Approved".to_owned(),
+                    Some("bob".to_owned())
+                ),
+                (
+                    Millis::new(3_000),
+                    "Started on the machine".to_owned(),
+                    None
+                ),
+                (
+                    Millis::new(9_000),
+                    "Failed: exited with 100".to_owned(),
+                    None
+                ),
             ]
         );
         assert_eq!(action().duration_ms(), Some(6_000));
@@ -236,7 +254,7 @@ mod tests {
         rejected.approved_at_ms = None;
         rejected.started_at_ms = None;
         rejected.finished_at_ms = None;
-        rejected.rejected_at_ms = Some(1_500);
+        rejected.rejected_at_ms = Some(Millis::new(1_500));
         rejected.rejected_by = Some("carol".into());
         rejected.reject_reason = Some("backup window".into());
         let last = timeline(&rejected).pop().unwrap();

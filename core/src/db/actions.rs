@@ -1,8 +1,8 @@
 //! The `actions` table: the remediation engine's queue and history.
 
 use homelab_protocol::{
-    Action, ActionId, ActionStatus, ActionType, FailureReason, HistoryFilter, NextAction, ServerId,
-    Slot,
+    Action, ActionId, ActionStatus, ActionType, FailureReason, HistoryFilter, Millis, NextAction,
+    ServerId, Slot,
 };
 use sqlx::{Any, AnyPool, FromRow as _, Row, Transaction};
 
@@ -482,24 +482,24 @@ impl TryFrom<ActionRow> for Action {
             argv: serde_json::from_str(&r.argv).map_err(|e| corrupt(format!("argv: {e}")))?,
             status: parse(&r.status, "status")?,
             timeout_s: u32::try_from(r.timeout_s).unwrap_or(u32::MAX),
-            created_at_ms: r.created_at_ms,
+            created_at_ms: Millis::new(r.created_at_ms),
             created_by: r.created_by,
-            approved_at_ms: r.approved_at_ms,
+            approved_at_ms: r.approved_at_ms.map(Millis::new),
             approved_by: r.approved_by,
-            rejected_at_ms: r.rejected_at_ms,
+            rejected_at_ms: r.rejected_at_ms.map(Millis::new),
             rejected_by: r.rejected_by,
             reject_reason: r.reject_reason,
-            cancelled_at_ms: r.cancelled_at_ms,
+            cancelled_at_ms: r.cancelled_at_ms.map(Millis::new),
             cancelled_by: r.cancelled_by,
-            started_at_ms: r.started_at_ms,
-            finished_at_ms: r.finished_at_ms,
+            started_at_ms: r.started_at_ms.map(Millis::new),
+            finished_at_ms: r.finished_at_ms.map(Millis::new),
             exit_code: r.exit_code.map(|c| i32::try_from(c).unwrap_or(i32::MIN)),
             failure: r
                 .failure
                 .as_deref()
                 .map(|f| parse(f, "failure"))
                 .transpose()?,
-            lease_lost_at_ms: r.lease_lost_at_ms,
+            lease_lost_at_ms: r.lease_lost_at_ms.map(Millis::new),
             stdout: r.stdout,
             stderr: r.stderr,
         })

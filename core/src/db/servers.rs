@@ -1,6 +1,6 @@
 //! The `servers` table: the managed machines.
 
-use homelab_protocol::{ApprovalPolicy, Heartbeat, Metrics, ServerId, ServerName};
+use homelab_protocol::{ApprovalPolicy, Heartbeat, Metrics, Millis, ServerId, ServerName};
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 use super::DbError;
@@ -13,16 +13,16 @@ pub struct ServerRecord {
     pub hostname: Option<String>,
     pub os: Option<String>,
     pub agent_version: Option<String>,
-    pub last_seen_ms: Option<i64>,
+    pub last_seen_ms: Option<Millis>,
     /// The latest metrics, once the agent has sent any.
     pub metrics: Option<Metrics>,
     pub reboot_required: bool,
     pub reboot_required_pkgs: Vec<String>,
     pub paused: bool,
-    pub paused_at_ms: Option<i64>,
+    pub paused_at_ms: Option<Millis>,
     pub approval_policy: ApprovalPolicy,
     /// When the agent last sent a package list.
-    pub packages_seen_at_ms: Option<i64>,
+    pub packages_seen_at_ms: Option<Millis>,
 }
 
 const COLUMNS: &str = "id, name, hostname, os, agent_version, last_seen_ms, cpu_percent, \
@@ -307,16 +307,16 @@ impl TryFrom<ServerRow> for ServerRecord {
             hostname: r.hostname,
             os: r.os,
             agent_version: r.agent_version,
-            last_seen_ms: r.last_seen_ms,
+            last_seen_ms: r.last_seen_ms.map(Millis::new),
             metrics,
             reboot_required: r.reboot_required != 0,
             reboot_required_pkgs: serde_json::from_str(&r.reboot_required_pkgs)
                 .map_err(|e| corrupt(format!("servers.reboot_required_pkgs: {e}")))?,
             paused: r.paused != 0,
-            paused_at_ms: r.paused_at_ms,
+            paused_at_ms: r.paused_at_ms.map(Millis::new),
             approval_policy: ApprovalPolicy::parse(&r.approval_policy)
                 .ok_or_else(|| corrupt("servers.approval_policy: unknown value".to_owned()))?,
-            packages_seen_at_ms: r.packages_seen_at_ms,
+            packages_seen_at_ms: r.packages_seen_at_ms.map(Millis::new),
         })
     }
 }

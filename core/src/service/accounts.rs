@@ -311,7 +311,7 @@ impl Service {
             .into_iter()
             .map(|t| homelab_protocol::ApiTokenInfo {
                 name: t.name,
-                created_at_ms: t.created_at_ms,
+                created_at_ms: homelab_protocol::Millis::new(t.created_at_ms),
             })
             .collect())
     }

@@ -517,7 +517,9 @@ mod tests {
     #[tokio::test]
     async fn a_lease_runs_out_by_the_services_clock_not_by_waiting() {
         let (db, _dir) = fresh_db().await;
-        let clock = std::sync::Arc::new(crate::clock::ManualClock::at(1_000_000));
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::at(
+            homelab_protocol::Millis::new(1_000_000),
+        ));
         let service = Service::new(db, Duration::from_secs(60)).with_clock(clock.clone());
         let nas = ServerId::parse("nas").unwrap();
         service
@@ -548,7 +550,7 @@ mod tests {
         assert_eq!(service.expire_leases().await.unwrap(), [created.id]);
         let lost = service.action(created.id).await.unwrap();
         assert_eq!(lost.failure, Some(FailureReason::AgentLost));
-        assert_eq!(lost.lease_lost_at_ms, Some(clock.now_ms()));
+        assert_eq!(lost.lease_lost_at_ms, Some(clock.now()));
     }
 
     proptest! {

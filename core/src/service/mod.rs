@@ -14,7 +14,7 @@ mod testing;
 
 use std::time::Duration;
 
-use homelab_protocol::{AddedServer, ServerId, ServerName, ServerStatus, ServerSummary};
+use homelab_protocol::{AddedServer, Millis, ServerId, ServerName, ServerStatus, ServerSummary};
 
 use crate::clock::{Clock, SystemClock};
 use crate::db::{self, Database, DbError};
@@ -59,9 +59,14 @@ impl Service {
         self
     }
 
-    /// Now, by the service's clock, in Unix milliseconds.
+    /// Now, by the service's clock.
+    fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    /// Now, by the service's clock, in Unix milliseconds (as the database stores it).
     fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
+        self.now().get()
     }
 
     /// Replaces the design's default time limits where `timeouts` says so.
@@ -82,9 +87,9 @@ impl Service {
     }
 
     /// A status for a machine last heard from at `last_seen_ms`.
-    fn status(&self, last_seen_ms: Option<i64>) -> ServerStatus {
+    fn status(&self, last_seen: Option<Millis>) -> ServerStatus {
         let interval_ms = i64::try_from(self.heartbeat_interval.as_millis()).unwrap_or(i64::MAX);
-        ServerStatus::derive(last_seen_ms, self.now_ms(), interval_ms)
+        ServerStatus::derive(last_seen, self.now(), interval_ms)
     }
 
     /// Every server with its derived status and update counts, ordered by name.

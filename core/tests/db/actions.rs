@@ -4,7 +4,7 @@
 use homelab_core::db::actions::{self, InsertError, NewAction, Outcome};
 use homelab_core::db::{Database, DbError};
 use homelab_protocol::{
-    ActionId, ActionSpec, ActionStatus, ActionType, FailureReason, HistoryFilter, UnitName,
+    ActionId, ActionSpec, ActionStatus, ActionType, FailureReason, HistoryFilter, Millis, UnitName,
 };
 
 use crate::support::{add_server, id, write};
@@ -150,7 +150,7 @@ pub async fn claims_take_the_oldest_approved_action_once(db: Database) {
     );
     assert_eq!(status(&db, waiting).await, ActionStatus::Pending);
     let claimed = actions::get(db.pool(), first).await.unwrap().unwrap();
-    assert_eq!(claimed.started_at_ms, Some(10));
+    assert_eq!(claimed.started_at_ms, Some(Millis::new(10)));
 }
 
 fn outcome(status: ActionStatus, exit_code: i32) -> Outcome {
@@ -229,7 +229,7 @@ pub async fn expired_leases_fail_as_agent_lost_and_free_the_slot(db: Database) {
         (failed.status, failed.failure),
         (ActionStatus::Failed, Some(FailureReason::AgentLost))
     );
-    assert_eq!(failed.lease_lost_at_ms, Some(121_001));
+    assert_eq!(failed.lease_lost_at_ms, Some(Millis::new(121_001)));
     insert(&db, apt(), true, 2).await.unwrap();
 }
 
