@@ -50,7 +50,7 @@ pub use fleet::{
 pub use heartbeat::{Heartbeat, HeartbeatAck, HeartbeatError, Metrics};
 pub use kind::{Kind, Slot, SlotRule};
 pub use package::{DebVersion, PackageError, PackageName, PendingPackage, VersionFault};
-pub use params::{AGENT_UNIT, ActionSpec, ParamError, UnitName, VacuumTime};
+pub use params::{AGENT_UNIT, ActionSpec, ParamError, RequestId, UnitName, VacuumTime};
 pub use server_id::{ServerId, ServerIdError};
 pub use server_name::{ServerName, ServerNameError};
 pub use time::Millis;

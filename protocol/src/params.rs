@@ -170,6 +170,36 @@ impl VacuumTime {
     }
 }
 
+/// The id a form or a script gives one request to create an action, so that sending
+/// it twice creates one action: 1 to 64 letters, digits, `-` or `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// Checks `s`.
+    pub fn parse(s: impl Into<String>) -> Result<Self, ParamError> {
+        let s = s.into();
+        let ok = (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(RequestId(s))
+        } else {
+            Err(ParamError::new(
+                "request_id",
+                "1 to 64 letters, digits, '-' or '_'",
+            ))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+text_newtype!(RequestId, ParamError);
 text_newtype!(UnitName, ParamError);
 text_newtype!(VacuumTime, ParamError);
 

@@ -32,8 +32,9 @@ pub async fn create_action(
     action_type: ActionType,
     #[server(default)] unit: Option<String>,
     #[server(default)] vacuum_time: Option<String>,
+    #[server(default)] request_id: Option<String>,
 ) -> Result<Action, AppError> {
-    use crate::domain::{ActionSpec, ServerId};
+    use crate::domain::{ActionSpec, RequestId, ServerId};
 
     super::ssr::respond(
         async {
@@ -49,9 +50,21 @@ pub async fn create_action(
             let parameters = serde_json::Value::Object(parameters);
             let spec = ActionSpec::parse(action_type, Some(&parameters))
                 .map_err(|e| AppError::invalid(e.field, e.message))?;
-            Ok(super::ssr::service()?
-                .create_action(&server, spec, &super::ssr::actor())
-                .await?)
+            // The same form sent again is the same request; the same form with other
+            // values (another unit) is another.
+            let request_id = request_id
+                .map(|r| {
+                    RequestId::parse(format!(
+                        "{r}-{:016x}",
+                        fnv1a(parameters.to_string().as_bytes())
+                    ))
+                })
+                .transpose()
+                .map_err(|e| AppError::invalid(e.field, e.message))?;
+            let (action, _) = super::ssr::service()?
+                .create_action_once(&server, spec, &super::ssr::actor(), request_id.as_ref())
+                .await?;
+            Ok(action)
         }
         .await,
     )
@@ -146,4 +159,12 @@ pub async fn action_history(
         }
         .await,
     )
+}
+
+/// FNV-1a: a short, stable digest of a form's values (not a secret, only a name).
+#[cfg(feature = "ssr")]
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }

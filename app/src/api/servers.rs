@@ -21,6 +21,9 @@ pub struct ServerPageData {
     pub recent: Vec<crate::domain::Action>,
     /// The apt action queued or running, which the apt buttons wait for.
     pub apt_in_flight: Option<crate::domain::Action>,
+    /// New with every load of the page: the forms send it (with their action type) as
+    /// their request id, so a double click or a resent form queues one action.
+    pub form_token: String,
     pub now_ms: crate::domain::Millis,
 }
 
@@ -84,6 +87,7 @@ pub async fn load_server_page(id: String) -> Result<ServerPageData, AppError> {
                 detail,
                 recent,
                 apt_in_flight,
+                form_token: homelab_core::tokens::mint("").secret[..24].to_owned(),
                 now_ms: crate::domain::Millis::now(),
             })
         }

@@ -8,6 +8,7 @@ pub use error::AppError;
 pub use homelab_protocol::{
     ACTOR_AUTO, Action, ActionId, ActionPage, ActionSpec, ActionStatus, ActionType, AddedServer,
     ApiTokenInfo, ApprovalPolicy, FailureReason, HistoryFilter, Metrics, Millis, Operation,
-    PackageList, PendingPackage, ServerDetail, ServerId, ServerName, ServerStatus, ServerSummary,
+    PackageList, PendingPackage, RequestId, ServerDetail, ServerId, ServerName, ServerStatus,
+    ServerSummary,
 };
 pub use wording::{Label, TimelineEvent, timeline};

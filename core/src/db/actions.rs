@@ -27,6 +27,8 @@ pub struct NewAction<'a> {
     pub created_by: &'a str,
     /// `Some(actor)` when approved at creation.
     pub approved_by: Option<&'a str>,
+    /// The id of the request that asked for it, if it gave one.
+    pub request_id: Option<&'a str>,
     pub now_ms: i64,
 }
 
@@ -53,8 +55,9 @@ pub async fn insert(
         .map_err(|e| DbError::Sqlx(sqlx::Error::Encode(e.into())))?;
     let result = sqlx::query_scalar::<_, i64>(
         "INSERT INTO actions (server_id, action_type, unit, parameters, argv, status, timeout_s, \
-         created_at_ms, created_by, approved_at_ms, approved_by, slot, slot_while_running) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+         created_at_ms, created_by, approved_at_ms, approved_by, slot, slot_while_running, \
+         request_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
     )
     .bind(new.server.as_str())
     .bind(new.action_type.as_str())
@@ -69,6 +72,7 @@ pub async fn insert(
     .bind(new.approved_by)
     .bind(new.slot.map(|s| s.name.as_str()))
     .bind(i32::from(new.slot.is_some_and(|s| s.while_running)))
+    .bind(new.request_id)
     .fetch_one(&mut **tx)
     .await;
     match result {
@@ -89,6 +93,21 @@ pub async fn holding(
         sqlx::query_scalar("SELECT id FROM actions WHERE server_id = $1 AND slot = $2")
             .bind(server.as_str())
             .bind(slot)
+            .fetch_optional(executor)
+            .await?;
+    Ok(id.map(ActionId::new))
+}
+
+/// The action `actor` created with request id `request_id`, if any.
+pub async fn by_request(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    actor: &str,
+    request_id: &str,
+) -> Result<Option<ActionId>, DbError> {
+    let id: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM actions WHERE created_by = $1 AND request_id = $2")
+            .bind(actor)
+            .bind(request_id)
             .fetch_optional(executor)
             .await?;
     Ok(id.map(ActionId::new))

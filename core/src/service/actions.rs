@@ -10,7 +10,7 @@ use crate::Error;
 use homelab_protocol::{
     ACTOR_AUTO, Action, ActionId, ActionPage, ActionResult, ActionSpec, ActionStatus,
     FailureReason, HistoryFilter, MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES, NextAction, Operation,
-    SecurityPin, action::tail,
+    RequestId, SecurityPin, action::tail,
 };
 
 use super::Service;
@@ -55,6 +55,29 @@ impl Service {
         spec: ActionSpec,
         actor: &str,
     ) -> Result<Action, Error> {
+        self.create_action_once(server, spec, actor, None)
+            .await
+            .map(|(action, _)| action)
+    }
+
+    /// [`Service::create_action`], once per `request_id`: the same request sent again
+    /// (a double click, a resent form) answers with the action the first one created,
+    /// whatever became of it, and creates nothing.
+    pub async fn create_action_once(
+        &self,
+        server: &ServerId,
+        spec: ActionSpec,
+        actor: &str,
+        request_id: Option<&RequestId>,
+    ) -> Result<(Action, Created), Error> {
+        if let Some(rid) = request_id
+            && let Some(first) = db::actions::by_request(self.db.pool(), actor, rid.as_str())
+                .await
+                .context("looking up a repeated request")?
+        {
+            tracing::info!(action = %first, request = rid.as_str(), "repeated request: same action");
+            return Ok((self.action(first).await?, Created::Repeat));
+        }
         let action_type = spec.action_type();
         let unit = match &spec {
             ActionSpec::RestartService { unit } => Some(unit.to_string()),
@@ -65,6 +88,7 @@ impl Service {
         let created = {
             let (server, spec, unit, actor) =
                 (server.clone(), spec.clone(), unit.clone(), actor.to_owned());
+            let request_id = request_id.map(|r| r.as_str().to_owned());
             self.db
                 .write(move |tx| {
                     Box::pin(async move {
@@ -95,6 +119,7 @@ impl Service {
                                 created_by: &actor,
                                 approved_by,
                                 now_ms: now,
+                                request_id: request_id.as_deref(),
                             },
                         )
                         .await;
@@ -120,6 +145,14 @@ impl Service {
                 .await?
         };
         let Some((id, approved_by)) = created else {
+            // The same request, sent twice at once: the other one won.
+            if let Some(rid) = request_id
+                && let Some(first) = db::actions::by_request(self.db.pool(), actor, rid.as_str())
+                    .await
+                    .context("looking up a repeated request")?
+            {
+                return Ok((self.action(first).await?, Created::Repeat));
+            }
             return Err(self.duplicate(server, &spec).await);
         };
         tracing::info!(action = %id, server = %server, r#type = %action_type, by = actor,
@@ -127,7 +160,7 @@ impl Service {
         if approved_by.is_some() {
             self.dispatcher.ring(server);
         }
-        self.action(id).await
+        Ok((self.action(id).await?, Created::New))
     }
 
     /// The 409 for a request that duplicates an action in flight.
@@ -469,6 +502,15 @@ impl Service {
         }
         Ok(ids)
     }
+}
+
+/// Whether a request created its action or repeated an earlier request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// This request created it.
+    New,
+    /// An earlier request with the same id did; nothing was created now.
+    Repeat,
 }
 
 /// What became of a result the agent sent.

@@ -235,3 +235,36 @@ async fn a_connection_returned_inside_a_transaction_is_closed_not_reused() {
     }
     assert!(service.server_detail(&nas()).await.unwrap().summary.paused);
 }
+
+#[tokio::test]
+async fn the_same_request_sent_twice_at_once_creates_one_action() {
+    let (service, _token, _dir) = service_with_server().await;
+    let rid = homelab_protocol::RequestId::parse("form-42").unwrap();
+    let spec = || ActionSpec::parse(ActionType::AptUpdate, None).unwrap();
+    let server = nas();
+    let (a, b) = tokio::join!(
+        service.create_action_once(&server, spec(), "admin", Some(&rid)),
+        service.create_action_once(&server, spec(), "admin", Some(&rid)),
+    );
+    let ((a, first), (b, second)) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.id, b.id, "the second answer is the first action");
+    let mut outcomes = [first, second];
+    outcomes.sort_by_key(|c| *c == Created::Repeat);
+    assert_eq!(outcomes, [Created::New, Created::Repeat]);
+    // Later, the same request still answers with that action.
+    let (again, repeat) = service
+        .create_action_once(&nas(), spec(), "admin", Some(&rid))
+        .await
+        .unwrap();
+    assert_eq!((again.id, repeat), (a.id, Created::Repeat));
+    // Without an id, a second apt action is the usual conflict.
+    assert!(matches!(
+        service.create_action(&nas(), spec(), "admin").await,
+        Err(Error::Conflict { .. })
+    ));
+    let all = service
+        .history(&Default::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(all.actions.len(), 1);
+}

@@ -22,7 +22,7 @@ use crate::tokens;
 use crate::{Error, ResultExt as _};
 
 pub use accounts::{LoginError, SESSION_LIFETIME};
-pub use actions::{DispatchError, LEASE_GRACE, MAX_PAGE, MAX_REASON_CHARS};
+pub use actions::{Created, DispatchError, LEASE_GRACE, MAX_PAGE, MAX_REASON_CHARS};
 pub use dispatch::Dispatcher;
 pub use inventory::AgentError;
 

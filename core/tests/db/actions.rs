@@ -31,6 +31,7 @@ async fn insert(
                 created_by: "test",
                 approved_by: approved.then_some("auto"),
                 now_ms: now,
+                request_id: None,
             };
             Ok::<_, DbError>(actions::insert(tx, &new).await)
         })
@@ -302,4 +303,55 @@ pub async fn history_pages_filter_and_walk_newest_first(db: Database) {
     );
     let counts = actions::pending_counts(db.pool()).await.unwrap();
     assert_eq!(counts.get("nas"), Some(&2));
+}
+
+pub async fn a_request_id_names_one_action_per_actor(db: Database) {
+    fresh(&db).await;
+    let store = |actor: &'static str, unit: &'static str| {
+        let db = db.clone();
+        async move {
+            write(&db, move |tx| {
+                Box::pin(async move {
+                    let argv = vec!["true".to_owned()];
+                    let new = NewAction {
+                        server: &id("nas"),
+                        action_type: ActionType::ClearLogs,
+                        unit: None,
+                        slot: None,
+                        parameters: None,
+                        argv: &argv,
+                        timeout_s: 60,
+                        created_by: actor,
+                        approved_by: None,
+                        now_ms: 1,
+                        request_id: Some("form-1"),
+                    };
+                    Ok::<_, DbError>(actions::insert(tx, &new).await.map(|_| unit))
+                })
+            })
+            .await
+        }
+    };
+    store("alice", "a").await.unwrap();
+    assert!(matches!(
+        store("alice", "b").await,
+        Err(InsertError::Duplicate)
+    ));
+    store("bob", "c").await.unwrap();
+    let first = actions::by_request(db.pool(), "alice", "form-1")
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    assert_ne!(
+        first,
+        actions::by_request(db.pool(), "bob", "form-1")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        actions::by_request(db.pool(), "alice", "form-2")
+            .await
+            .unwrap(),
+        None
+    );
 }

@@ -36,6 +36,7 @@ macro_rules! suite_for {
             actions::expired_leases_fail_as_agent_lost_and_free_the_slot,
             actions::leases_are_extended_never_shortened,
             actions::history_pages_filter_and_walk_newest_first,
+            actions::a_request_id_names_one_action_per_actor,
             tokens::sessions_end_by_token_by_user_and_all_but_one,
             tokens::api_tokens_are_found_listed_and_deleted,
         );

@@ -2,14 +2,16 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use homelab_core::Error as AppError;
-use homelab_protocol::{Action, ActionPage, ActionSpec, ActionStatus, ActionType, HistoryFilter};
+use homelab_protocol::{
+    Action, ActionPage, ActionSpec, ActionStatus, ActionType, HistoryFilter, RequestId,
+};
 use serde::Deserialize;
 
 use super::{Actor, path_id};
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::service::Service;
+use crate::service::{Created, Service};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,17 +21,37 @@ pub struct NewAction {
     parameters: Option<serde_json::Value>,
 }
 
+/// Creates an action. With an `Idempotency-Key` header, a repeat of the same request
+/// answers 200 with the action the first one created, and creates nothing.
 pub async fn create(
     State(service): State<Service>,
     actor: Actor,
+    headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<NewAction>,
 ) -> Result<(StatusCode, Json<Action>), ApiError> {
     let server = path_id(&id)?;
     let spec = ActionSpec::parse(body.action_type, body.parameters.as_ref())
         .map_err(|e| AppError::invalid(e.field, e.message))?;
-    let action = service.create_action(&server, spec, &actor.0).await?;
-    Ok((StatusCode::CREATED, Json(action)))
+    let request_id = headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|v| RequestId::parse(v).ok())
+                .ok_or_else(|| {
+                    AppError::invalid("Idempotency-Key", "1 to 64 letters, digits, '-' or '_'")
+                })
+        })
+        .transpose()?;
+    let (action, created) = service
+        .create_action_once(&server, spec, &actor.0, request_id.as_ref())
+        .await?;
+    let status = match created {
+        Created::New => StatusCode::CREATED,
+        Created::Repeat => StatusCode::OK,
+    };
+    Ok((status, Json(action)))
 }
 
 #[derive(Deserialize)]

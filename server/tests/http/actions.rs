@@ -763,3 +763,50 @@ async fn a_security_version_apt_cannot_pin_is_reported_but_never_on_the_command_
         ])
     );
 }
+
+#[tokio::test]
+async fn the_same_request_twice_is_one_action_from_the_api_and_the_dashboard() {
+    use homelab_app::api::CreateAction;
+    use leptos::server_fn::ServerFn;
+
+    let app = spawn_app().await;
+    app.add_server("nas", "NAS").await;
+    let with_key = |key: &str| {
+        app.client
+            .post(app.url("/api/v1/servers/nas/actions"))
+            .bearer_auth(&app.api_token)
+            .header("Idempotency-Key", key)
+            .json(&json!({"action_type": "apt_update"}))
+            .send()
+    };
+    let first = with_key("script-run-1").await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = with_key("script-run-1").await.unwrap();
+    assert_eq!(again.status(), 200, "a repeat, not a conflict");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    let refused = with_key("not a key!").await.unwrap();
+    assert_eq!(refused.status(), 422);
+
+    // The dashboard's form, sent twice (a double click without JavaScript).
+    let restart = |unit: &'static str| {
+        app.client
+            .post(app.url(<CreateAction as ServerFn>::PATH))
+            .form(&[
+                ("server_id", "nas"),
+                ("action_type", "restart_service"),
+                ("unit", unit),
+                ("request_id", "f00d-restart_service"),
+            ])
+            .send()
+    };
+    let one: Value = restart("nginx").await.unwrap().json().await.unwrap();
+    let two: Value = restart("nginx").await.unwrap().json().await.unwrap();
+    assert_eq!(one["id"], two["id"], "{one} {two}");
+    // The same form with another unit is another request.
+    let other: Value = restart("sshd").await.unwrap().json().await.unwrap();
+    assert_ne!(other["id"], one["id"]);
+    let (_, history) = app.api_get("/api/v1/actions?server_id=nas").await;
+    assert_eq!(history["actions"].as_array().unwrap().len(), 3);
+}

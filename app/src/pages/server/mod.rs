@@ -88,6 +88,7 @@ fn ServerView(page: ServerPageData, security_only: bool, controls: Controls) -> 
         detail,
         recent,
         apt_in_flight,
+        form_token,
         now_ms,
     } = page;
     let s = detail.summary;
@@ -130,6 +131,7 @@ fn ServerView(page: ServerPageData, security_only: bool, controls: Controls) -> 
             updates=s.updates
             security_updates=s.security_updates
             in_flight=apt_in_flight
+            form_token=form_token.clone()
             controls
         />
         <section class="card" aria-labelledby="updates-title">
@@ -158,7 +160,7 @@ fn ServerView(page: ServerPageData, security_only: bool, controls: Controls) -> 
                 <PackageTable packages=apart caption="Held or kept back" empty=""/>
             })}
         </section>
-        <ServiceControls server_id=s.id.to_string() controls/>
+        <ServiceControls server_id=s.id.to_string() form_token controls/>
         <SettingsCard server_id=s.id.to_string() paused=s.paused policy=s.approval_policy controls/>
         <section class="card" aria-labelledby="recent-title">
             <div class="section-head">
@@ -187,11 +189,15 @@ fn UpdateButtons(
     updates: u32,
     security_updates: u32,
     in_flight: Option<Action>,
+    form_token: String,
     controls: Controls,
 ) -> impl IntoView {
     let busy = in_flight.is_some();
+    // Disabled while any request of the page is in flight: one click, one request.
+    let sending = controls.create.pending();
     let button = move |action_type: ActionType, label: String, confirm: Option<String>| {
         let server_id = server_id.clone();
+        let request_id = format!("{form_token}-{}", action_type.as_str());
         let on_submit = move |ev: leptos::ev::SubmitEvent| {
             if let Some(question) = &confirm
                 && !window().confirm_with_message(question).unwrap_or(false)
@@ -204,7 +210,8 @@ fn UpdateButtons(
             <ActionForm action=controls.create on:submit:capture=on_submit attr:class="inline">
                 <input type="hidden" name="server_id" value=server_id/>
                 <input type="hidden" name="action_type" value=action_type.as_str()/>
-                <button type="submit" disabled=busy>{label}</button>
+                <input type="hidden" name="request_id" value=request_id/>
+                <button type="submit" disabled=move || busy || sending.get()>{label}</button>
             </ActionForm>
         }
     };
@@ -248,7 +255,10 @@ fn UpdateButtons(
 
 /// Restart a systemd unit; vacuum the journal.
 #[component]
-fn ServiceControls(server_id: String, controls: Controls) -> impl IntoView {
+fn ServiceControls(server_id: String, form_token: String, controls: Controls) -> impl IntoView {
+    let sending = controls.create.pending();
+    let restart_request = format!("{form_token}-{}", ActionType::RestartService.as_str());
+    let logs_request = format!("{form_token}-{}", ActionType::ClearLogs.as_str());
     let id2 = server_id.clone();
     view! {
         <section class="card" aria-labelledby="service-title">
@@ -257,14 +267,16 @@ fn ServiceControls(server_id: String, controls: Controls) -> impl IntoView {
                 <ActionForm action=controls.create attr:class="inline-form">
                     <input type="hidden" name="server_id" value=server_id/>
                     <input type="hidden" name="action_type" value=ActionType::RestartService.as_str()/>
+                    <input type="hidden" name="request_id" value=restart_request/>
                     <label>"Unit" <input name="unit" required placeholder="nginx.service"/></label>
-                    <button type="submit">"Restart unit"</button>
+                    <button type="submit" disabled=move || sending.get()>"Restart unit"</button>
                 </ActionForm>
                 <ActionForm action=controls.create attr:class="inline-form">
                     <input type="hidden" name="server_id" value=id2/>
                     <input type="hidden" name="action_type" value=ActionType::ClearLogs.as_str()/>
+                    <input type="hidden" name="request_id" value=logs_request/>
                     <label>"Keep journal for" <input name="vacuum_time" value="7d" required/></label>
-                    <button type="submit">"Clear logs"</button>
+                    <button type="submit" disabled=move || sending.get()>"Clear logs"</button>
                 </ActionForm>
             </div>
         </section>
