@@ -13,7 +13,7 @@ test("a double click on Refresh package list queues one action and shows no erro
   await addServer(request, "double-1", "Double click box");
   await gotoHydrated(page, "/servers/double-1");
   await page.getByRole("button", { name: "Refresh package list" }).dblclick();
-  await expect(page.getByRole("status").filter({ hasText: "Queued" })).toBeVisible();
+  await expect(page.getByRole("status").filter({ hasText: "Queued Refresh package list" })).toBeVisible();
   await expect(page.getByRole("alert")).toHaveCount(0);
   const history = await api(request).get("/api/v1/actions?server_id=double-1");
   expect(history.actions).toHaveLength(1);
