@@ -5,7 +5,7 @@ use leptos_meta::Title;
 
 use crate::api::{AddServer, ApproveAction, Fleet, RejectAction, action_history, list_servers};
 use crate::components::{ActionError, ActionsTable, AgentTokenNote, RelativeTime, StatusBadge};
-use crate::domain::{ActionStatus, AppError, Label};
+use crate::domain::{ActionStatus, AppError, Label, ServerStatus};
 
 /// The fleet table, rendered on the server and refreshed after a server is added.
 #[component]
@@ -87,6 +87,9 @@ fn FleetTable(fleet: Fleet) -> impl IntoView {
         .into_iter()
         .map(|s| {
             let security_class = if s.security_updates > 0 { "num security-count" } else { "num" };
+            // Before its first report a machine has no counts, not zero updates.
+            let never_seen = s.status == ServerStatus::Unknown;
+            let count = move |n: u32| if never_seen { "—".to_owned() } else { n.to_string() };
             view! {
                 <tr>
                     <th scope="row">
@@ -95,8 +98,8 @@ fn FleetTable(fleet: Fleet) -> impl IntoView {
                     </th>
                     <td><StatusBadge status=s.status/></td>
                     <td><RelativeTime at_ms=s.last_seen_ms now_ms/></td>
-                    <td class="num">{s.updates}</td>
-                    <td class=security_class>{s.security_updates}</td>
+                    <td class="num">{count(s.updates)}</td>
+                    <td class=security_class>{count(s.security_updates)}</td>
                     <td class="num">{s.awaiting_approval}</td>
                     <td>
                         {s.paused.then(|| view! { <span class="badge maintenance">"Maintenance"</span> })}

@@ -84,3 +84,29 @@ async fn an_unknown_server_page_is_a_404() {
     assert_eq!(status, 404);
     assert!(html.contains("No such server"), "{html}");
 }
+
+#[tokio::test]
+async fn a_server_that_never_reported_says_it_waits_for_its_agent() {
+    let app = spawn_app().await;
+    let token = app.add_server("nas", "Attic NAS").await;
+    let (_, page) = app.get("/servers/nas").await;
+    assert!(page.contains("Waiting for the agent."), "{page}");
+    assert!(page.contains("No package list yet"), "{page}");
+    assert!(!page.contains("Everything is up to date"), "{page}");
+    let (_, fleet) = app.get("/").await;
+    assert!(fleet.contains("<td class=\"num\">—</td>"), "no 0/0 before a report: {fleet}");
+
+    let hb = serde_json::json!({
+        "agent_version": "0.1.0", "os": "Debian", "packages": [],
+        "metrics": {"cpu_percent": 1.0, "memory_percent": 1.0, "disk_percent": 1.0,
+                    "load_1": 0.0, "load_5": 0.0, "load_15": 0.0, "uptime_s": 1},
+        "reboot_required": false
+    });
+    let (status, _) = app
+        .post_json("/agent/v1/heartbeat", Some(&token), &hb)
+        .await;
+    assert_eq!(status, 200);
+    let (_, page) = app.get("/servers/nas").await;
+    assert!(!page.contains("Waiting for the agent."), "{page}");
+    assert!(page.contains("Everything is up to date"), "{page}");
+}

@@ -13,7 +13,9 @@ use crate::api::{
 use crate::components::{
     ActionError, ActionStatusBadge, ActionsTable, RelativeTime, StatusBadge, duration_s,
 };
-use crate::domain::{Action, ActionType, AppError, ApprovalPolicy, Label, Metrics, PendingPackage};
+use crate::domain::{
+    Action, ActionType, AppError, ApprovalPolicy, Label, Metrics, PendingPackage, ServerStatus,
+};
 
 /// The server actions of the page; every one refreshes the page data when it ends.
 #[derive(Clone, Copy)]
@@ -99,6 +101,7 @@ fn ServerView(page: ServerPageData, security_only: bool, controls: Controls) -> 
         .filter(|p| !security_only || p.is_security)
         .partition(PendingPackage::is_installable);
     let base = format!("/servers/{}", s.id);
+    let never_seen = s.status == ServerStatus::Unknown;
 
     view! {
         <Title text=s.name.to_string()/>
@@ -116,6 +119,21 @@ fn ServerView(page: ServerPageData, security_only: bool, controls: Controls) -> 
                 </p>
             })}
         </section>
+        {never_seen.then(|| view! {
+            <section class="note info" role="status" aria-label="Waiting for the agent">
+                <p>
+                    <strong>"Waiting for the agent."</strong>
+                    " This machine has not reported yet: its packages and health appear with the "
+                    "agent's first heartbeat, and actions queued now wait for the agent's first "
+                    "connection."
+                </p>
+                <p>
+                    "Install " <code>"homelab-agent"</code> " on it with the token shown when the "
+                    "server was added (see “Adding a real machine” in the README); if the token is "
+                    "lost, give it a new one under " <em>"Access"</em> " below."
+                </p>
+            </section>
+        })}
         <section class="card facts" aria-label="Machine">
             <dl>
                 <div><dt>"Hostname"</dt><dd>{detail.hostname.unwrap_or_else(|| "—".into())}</dd></div>
@@ -149,7 +167,9 @@ fn ServerView(page: ServerPageData, security_only: bool, controls: Controls) -> 
                     </a>
                 </nav>
             </div>
-            <PackageTable packages=installable caption="Installable updates" empty=if security_only {
+            <PackageTable packages=installable caption="Installable updates" empty=if never_seen {
+                "No package list yet: the agent has not reported."
+            } else if security_only {
                 "No security updates pending."
             } else {
                 "Everything is up to date."
