@@ -186,7 +186,11 @@ impl LocalPath {
         if resolved.origin() != base.origin() {
             return None;
         }
-        // What the browser will follow is what was checked: the parsed form.
+        // What the browser will follow is what was checked: the parsed form. Dot
+        // segments are resolved by then, so `/.//evil` has become `//evil`: check again.
+        if resolved.path().starts_with("//") {
+            return None;
+        }
         let mut path = resolved.path().to_owned();
         if let Some(query) = resolved.query() {
             path.push('?');
@@ -343,6 +347,9 @@ mod tests {
             "",
             "actions",
             "//evil.example",
+            "/.//evil.example",
+            "/a/..//evil.example",
+            "/%2e//evil.example",
             "//evil.example/",
             "/\\evil.example/",
             "/\t/evil.example/",

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,7 +53,8 @@ impl Open {
 /// How the listener protects itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Open connections at most; more are closed as soon as they are accepted.
+    /// Open connections at most; past it, a newcomer makes the oldest close (idle
+    /// ones at once) and is closed itself only if no room is made within a second.
     pub max_connections: usize,
     /// How long a client may take to send a request head, and how long an idle
     /// keep-alive connection is kept.
@@ -103,30 +105,40 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let slot = match slots.clone().try_acquire_owned() {
-            Ok(slot) => slot,
-            Err(_) => {
-                lock(&open).close_oldest(make_room);
-                match tokio::time::timeout(MAKE_ROOM_WAIT, slots.clone().acquire_owned()).await {
-                    Ok(Ok(slot)) => slot,
-                    _ => {
-                        tracing::warn!(
-                            cap = limits.max_connections,
-                            "connection cap reached and no room made: connection closed"
-                        );
-                        continue;
+        let _ = stream.set_nodelay(true);
+        let (slots, open, http, router) =
+            (slots.clone(), open.clone(), http.clone(), router.clone());
+        let mut stopping = stopping.clone();
+        // Everything that may wait happens on the connection's own task: the accept
+        // loop never does, whatever the crowd.
+        tokio::spawn(async move {
+            let slot = match slots.clone().try_acquire_owned() {
+                Ok(slot) => slot,
+                Err(_) => {
+                    lock(&open).close_oldest(make_room);
+                    match tokio::time::timeout(MAKE_ROOM_WAIT, slots.acquire_owned()).await {
+                        Ok(Ok(slot)) => slot,
+                        _ => {
+                            tracing::warn!(
+                                cap = limits.max_connections,
+                                "connection cap reached and no room made: connection closed"
+                            );
+                            return;
+                        }
                     }
                 }
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        let (id, close) = lock(&open).add();
-        // No upgrades (WebSockets): nothing here uses them.
-        let connection = http.serve_connection(TokioIo::new(stream), service);
-        let open = open.clone();
-        let mut stopping = stopping.clone();
-        tokio::spawn(async move {
+            };
+            // Requests being answered on this connection: one asked to close while
+            // none is closes at once, even halfway through sending a request head
+            // (hyper's graceful shutdown would wait for the rest of it).
+            let in_flight = Arc::new(AtomicUsize::new(0));
+            let service = TowerToHyperService::new(Counted {
+                inner: router,
+                in_flight: in_flight.clone(),
+            });
+            let (id, close) = lock(&open).add();
+            // No upgrades (WebSockets): nothing here uses them.
+            let connection = http.serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
             let asked_to_close = async {
                 tokio::select! {
@@ -135,15 +147,19 @@ pub async fn serve(
                 }
             };
             let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
+                ended = connection.as_mut() => Some(ended),
                 () = asked_to_close => {
-                    // Finish the request in flight, if any, then close.
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
+                    if in_flight.load(Ordering::SeqCst) == 0 {
+                        None
+                    } else {
+                        // Finish the request in flight, then close.
+                        connection.as_mut().graceful_shutdown();
+                        Some(connection.await)
+                    }
                 }
             };
             // A client that goes away, or sends garbage, is not our error.
-            if let Err(e) = ended {
+            if let Some(Err(e)) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             lock(&open).closers.remove(&id);
@@ -159,6 +175,58 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!(grace = ?limits.shutdown_grace, "requests still running at shutdown were dropped");
+    }
+}
+
+/// The router, counting the requests it is answering on one connection (until each
+/// response is ready; a body still being sent is not counted).
+#[derive(Clone)]
+struct Counted<S> {
+    inner: S,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl<S, B> tower::Service<axum::http::Request<B>> for Counted<S>
+where
+    S: tower::Service<axum::http::Request<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future =
+        std::pin::Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send + 'static>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        let guard = InFlight::enter(&self.in_flight);
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let response = answer.await;
+            drop(guard);
+            response
+        })
+    }
+}
+
+/// Counts a request as in flight on its connection while it lives.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        InFlight(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

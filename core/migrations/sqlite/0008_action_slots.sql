@@ -1,5 +1,5 @@
 -- Action kinds are described in Rust (protocol/src/kind.rs), not in SQL: the table
--- loses its CHECK list of types (which every new kind would have had to migrate, by
+-- loses its CHECK list of types (statuses and failures keep theirs) (which every new kind would have had to migrate, by
 -- rebuilding the table) and the two partial unique indexes that spelled out types and
 -- statuses. The duplicate guard becomes one index over a slot the engine names when
 -- it creates an action (`apt`, `unit:nginx.service`) and clears when the action
@@ -28,7 +28,8 @@ CREATE TABLE actions_new (
     lease_expires_at_ms BIGINT,
     finished_at_ms      BIGINT,
     exit_code           INTEGER,
-    failure             TEXT,
+    failure             TEXT CHECK (failure IN
+        ('exit_code', 'timed_out', 'not_whitelisted', 'interrupted', 'spawn_error', 'agent_lost')),
     stdout              TEXT    NOT NULL DEFAULT '',
     stderr              TEXT    NOT NULL DEFAULT '',
     lease_lost_at_ms    BIGINT,
@@ -45,7 +46,20 @@ INSERT INTO actions_new (id, server_id, action_type, unit, parameters, argv, sta
     reject_reason, cancelled_at_ms, cancelled_by, started_at_ms, lease_expires_at_ms,
     finished_at_ms, exit_code, failure, stdout, stderr, lease_lost_at_ms, slot,
     slot_while_running)
-SELECT id, server_id, action_type, unit, parameters, argv, status, timeout_s,
+SELECT id, server_id, action_type,
+    -- Units used to be stored as typed; a bare name now means NAME.service, so a
+    -- restart still waiting gets the full name (in its slot, its argv and its
+    -- parameters), the one the engine and the agent now expect.
+    CASE WHEN action_type = 'restart_service' AND status IN ('pending', 'approved')
+              AND unit NOT LIKE '%.service'
+         THEN unit || '.service' ELSE unit END,
+    CASE WHEN action_type = 'restart_service' AND status IN ('pending', 'approved')
+              AND unit NOT LIKE '%.service'
+         THEN json_object('unit', unit || '.service') ELSE parameters END,
+    CASE WHEN action_type = 'restart_service' AND status IN ('pending', 'approved')
+              AND unit NOT LIKE '%.service'
+         THEN json_array('systemctl', 'restart', unit || '.service') ELSE argv END,
+    status, timeout_s,
     created_at_ms, created_by, approved_at_ms, approved_by, rejected_at_ms, rejected_by,
     reject_reason, cancelled_at_ms, cancelled_by, started_at_ms, lease_expires_at_ms,
     finished_at_ms, exit_code, failure, stdout, stderr, lease_lost_at_ms,
@@ -53,7 +67,8 @@ SELECT id, server_id, action_type, unit, parameters, argv, status, timeout_s,
         WHEN action_type IN ('apt_update', 'apt_upgrade_all', 'apt_upgrade_security')
              AND status IN ('pending', 'approved', 'executing') THEN 'apt'
         WHEN action_type = 'restart_service' AND status IN ('pending', 'approved')
-             THEN 'unit:' || unit
+             THEN 'unit:' || CASE WHEN unit LIKE '%.service' THEN unit
+                                  ELSE unit || '.service' END
     END,
     CASE WHEN action_type IN ('apt_update', 'apt_upgrade_all', 'apt_upgrade_security')
          THEN 1 ELSE 0 END

@@ -81,6 +81,9 @@ impl Database {
     /// first use, and applies the embedded migrations.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
+        if let Some(file) = sqlite_file(url) {
+            private_file(file)?;
+        }
         let url = prepare_url(url)?;
         let options = AnyConnectOptions::from_str(&url)?;
         let sqlite = url.starts_with("sqlite:");
@@ -177,16 +180,23 @@ impl Database {
     }
 }
 
-/// Checks the URL's scheme and, for SQLite, makes sure the file can be created.
+/// The SQLite file a URL names, unless it is in memory or opened read-only (a file
+/// that is not ours to create or narrow).
+fn sqlite_file(url: &str) -> Option<&Path> {
+    let path = url.strip_prefix("sqlite:")?.trim_start_matches("//");
+    let (file, query) = path.split_once('?').unwrap_or((path, ""));
+    let read_only = query.split('&').any(|kv| kv == "mode=ro");
+    (file != ":memory:" && !read_only).then(|| Path::new(file))
+}
+
+/// Checks the URL's scheme and completes a SQLite URL's mode. Pure: it touches no
+/// file.
 fn prepare_url(url: &str) -> Result<String, DbError> {
     let Some(rest) = url.strip_prefix("sqlite:") else {
         return Err(DbError::UnsupportedUrl(url.to_owned()));
     };
     let path = rest.trim_start_matches("//");
     let (file, query) = path.split_once('?').unwrap_or((path, ""));
-    if file != ":memory:" {
-        private_file(Path::new(file))?;
-    }
     // `mode=rwc` creates the file on first run unless the caller chose a mode.
     Ok(if query.split('&').any(|kv| kv.starts_with("mode=")) {
         url.to_owned()
@@ -294,8 +304,10 @@ mod tests {
             .unwrap();
             for (t, unit, status) in [
                 ("apt_upgrade_all", None, "executing"),
-                ("restart_service", Some("nginx.service"), "approved"),
-                ("restart_service", Some("nginx.service"), "completed"),
+                // Units used to be stored as typed.
+                ("restart_service", Some("nginx"), "approved"),
+                ("restart_service", Some("nginx"), "completed"),
+                ("restart_service", Some("sshd.service"), "pending"),
             ] {
                 sqlx::query(
                     "INSERT INTO actions (server_id, action_type, unit, argv, status, timeout_s, \
@@ -321,9 +333,26 @@ mod tests {
             [
                 (Some("apt".to_owned()), 1),
                 (Some("unit:nginx.service".to_owned()), 0),
-                (None, 0)
+                (None, 0),
+                (Some("unit:sshd.service".to_owned()), 0),
             ]
         );
+        // The waiting restart now runs what the agent accepts; the ended one is
+        // history, as it was.
+        let waiting = actions::get(db.pool(), homelab_protocol::ActionId::new(2))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(waiting.argv, ["systemctl", "restart", "nginx.service"]);
+        assert_eq!(
+            waiting.parameters,
+            Some(serde_json::json!({"unit": "nginx.service"}))
+        );
+        let ended: (Option<String>,) = sqlx::query_as("SELECT unit FROM actions WHERE id = 3")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(ended.0.as_deref(), Some("nginx"));
     }
 
     #[tokio::test]

@@ -79,3 +79,28 @@ pub async fn delete_others(
             .rows_affected(),
     )
 }
+
+/// Stores a new session for `user` only while `password_hash` is still the user's:
+/// a password changed since it was checked opens no session. True when stored.
+pub async fn insert_if_password(
+    tx: &mut Transaction<'_, Any>,
+    token_hash: &str,
+    user: &str,
+    password_hash: &str,
+    now_ms: i64,
+    expires_at_ms: i64,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "INSERT INTO sessions (token_hash, user_name, created_at_ms, expires_at_ms) \
+         SELECT $1, $2, $3, $4 WHERE EXISTS \
+         (SELECT 1 FROM users WHERE name = $2 AND password_hash = $5)",
+    )
+    .bind(token_hash)
+    .bind(user)
+    .bind(now_ms)
+    .bind(expires_at_ms)
+    .bind(password_hash)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

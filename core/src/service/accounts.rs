@@ -365,6 +365,7 @@ impl Service {
         // answer takes as long either way; the dummy never logs anyone in.
         let exists = stored.is_some();
         let hash = stored.unwrap_or_else(|| DUMMY_HASH.clone());
+        let verified = hash.clone();
         let ok = self
             .login_throttle
             .verify(hash, password.to_owned())
@@ -379,12 +380,22 @@ impl Service {
         let now = self.now_ms();
         let expires = now + i64::try_from(SESSION_LIFETIME.as_millis()).unwrap_or(i64::MAX);
         let (hash, user) = (token.hash.clone(), name.to_owned());
-        self.db
+        // Only if the password checked is still the account's: a password change
+        // that committed while it was being checked ends this login too.
+        let opened = self
+            .db
             .write(move |tx| {
-                Box::pin(async move { db::sessions::insert(tx, &hash, &user, now, expires).await })
+                Box::pin(async move {
+                    db::sessions::insert_if_password(tx, &hash, &user, &verified, now, expires)
+                        .await
+                })
             })
             .await
             .context("login")?;
+        if !opened {
+            tracing::warn!(user = %loggable(name), "login lost to a password change");
+            return Err(LoginError::WrongCredentials);
+        }
         tracing::info!(user = name, "logged in");
         Ok(token.secret)
     }

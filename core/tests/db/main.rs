@@ -39,6 +39,7 @@ macro_rules! suite_for {
             actions::a_request_id_names_one_action_per_actor,
             tokens::sessions_end_by_token_by_user_and_all_but_one,
             tokens::api_tokens_are_found_listed_and_deleted,
+            tokens::a_session_opens_only_while_the_checked_password_is_current,
         );
     };
 }

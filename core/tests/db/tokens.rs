@@ -87,3 +87,26 @@ pub async fn api_tokens_are_found_listed_and_deleted(db: Database) {
     assert!(gone);
     assert!(api_tokens::find(db.pool(), "h1").await.unwrap().is_none());
 }
+
+pub async fn a_session_opens_only_while_the_checked_password_is_current(db: Database) {
+    write(&db, |tx| {
+        Box::pin(async move { users::upsert(tx, "alice", "old", 1).await })
+    })
+    .await;
+    let opened = write(&db, |tx| {
+        Box::pin(async move { sessions::insert_if_password(tx, "s1", "alice", "old", 1, 99).await })
+    })
+    .await;
+    assert!(opened);
+    // The password changed while a login with the old one was being checked.
+    write(&db, |tx| {
+        Box::pin(async move { users::upsert(tx, "alice", "new", 2).await })
+    })
+    .await;
+    let late = write(&db, |tx| {
+        Box::pin(async move { sessions::insert_if_password(tx, "s2", "alice", "old", 3, 99).await })
+    })
+    .await;
+    assert!(!late);
+    assert_eq!(sessions::user(db.pool(), "s2", 4).await.unwrap(), None);
+}

@@ -94,7 +94,10 @@ async fn a_server_that_never_reported_says_it_waits_for_its_agent() {
     assert!(page.contains("No package list yet"), "{page}");
     assert!(!page.contains("Everything is up to date"), "{page}");
     let (_, fleet) = app.get("/").await;
-    assert!(fleet.contains("<td class=\"num\">—</td>"), "no 0/0 before a report: {fleet}");
+    assert!(
+        fleet.contains("<td class=\"num\">—</td>"),
+        "no 0/0 before a report: {fleet}"
+    );
 
     let hb = serde_json::json!({
         "agent_version": "0.1.0", "os": "Debian", "packages": [],

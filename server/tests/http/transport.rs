@@ -188,3 +188,24 @@ async fn stopping_the_server_ends_the_agents_long_polls_at_once() {
         .unwrap();
     assert!(exited.success(), "{exited:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_cap_idle_connections_make_room_even_halfway_through_a_request_head() {
+    // 16 connections at most; 40 clients that each sent one byte and stopped.
+    let served = serve(4096, &["--max-connections", "16"]).await;
+    let addr = served.base.trim_start_matches("http://").to_owned();
+    let mut crowd = Vec::new();
+    for _ in 0..40 {
+        let mut socket = TcpStream::connect(&addr).await.unwrap();
+        socket.write_all(b"G").await.unwrap();
+        crowd.push(socket);
+    }
+    // Well before the 15 s header timeout frees anything.
+    let answer = client()
+        .get(format!("{}/healthz", served.base))
+        .send()
+        .await
+        .expect("room is made for a real request");
+    assert_eq!(answer.status(), 200);
+    drop(crowd);
+}
