@@ -124,8 +124,11 @@ impl ActionStatus {
     }
 
     /// The status machine of DESIGN.md, in one place: the status after `op`, or
-    /// None when `op` is not allowed from this status. The engine asks it before
-    /// every move, the dashboard before it offers a button.
+    /// None when `op` is not allowed from this status. The engine asks it for a
+    /// person's moves (approve, reject, cancel), the dashboard before it offers a
+    /// button; the agent's moves (claim, result, lost lease) are guarded updates in
+    /// `core/src/db/actions.rs` that follow the same table (and a result that comes
+    /// after a lost lease still wins, marked late).
     pub const fn after(self, op: Operation) -> Option<ActionStatus> {
         use ActionStatus::*;
         match (self, op) {

@@ -76,7 +76,7 @@ impl Service {
                 .context("looking up a repeated request")?
         {
             tracing::info!(action = %first, request = rid.as_str(), "repeated request: same action");
-            return Ok((self.action(first).await?, Created::Repeat));
+            return self.repeat(first, server, &spec).await;
         }
         let action_type = spec.action_type();
         let unit = match &spec {
@@ -151,7 +151,7 @@ impl Service {
                     .await
                     .context("looking up a repeated request")?
             {
-                return Ok((self.action(first).await?, Created::Repeat));
+                return self.repeat(first, server, &spec).await;
             }
             return Err(self.duplicate(server, &spec).await);
         };
@@ -161,6 +161,28 @@ impl Service {
             self.dispatcher.ring(server);
         }
         Ok((self.action(id).await?, Created::New))
+    }
+
+    /// The answer to a repeated request: the action the first one created, if the
+    /// repeat asks for the same thing; a request id used for something else is a
+    /// mistake, not a repeat.
+    async fn repeat(
+        &self,
+        first: ActionId,
+        server: &ServerId,
+        spec: &ActionSpec,
+    ) -> Result<(Action, Created), Error> {
+        let action = self.action(first).await?;
+        if action.server_id != *server
+            || action.action_type != spec.action_type()
+            || action.parameters != spec.parameters()
+        {
+            return Err(Error::Conflict {
+                message: format!("this request id was used for another request (action {first})"),
+                existing_action_id: Some(first),
+            });
+        }
+        Ok((action, Created::Repeat))
     }
 
     /// The 409 for a request that duplicates an action in flight.
@@ -178,11 +200,11 @@ impl Service {
             ActionSpec::RestartService { unit } => {
                 format!("a restart of `{unit}` is already waiting")
             }
-            ActionSpec::AptUpdate | ActionSpec::AptUpgradeAll | ActionSpec::AptUpgradeSecurity => {
+            _ if spec.action_type().is_apt() => {
                 "an apt action is already queued or running on this server".to_owned()
             }
             // Kinds without a slot never conflict.
-            ActionSpec::ClearLogs { .. } => "an equivalent action is already in flight".to_owned(),
+            _ => "an equivalent action is already in flight".to_owned(),
         };
         Error::Conflict {
             message: match existing {

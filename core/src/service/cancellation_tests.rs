@@ -257,6 +257,12 @@ async fn the_same_request_sent_twice_at_once_creates_one_action() {
         .await
         .unwrap();
     assert_eq!((again.id, repeat), (a.id, Created::Repeat));
+    // The same id for something else is refused, not answered with the first action.
+    let other = ActionSpec::parse(ActionType::AptUpgradeAll, None).unwrap();
+    assert!(matches!(
+        service.create_action_once(&nas(), other, "admin", Some(&rid)).await,
+        Err(Error::Conflict { existing_action_id: Some(id), .. }) if id == a.id
+    ));
     // Without an id, a second apt action is the usual conflict.
     assert!(matches!(
         service.create_action(&nas(), spec(), "admin").await,

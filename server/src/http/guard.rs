@@ -59,11 +59,13 @@ pub enum CrossOrigin {
 ///   browser sends `Origin` on a POST), so it carries no ambient authority a page
 ///   could borrow: curl, scripts and the agent pass.
 ///
-/// Requests with `Authorization: Bearer` pass: a page on another origin cannot set
-/// that header without a CORS preflight, which this server never grants, and a
-/// bearer request is authenticated by its token, never by the cookie.
+/// Requests with `Authorization: Bearer` and no session cookie pass: they are
+/// authenticated by their token alone. One carrying both is judged like any other:
+/// the dashboard's routes read only the cookie.
 pub async fn same_origin_writes(request: Request, next: Next) -> Result<Response, ApiError> {
-    if request.method().is_safe() || bearer_token(request.headers()).is_some() {
+    let token_only = bearer_token(request.headers()).is_some()
+        && crate::auth::session_token(request.headers()).is_none();
+    if request.method().is_safe() || token_only {
         return Ok(next.run(request).await);
     }
     let own_host = request
