@@ -35,7 +35,7 @@ pub async fn rotate_agent_token(
             }
             let id = parse_server_id(&server_id)?;
             Ok(super::ssr::service()?
-                .rotate_agent_token(&id, &super::ssr::actor())
+                .rotate_agent_token(&id, &super::ssr::actor()?)
                 .await?)
         }
         .await,
@@ -56,7 +56,7 @@ pub async fn remove_server(server_id: String, confirm_id: String) -> Result<(), 
             }
             let id = parse_server_id(&server_id)?;
             super::ssr::service()?
-                .remove_server(&id, &super::ssr::actor())
+                .remove_server(&id, &super::ssr::actor()?)
                 .await?;
             leptos_axum::redirect("/");
             Ok(())
@@ -92,7 +92,7 @@ pub async fn revoke_api_token(name: String) -> Result<(), AppError> {
     super::ssr::respond(
         async {
             Ok(super::ssr::service()?
-                .revoke_api_token(&name, &super::ssr::actor())
+                .revoke_api_token(&name, &super::ssr::actor()?)
                 .await?)
         }
         .await,
@@ -112,7 +112,7 @@ pub async fn change_password(current: String, new: String, repeat: String) -> Re
             }
             let session = super::ssr::session_token();
             Ok(super::ssr::service()?
-                .change_password(&super::ssr::actor(), &current, &new, session.as_deref())
+                .change_password(&super::ssr::actor()?, &current, &new, session.as_deref())
                 .await?)
         }
         .await,

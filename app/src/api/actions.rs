@@ -62,7 +62,7 @@ pub async fn create_action(
                 .transpose()
                 .map_err(|e| AppError::invalid(e.field, e.message))?;
             let (action, _) = super::ssr::service()?
-                .create_action_once(&server, spec, &super::ssr::actor(), request_id.as_ref())
+                .create_action_once(&server, spec, &super::ssr::actor()?, request_id.as_ref())
                 .await?;
             Ok(action)
         }
@@ -76,7 +76,7 @@ pub async fn approve_action(id: ActionId) -> Result<Action, AppError> {
     super::ssr::respond(
         async {
             Ok(super::ssr::service()?
-                .approve(id, &super::ssr::actor())
+                .approve(id, &super::ssr::actor()?)
                 .await?)
         }
         .await,
@@ -89,7 +89,7 @@ pub async fn reject_action(id: ActionId, reason: String) -> Result<Action, AppEr
     super::ssr::respond(
         async {
             Ok(super::ssr::service()?
-                .reject(id, &super::ssr::actor(), &reason)
+                .reject(id, &super::ssr::actor()?, &reason)
                 .await?)
         }
         .await,
@@ -102,7 +102,7 @@ pub async fn cancel_action(id: ActionId) -> Result<Action, AppError> {
     super::ssr::respond(
         async {
             Ok(super::ssr::service()?
-                .cancel(id, &super::ssr::actor())
+                .cancel(id, &super::ssr::actor()?)
                 .await?)
         }
         .await,

@@ -103,7 +103,7 @@ pub async fn set_maintenance(server_id: String, paused: bool) -> Result<(), AppE
             let id = crate::domain::ServerId::parse(server_id.as_str())
                 .map_err(|_| AppError::NotFound(format!("no server with id `{server_id}`")))?;
             Ok(super::ssr::service()?
-                .set_paused(&id, paused, &super::ssr::actor())
+                .set_paused(&id, paused, &super::ssr::actor()?)
                 .await?)
         }
         .await,
@@ -121,7 +121,7 @@ pub async fn set_approval_policy(
             let id = crate::domain::ServerId::parse(server_id.as_str())
                 .map_err(|_| AppError::NotFound(format!("no server with id `{server_id}`")))?;
             Ok(super::ssr::service()?
-                .set_policy(&id, policy, &super::ssr::actor())
+                .set_policy(&id, policy, &super::ssr::actor()?)
                 .await?)
         }
         .await,

@@ -16,13 +16,15 @@ pub fn service() -> Result<homelab_core::Service, AppError> {
 
 /// Who is acting through the dashboard: the signed-in user. The session middleware
 /// lets no request without one reach a server function.
-pub fn actor() -> String {
+pub fn actor() -> Result<String, AppError> {
     use_context::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<SessionUser>().cloned())
         .map(|user| user.0)
-        .unwrap_or_else(|| {
-            tracing::error!("server function without a session user");
-            "unknown".to_owned()
+        .ok_or_else(|| {
+            // The session layer lets no such request through: refuse rather than act
+            // as nobody.
+            tracing::error!("server function without a session user: refused");
+            AppError::Internal
         })
 }
 
