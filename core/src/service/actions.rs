@@ -377,8 +377,10 @@ impl Service {
     pub async fn next_action(
         &self,
         server: &ServerId,
+        agent_token: &str,
         wait: Duration,
     ) -> Result<Option<NextAction>, DispatchError> {
+        let token_hash = tokens::hash(agent_token);
         let bell = self.dispatcher.bell(server);
         let mut closed = self.dispatcher.closed();
         let deadline = tokio::time::Instant::now() + wait;
@@ -391,13 +393,19 @@ impl Service {
             tokio::pin!(rung);
             rung.as_mut().enable();
             let grace = i64::try_from(LEASE_GRACE.as_millis()).unwrap_or(i64::MAX);
-            let (claimant, now) = (server.clone(), self.now_ms());
+            let (claimant, now, hash) = (server.clone(), self.now_ms(), token_hash.clone());
             let claimed = self
                 .db
                 .write(move |tx| {
-                    Box::pin(
-                        async move { db::actions::claim_next(tx, &claimant, now, grace).await },
-                    )
+                    Box::pin(async move {
+                        // The token is checked again with every claim: one rotated, or
+                        // a server removed, while this long-poll waited claims nothing.
+                        let holder = db::servers::find_by_token_hash(&mut **tx, &hash).await?;
+                        if holder.is_none_or(|(id, _)| id != claimant) {
+                            return Err(DispatchError::Unauthorized);
+                        }
+                        Ok(db::actions::claim_next(tx, &claimant, now, grace).await?)
+                    })
                 })
                 .await?;
             if let Some(next) = claimed {
@@ -586,17 +594,18 @@ mod tests {
         ));
         let service = Service::new(db, Duration::from_secs(60)).with_clock(clock.clone());
         let nas = ServerId::parse("nas").unwrap();
-        service
+        let token = service
             .add_server(
                 nas.clone(),
                 homelab_protocol::ServerName::parse("NAS").unwrap(),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .agent_token;
         let spec = ActionSpec::parse(homelab_protocol::ActionType::AptUpdate, None).unwrap();
         let created = service.create_action(&nas, spec, "alice").await.unwrap();
         let claimed = service
-            .next_action(&nas, Duration::ZERO)
+            .next_action(&nas, &token, Duration::ZERO)
             .await
             .unwrap()
             .unwrap();

@@ -150,7 +150,7 @@ async fn every_engine_write_dropped_at_any_await_point_leaves_the_database_writa
 
     // Claim, then report: the long-poll and the result.
     let claimed = cut_at_every_await(&service, || {
-        service.next_action(&server, Duration::from_millis(10))
+        service.next_action(&server, &token, Duration::from_millis(10))
     })
     .await;
     assert!(claimed >= 1);

@@ -69,7 +69,7 @@ async fn next_action(
     let server = agent_server(&service, &headers).await?;
     let wait = Duration::from_secs(query.wait.unwrap_or(25)).min(MAX_WAIT);
     match service
-        .next_action(&server, wait)
+        .next_action(&server, token(&headers)?, wait)
         .await
         .map_err(dispatch_error)?
     {

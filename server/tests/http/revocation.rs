@@ -314,3 +314,48 @@ async fn a_password_changed_in_the_dashboard_keeps_this_session_and_ends_the_oth
     assert_eq!(theirs.status(), 401, "every other session ends");
     second_session(&app, "another password").await;
 }
+
+#[tokio::test]
+async fn a_long_poll_with_a_token_rotated_while_it_waited_claims_nothing() {
+    let app = spawn_app().await;
+    let old = app.add_server("nas", "NAS").await;
+    app.api_put("/api/v1/servers/nas/maintenance", &json!({"paused": true}))
+        .await;
+    let (_, pending) = app
+        .api_post(
+            "/api/v1/servers/nas/actions",
+            &json!({"action_type": "apt_update"}),
+        )
+        .await;
+    let waiting = app
+        .client
+        .get(app.url("/agent/v1/actions/next?wait=20"))
+        .bearer_auth(&old)
+        .send();
+    let rotate_then_approve = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let (status, _) = app
+            .api_post("/api/v1/servers/nas/agent-token", &json!({}))
+            .await;
+        assert_eq!(status, 200);
+        app.api_post(
+            &format!("/api/v1/actions/{}/approve", pending["id"]),
+            &json!({}),
+        )
+        .await
+    };
+    let (answer, (approved, _)) = tokio::join!(waiting, rotate_then_approve);
+    assert_eq!(approved, 200);
+    assert_eq!(
+        answer.unwrap().status(),
+        401,
+        "the old token claims nothing"
+    );
+    let (_, action) = app
+        .api_get(&format!("/api/v1/actions/{}", pending["id"]))
+        .await;
+    assert_eq!(
+        action["status"], "approved",
+        "still waiting for the real agent"
+    );
+}
