@@ -135,7 +135,9 @@ test("AC2: Apply all updates queues apt_upgrade_all; the held and kept-back pack
     expect(list.packages.map((p: { name: string }) => p.name)).toEqual(["hl-held", "hl-keptback"]);
   }).toPass({ timeout: 30_000 });
   await serverPage(page);
-  await expect(page.getByRole("button", { name: "Apply all updates (0)" })).toBeEnabled();
+  // Nothing left to install: the button says so; the apt lock is released.
+  await expect(page.getByRole("button", { name: "No updates to apply" })).toBeDisabled();
+  await expect(page.getByRole("button", { name: "Refresh package list" })).toBeEnabled();
   await page.screenshot({ path: "screenshots/server-after-upgrade.png", fullPage: true });
 });
 

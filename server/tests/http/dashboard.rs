@@ -112,4 +112,8 @@ async fn a_server_that_never_reported_says_it_waits_for_its_agent() {
     let (_, page) = app.get("/servers/nas").await;
     assert!(!page.contains("Waiting for the agent."), "{page}");
     assert!(page.contains("Everything is up to date"), "{page}");
+    // Buttons with nothing to do say so.
+    assert!(page.contains("No updates to apply"), "{page}");
+    assert!(page.contains("No security updates"), "{page}");
+    assert!(!page.contains("Apply security updates (0)"), "{page}");
 }

@@ -215,7 +215,11 @@ fn UpdateButtons(
     let busy = in_flight.is_some();
     // Disabled while any request of the page is in flight: one click, one request.
     let sending = controls.create.pending();
-    let button = move |action_type: ActionType, label: String, confirm: Option<String>| {
+    // A button with nothing to do says so and cannot be pressed.
+    let button = move |action_type: ActionType,
+                       label: String,
+                       confirm: Option<String>,
+                       nothing_to_do: bool| {
         let server_id = server_id.clone();
         let request_id = format!("{form_token}-{}", action_type.as_str());
         let on_submit = move |ev: leptos::ev::SubmitEvent| {
@@ -231,7 +235,9 @@ fn UpdateButtons(
                 <input type="hidden" name="server_id" value=server_id/>
                 <input type="hidden" name="action_type" value=action_type.as_str()/>
                 <input type="hidden" name="request_id" value=request_id/>
-                <button type="submit" disabled=move || busy || sending.get()>{label}</button>
+                <button type="submit" disabled=move || busy || nothing_to_do || sending.get()>
+                    {label}
+                </button>
             </ActionForm>
         }
     };
@@ -240,17 +246,27 @@ fn UpdateButtons(
         <section class="card" aria-labelledby="apt-title">
             <h2 id="apt-title">"Updates"</h2>
             <div class="buttons">
-                {button(ActionType::AptUpdate, "Refresh package list".into(), None)}
-                {button(
-                    ActionType::AptUpgradeAll,
-                    format!("Apply all updates ({updates})"),
-                    Some(format!("Install all {updates} updates on this machine?")),
-                )}
-                {button(
-                    ActionType::AptUpgradeSecurity,
-                    format!("Apply security updates ({security_updates})"),
-                    Some(format!("Install the {security_updates} security updates on this machine?")),
-                )}
+                {button(ActionType::AptUpdate, "Refresh package list".into(), None, false)}
+                {if updates == 0 {
+                    button(ActionType::AptUpgradeAll, "No updates to apply".into(), None, true)
+                } else {
+                    button(
+                        ActionType::AptUpgradeAll,
+                        format!("Apply all updates ({updates})"),
+                        Some(format!("Install all {updates} updates on this machine?")),
+                        false,
+                    )
+                }}
+                {if security_updates == 0 {
+                    button(ActionType::AptUpgradeSecurity, "No security updates".into(), None, true)
+                } else {
+                    button(
+                        ActionType::AptUpgradeSecurity,
+                        format!("Apply security updates ({security_updates})"),
+                        Some(format!("Install the {security_updates} security updates on this machine?")),
+                        false,
+                    )
+                }}
             </div>
             {in_flight.map(|a| view! {
                 <p class="note info" role="status">
