@@ -172,6 +172,18 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Every operation.
+    pub const ALL: [Operation; 8] = [
+        Operation::Approve,
+        Operation::Reject,
+        Operation::Cancel,
+        Operation::Claim,
+        Operation::CompleteWithoutRunning,
+        Operation::Succeed,
+        Operation::Fail,
+        Operation::LoseAgent,
+    ];
+
     /// The statuses `self` may start from.
     pub fn allowed_from(self) -> Vec<ActionStatus> {
         ActionStatus::ALL
@@ -431,18 +443,9 @@ mod tests {
         let moves: Vec<_> = ActionStatus::ALL
             .iter()
             .flat_map(|&s| {
-                [
-                    Approve,
-                    Reject,
-                    Cancel,
-                    Claim,
-                    CompleteWithoutRunning,
-                    Succeed,
-                    Fail,
-                    LoseAgent,
-                ]
-                .into_iter()
-                .filter_map(move |op| s.after(op).map(|to| (s, op, to)))
+                Operation::ALL
+                    .into_iter()
+                    .filter_map(move |op| s.after(op).map(|to| (s, op, to)))
             })
             .collect();
         assert_eq!(
@@ -460,20 +463,12 @@ mod tests {
             ]
         );
         assert_eq!(Cancel.allowed_from(), [Pending, Approved]);
-        assert!(ActionStatus::ALL.iter().filter(|s| s.is_final()).all(|s| {
-            [
-                Approve,
-                Reject,
-                Cancel,
-                Claim,
-                CompleteWithoutRunning,
-                Succeed,
-                Fail,
-                LoseAgent,
-            ]
-            .into_iter()
-            .all(|op| !s.allows(op))
-        }));
+        assert!(
+            ActionStatus::ALL
+                .iter()
+                .filter(|s| s.is_final())
+                .all(|s| { Operation::ALL.into_iter().all(|op| !s.allows(op)) })
+        );
     }
 
     #[test]

@@ -18,7 +18,6 @@ const COLUMNS: &str = "id, server_id, action_type, parameters, argv, status, tim
 pub struct NewAction<'a> {
     pub server: &'a ServerId,
     pub action_type: ActionType,
-    pub unit: Option<&'a str>,
     /// The duplicate-guard slot it takes, if its kind has one.
     pub slot: Option<&'a Slot>,
     pub parameters: Option<&'a serde_json::Value>,
@@ -54,14 +53,13 @@ pub async fn insert(
     let argv = serde_json::to_string(new.argv)
         .map_err(|e| DbError::Sqlx(sqlx::Error::Encode(e.into())))?;
     let result = sqlx::query_scalar::<_, i64>(
-        "INSERT INTO actions (server_id, action_type, unit, parameters, argv, status, timeout_s, \
+        "INSERT INTO actions (server_id, action_type, parameters, argv, status, timeout_s, \
          created_at_ms, created_by, approved_at_ms, approved_by, slot, slot_while_running, \
          request_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(new.server.as_str())
     .bind(new.action_type.as_str())
-    .bind(new.unit)
     .bind(new.parameters.map(|p| p.to_string()))
     .bind(argv)
     .bind(status.as_str())

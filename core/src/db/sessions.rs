@@ -4,27 +4,6 @@ use sqlx::{Any, AnyPool, Transaction};
 
 use super::DbError;
 
-/// Stores a new session for `user` until `expires_at_ms`.
-pub async fn insert(
-    tx: &mut Transaction<'_, Any>,
-    token_hash: &str,
-    user: &str,
-    now_ms: i64,
-    expires_at_ms: i64,
-) -> Result<(), DbError> {
-    sqlx::query(
-        "INSERT INTO sessions (token_hash, user_name, created_at_ms, expires_at_ms) \
-         VALUES ($1, $2, $3, $4)",
-    )
-    .bind(token_hash)
-    .bind(user)
-    .bind(now_ms)
-    .bind(expires_at_ms)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// The user of a live session.
 pub async fn user(
     pool: &AnyPool,

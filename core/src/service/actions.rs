@@ -79,15 +79,10 @@ impl Service {
             return self.repeat(first, server, &spec).await;
         }
         let action_type = spec.action_type();
-        let unit = match &spec {
-            ActionSpec::RestartService { unit } => Some(unit.to_string()),
-            _ => None,
-        };
         let now = self.now_ms();
         let timeout_s = self.timeouts.get(action_type);
         let created = {
-            let (server, spec, unit, actor) =
-                (server.clone(), spec.clone(), unit.clone(), actor.to_owned());
+            let (server, spec, actor) = (server.clone(), spec.clone(), actor.to_owned());
             let request_id = request_id.map(|r| r.as_str().to_owned());
             self.db
                 .write(move |tx| {
@@ -111,7 +106,6 @@ impl Service {
                             &db::actions::NewAction {
                                 server: &server,
                                 action_type,
-                                unit: unit.as_deref(),
                                 slot: spec.slot().as_ref(),
                                 parameters: parameters.as_ref(),
                                 argv: &argv,

@@ -23,7 +23,6 @@ async fn insert(
             let new = NewAction {
                 server: &id("nas"),
                 action_type: spec.action_type(),
-                unit: None,
                 slot: slot.as_ref(),
                 parameters: None,
                 argv: &argv,
@@ -316,7 +315,6 @@ pub async fn a_request_id_names_one_action_per_actor(db: Database) {
                     let new = NewAction {
                         server: &id("nas"),
                         action_type: ActionType::ClearLogs,
-                        unit: None,
                         slot: None,
                         parameters: None,
                         argv: &argv,

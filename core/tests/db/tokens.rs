@@ -15,7 +15,7 @@ pub async fn sessions_end_by_token_by_user_and_all_but_one(db: Database) {
                 ("s3", "alice"),
                 ("b1", "bob"),
             ] {
-                sessions::insert(tx, token, user, 1, 1_000).await?;
+                sessions::insert_if_password(tx, token, user, "hash", 1, 1_000).await?;
             }
             Ok(())
         })
