@@ -807,6 +807,20 @@ async fn the_same_request_twice_is_one_action_from_the_api_and_the_dashboard() {
     // The same form with another unit is another request.
     let other: Value = restart("sshd").await.unwrap().json().await.unwrap();
     assert_ne!(other["id"], one["id"]);
+    // A hostile request id is refused and creates nothing.
+    let long = "x".repeat(5000);
+    let refused = app
+        .client
+        .post(app.url(<CreateAction as ServerFn>::PATH))
+        .form(&[
+            ("server_id", "nas"),
+            ("action_type", "clear_logs"),
+            ("request_id", long.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
     let (_, history) = app.api_get("/api/v1/actions?server_id=nas").await;
     assert_eq!(history["actions"].as_array().unwrap().len(), 3);
 }
