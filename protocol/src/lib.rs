@@ -29,6 +29,7 @@ pub mod command;
 pub mod fleet;
 pub mod heartbeat;
 pub mod kind;
+pub mod live;
 pub mod package;
 pub mod params;
 pub mod server_id;
@@ -49,6 +50,7 @@ pub use fleet::{
 };
 pub use heartbeat::{Heartbeat, HeartbeatAck, HeartbeatError, Metrics};
 pub use kind::{Kind, Slot, SlotRule};
+pub use live::{LiveEvent, MAX_CHUNK_BYTES, OUTPUT_EVERY, Progress};
 pub use package::{DebVersion, PackageError, PackageName, PendingPackage, VersionFault};
 pub use params::{AGENT_UNIT, ActionSpec, ParamError, RequestId, UnitName, VacuumTime};
 pub use server_id::{ServerId, ServerIdError};

@@ -72,6 +72,8 @@ pub fn router(state: AppState) -> Router {
             .layer(DefaultBodyLimit::max(MAX_LOGIN_FORM_BYTES)),
         )
         .route("/logout", post(crate::auth::logout))
+        // Checks the session itself: a stream answers 401, never a login redirect.
+        .route("/events", get(crate::live::events))
         .nest_service("/pkg", ServeDir::new(site_root.join("pkg")))
         .route_service(
             "/favicon.svg",
@@ -190,17 +192,22 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let jobs = tokio::spawn(crate::jobs::expire_leases(
-            self.service.clone(),
-            self.lease_check_every,
-        ));
+        let jobs = [
+            tokio::spawn(crate::jobs::expire_leases(
+                self.service.clone(),
+                self.lease_check_every,
+            )),
+            tokio::spawn(crate::jobs::announce_presence(self.service.clone())),
+        ];
         let service = self.service.clone();
         let shutdown = async move {
             shutdown.await;
             service.stop_long_polls();
         };
         crate::serve::serve(self.listener, self.router, self.limits, shutdown).await;
-        jobs.abort();
+        for job in jobs {
+            job.abort();
+        }
         Ok(())
     }
 }

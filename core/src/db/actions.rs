@@ -405,11 +405,11 @@ pub async fn finish(
 pub async fn expire_leases(
     tx: &mut Transaction<'_, Any>,
     now_ms: i64,
-) -> Result<Vec<ActionId>, DbError> {
-    let ids: Vec<i64> = sqlx::query_scalar(
+) -> Result<Vec<(ActionId, String)>, DbError> {
+    let rows = sqlx::query(
         "UPDATE actions SET status = $2, failure = $3, finished_at_ms = $1, \
          lease_expires_at_ms = NULL, lease_lost_at_ms = $1, slot = NULL \
-         WHERE status = $4 AND lease_expires_at_ms < $1 RETURNING id",
+         WHERE status = $4 AND lease_expires_at_ms < $1 RETURNING id, server_id",
     )
     .bind(now_ms)
     .bind(ActionStatus::Failed.as_str())
@@ -417,7 +417,38 @@ pub async fn expire_leases(
     .bind(ActionStatus::Executing.as_str())
     .fetch_all(&mut **tx)
     .await?;
-    Ok(ids.into_iter().map(ActionId::new).collect())
+    rows.iter()
+        .map(|r| Ok((ActionId::new(r.try_get("id")?), r.try_get("server_id")?)))
+        .collect()
+}
+
+/// Adds output a running action printed to what is stored of it, keeping the last
+/// `keep` bytes of each stream (cut at a character boundary).
+pub async fn append_output(
+    tx: &mut Transaction<'_, Any>,
+    id: ActionId,
+    stdout: &str,
+    stderr: &str,
+    keep: usize,
+) -> Result<(), DbError> {
+    let row = sqlx::query("SELECT stdout, stderr FROM actions WHERE id = $1")
+        .bind(id.get())
+        .fetch_one(&mut **tx)
+        .await?;
+    let grown = |stored: String, chunk: &str| {
+        let mut all = stored;
+        all.push_str(chunk);
+        homelab_protocol::action::tail(&all, keep).to_owned()
+    };
+    let out = grown(row.try_get("stdout")?, stdout);
+    let err = grown(row.try_get("stderr")?, stderr);
+    sqlx::query("UPDATE actions SET stdout = $2, stderr = $3 WHERE id = $1")
+        .bind(id.get())
+        .bind(out)
+        .bind(err)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// How many actions wait for approval, per server.

@@ -194,16 +194,32 @@ pub async fn approval_inputs(
 pub async fn find_by_token_hash(
     executor: impl sqlx::Executor<'_, Database = Any>,
     token_hash: &str,
-) -> Result<Option<(ServerId, Option<String>)>, DbError> {
-    let row = sqlx::query("SELECT id, packages_digest FROM servers WHERE agent_token_hash = $1")
-        .bind(token_hash)
-        .fetch_optional(executor)
-        .await?;
+) -> Result<Option<TokenHolder>, DbError> {
+    let row = sqlx::query(
+        "SELECT id, packages_digest, last_seen_ms FROM servers WHERE agent_token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(executor)
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let id: String = row.try_get("id")?;
     let id = ServerId::parse(id)
         .map_err(|e| DbError::Sqlx(sqlx::Error::Decode(format!("servers.id: {e}").into())))?;
-    Ok(Some((id, row.try_get("packages_digest")?)))
+    Ok(Some(TokenHolder {
+        id,
+        packages_digest: row.try_get("packages_digest")?,
+        last_seen_ms: row.try_get("last_seen_ms")?,
+    }))
+}
+
+/// The server an agent token belongs to, with what a heartbeat compares against.
+#[derive(Debug)]
+pub struct TokenHolder {
+    pub id: ServerId,
+    /// The digest of the package list last stored.
+    pub packages_digest: Option<String>,
+    /// When its agent was last heard from.
+    pub last_seen_ms: Option<i64>,
 }
 
 /// Stores what a heartbeat says about the machine. `packages_digest` is the digest of

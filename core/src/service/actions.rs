@@ -9,8 +9,8 @@ use homelab_protocol::ServerId;
 use crate::Error;
 use homelab_protocol::{
     ACTOR_AUTO, Action, ActionId, ActionPage, ActionResult, ActionSpec, ActionStatus,
-    FailureReason, HistoryFilter, MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES, NextAction, Operation,
-    RequestId, SecurityPin, action::tail,
+    FailureReason, HistoryFilter, LiveEvent, MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES, NextAction,
+    Operation, Progress, RequestId, SecurityPin, action::tail,
 };
 
 use super::Service;
@@ -154,6 +154,10 @@ impl Service {
         if approved_by.is_some() {
             self.dispatcher.ring(server);
         }
+        self.publish(LiveEvent::Action {
+            id,
+            server: server.clone(),
+        });
         Ok((self.action(id).await?, Created::New))
     }
 
@@ -329,7 +333,12 @@ impl Service {
             )));
         }
         tracing::info!(action = %id, status = %to, by = actor, "action {to}");
-        self.action(id).await
+        let action = self.action(id).await?;
+        self.publish(LiveEvent::Action {
+            id,
+            server: action.server_id.clone(),
+        });
+        Ok(action)
     }
 
     /// A page of the history, newest first. `cursor` is the `next_cursor` of the
@@ -363,7 +372,7 @@ impl Service {
     /// The server the agent token belongs to.
     pub async fn agent_server(&self, token: &str) -> Result<ServerId, DispatchError> {
         let found = db::servers::find_by_token_hash(self.db.pool(), &tokens::hash(token)).await?;
-        found.map(|(id, _)| id).ok_or(DispatchError::Unauthorized)
+        found.map(|h| h.id).ok_or(DispatchError::Unauthorized)
     }
 
     /// Claims the server's oldest approved action, waiting up to `wait` for one to be
@@ -395,7 +404,7 @@ impl Service {
                         // The token is checked again with every claim: one rotated, or
                         // a server removed, while this long-poll waited claims nothing.
                         let holder = db::servers::find_by_token_hash(&mut **tx, &hash).await?;
-                        if holder.is_none_or(|(id, _)| id != claimant) {
+                        if holder.is_none_or(|h| h.id != claimant) {
                             return Err(DispatchError::Unauthorized);
                         }
                         Ok(db::actions::claim_next(tx, &claimant, now, grace).await?)
@@ -404,6 +413,10 @@ impl Service {
                 .await?;
             if let Some(next) = claimed {
                 tracing::info!(action = %next.id, server = %server, "action claimed by the agent");
+                self.publish(LiveEvent::Action {
+                    id: next.id,
+                    server: server.clone(),
+                });
                 return Ok(Some(next));
             }
             tokio::select! {
@@ -480,18 +493,28 @@ impl Service {
             Recorded::Late => tracing::warn!(action = %id, server = %server, %status,
                 ?exit_code, ?failure, "action finished: result arrived after the lease ran out"),
         }
+        if !matches!(recorded, Recorded::Ignored(_)) {
+            self.publish(LiveEvent::Action {
+                id,
+                server: server.clone(),
+            });
+        }
         Ok(())
     }
 
     /// A running agent's sign of life for action `id`: its lease moves on by
-    /// [`PROGRESS_LEASE`], so the action is not given up on while it still runs.
+    /// [`PROGRESS_LEASE`], so the action is not given up on while it still runs. The
+    /// output printed since the last call is added to what the action page shows
+    /// (its last [`MAX_OUTPUT_BYTES`] of each stream), until the result replaces it.
     pub async fn action_progress(
         &self,
         server: &ServerId,
         id: ActionId,
+        progress: Progress,
     ) -> Result<(), DispatchError> {
         let owner = server.clone();
         let until = self.now_ms() + i64::try_from(PROGRESS_LEASE.as_millis()).unwrap_or(i64::MAX);
+        let grew = !progress.is_empty();
         self.db
             .write(move |tx| {
                 Box::pin(async move {
@@ -504,25 +527,47 @@ impl Service {
                     if !db::actions::extend_lease(tx, id, until).await? {
                         return Err(DispatchError::NotExecuting(id, standing.status));
                     }
+                    if grew {
+                        db::actions::append_output(
+                            tx,
+                            id,
+                            &progress.stdout,
+                            &progress.stderr,
+                            MAX_OUTPUT_BYTES,
+                        )
+                        .await?;
+                    }
                     Ok(())
                 })
             })
-            .await
+            .await?;
+        if grew {
+            self.publish(LiveEvent::Output {
+                id,
+                server: server.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// Fails executing actions whose lease ran out (the agent died or vanished).
     pub async fn expire_leases(&self) -> Result<Vec<ActionId>, Error> {
         let now = self.now_ms();
-        let ids = self
+        let expired = self
             .db
             .write(move |tx| Box::pin(db::actions::expire_leases(tx, now)))
             .await
             .context("expire leases")?;
-        for id in &ids {
+        let mut ids = Vec::with_capacity(expired.len());
+        for (id, server) in expired {
             tracing::warn!(
                 action = %id,
                 "no result from the agent in time: failed (agent_lost)"
             );
+            if let Ok(server) = ServerId::parse(server) {
+                self.publish(LiveEvent::Action { id, server });
+            }
+            ids.push(id);
         }
         Ok(ids)
     }
@@ -610,7 +655,10 @@ mod tests {
         clock.advance(lease - 1);
         assert!(service.expire_leases().await.unwrap().is_empty());
         // A progress call moves the lease on from the clock's now.
-        service.action_progress(&nas, created.id).await.unwrap();
+        service
+            .action_progress(&nas, created.id, Progress::default())
+            .await
+            .unwrap();
         clock.advance(i64::try_from(PROGRESS_LEASE.as_millis()).unwrap() - 1);
         assert!(service.expire_leases().await.unwrap().is_empty());
         clock.advance(2);

@@ -3,7 +3,9 @@
 use homelab_protocol::ServerId;
 
 use crate::Error;
-use homelab_protocol::{Heartbeat, HeartbeatAck, PackageList, ServerDetail};
+use homelab_protocol::{
+    Heartbeat, HeartbeatAck, LiveEvent, Millis, PackageList, ServerDetail, ServerStatus,
+};
 use sha2::{Digest, Sha256};
 
 use super::Service;
@@ -31,26 +33,39 @@ impl Service {
         hb.validate()?;
         let token_hash = tokens::hash(token);
         let now = self.now_ms();
-        self.db
+        let interval_ms = i64::try_from(self.heartbeat_interval.as_millis()).unwrap_or(i64::MAX);
+        let (server, news) = self
+            .db
             .write(move |tx| {
                 Box::pin(async move {
-                    let (server, stored_digest) =
-                        db::servers::find_by_token_hash(&mut **tx, &token_hash)
-                            .await?
-                            .ok_or(AgentError::Unauthorized)?;
+                    let holder = db::servers::find_by_token_hash(&mut **tx, &token_hash)
+                        .await?
+                        .ok_or(AgentError::Unauthorized)?;
+                    let server = holder.id;
                     let digest = hb.packages.as_deref().map(package_digest);
+                    let mut news = holder.last_seen_ms.is_none_or(|seen| {
+                        ServerStatus::derive(Some(Millis::new(seen)), Millis::new(now), interval_ms)
+                            != ServerStatus::Online
+                    });
                     if let (Some(packages), Some(digest)) = (&hb.packages, &digest)
-                        && stored_digest.as_deref() != Some(digest.as_str())
+                        && holder.packages_digest.as_deref() != Some(digest.as_str())
                     {
                         db::packages::replace(tx, &server, packages, now).await?;
                         tracing::info!(server = %server, pending = packages.len(),
                             "package list changed");
+                        news = true;
                     }
                     db::servers::record_heartbeat(tx, &server, &hb, digest.as_deref(), now).await?;
-                    Ok::<_, AgentError>(())
+                    Ok::<_, AgentError>((server, news))
                 })
             })
             .await?;
+        // Open pages hear of a machine that came (back) online or whose packages
+        // changed; a routine heartbeat only moves "last seen", which pages tick
+        // themselves.
+        if news {
+            self.publish(LiveEvent::Server { server });
+        }
         Ok(HeartbeatAck {
             heartbeat_interval_s: u32::try_from(self.heartbeat_interval.as_secs())
                 .unwrap_or(u32::MAX),
@@ -96,6 +111,7 @@ impl Service {
             return Err(Error::NotFound(format!("no server with id `{id}`")));
         }
         tracing::info!(server = %id, paused, by = actor, "maintenance mode");
+        self.publish(LiveEvent::Server { server: id.clone() });
         Ok(())
     }
 
@@ -118,6 +134,7 @@ impl Service {
             return Err(Error::NotFound(format!("no server with id `{id}`")));
         }
         tracing::info!(server = %id, policy = policy.as_str(), by = actor, "approval policy");
+        self.publish(LiveEvent::Server { server: id.clone() });
         Ok(())
     }
 
@@ -157,25 +174,12 @@ fn package_digest(packages: &[homelab_protocol::PendingPackage]) -> String {
 mod tests {
     use std::time::Duration;
 
-    use homelab_protocol::{DebVersion, PackageName, PendingPackage, ServerName};
+    use homelab_protocol::ServerName;
 
     use super::*;
     use crate::db::testing::fresh_db;
 
-    use super::super::testing::heartbeat;
-
-    fn package(name: &str) -> PendingPackage {
-        PendingPackage {
-            name: PackageName::parse(name).unwrap(),
-            current_version: DebVersion::parse("1.0").unwrap(),
-            new_version: DebVersion::parse("1.1").unwrap(),
-            repository: "bookworm-updates".into(),
-            is_security: false,
-            security_version: None,
-            held: false,
-            kept_back: false,
-        }
-    }
+    use super::super::testing::{heartbeat, package};
 
     /// SQLite's rowids change when a row is deleted and inserted again.
     async fn rowids(db: &crate::db::Database) -> Vec<i64> {

@@ -9,6 +9,7 @@ mod actions;
 mod cancellation_tests;
 mod dispatch;
 mod inventory;
+mod live;
 #[cfg(test)]
 mod testing;
 
@@ -25,6 +26,7 @@ pub use accounts::{LoginError, SESSION_LIFETIME};
 pub use actions::{Created, DispatchError, LEASE_GRACE, MAX_PAGE, MAX_REASON_CHARS};
 pub use dispatch::Dispatcher;
 pub use inventory::AgentError;
+pub use live::{LiveReceiver, Presence};
 
 /// The prefix of agent tokens.
 pub const AGENT_TOKEN_PREFIX: &str = "hca_";
@@ -38,6 +40,7 @@ pub struct Service {
     login_throttle: std::sync::Arc<accounts::LoginThrottle>,
     timeouts: std::sync::Arc<homelab_protocol::Timeouts>,
     clock: std::sync::Arc<dyn Clock>,
+    live: std::sync::Arc<live::LiveHub>,
 }
 
 impl Service {
@@ -50,6 +53,7 @@ impl Service {
             login_throttle: std::sync::Arc::default(),
             timeouts: std::sync::Arc::default(),
             clock: std::sync::Arc::new(SystemClock),
+            live: std::sync::Arc::default(),
         }
     }
 
@@ -79,6 +83,12 @@ impl Service {
     /// shutdown does not wait out their 25 seconds.
     pub fn stop_long_polls(&self) {
         self.dispatcher.close();
+    }
+
+    /// Turns true when the server starts shutting down ([`Service::stop_long_polls`]):
+    /// long-lived answers (live streams) end.
+    pub fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.dispatcher.closed()
     }
 
     /// The interval agents are told to report at.
@@ -151,6 +161,7 @@ impl Service {
         match inserted {
             Ok(()) => {
                 tracing::info!(server = %id, "server added");
+                self.publish(homelab_protocol::LiveEvent::Server { server: id.clone() });
                 Ok(AddedServer {
                     id,
                     agent_token: token.secret,
@@ -213,6 +224,7 @@ impl Service {
         tracing::warn!(server = %id, by = actor, cancelled, "server removed");
         // A long-polling agent of this server has nothing left to claim.
         self.dispatcher.ring(id);
+        self.publish(homelab_protocol::LiveEvent::Server { server: id.clone() });
         Ok(())
     }
 }

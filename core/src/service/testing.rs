@@ -1,6 +1,6 @@
 //! Fixtures for the service's tests.
 
-use homelab_protocol::{Heartbeat, Metrics, PendingPackage};
+use homelab_protocol::{DebVersion, Heartbeat, Metrics, PackageName, PendingPackage};
 
 /// A plausible heartbeat carrying `packages`.
 pub fn heartbeat(packages: Option<Vec<PendingPackage>>) -> Heartbeat {
@@ -20,5 +20,19 @@ pub fn heartbeat(packages: Option<Vec<PendingPackage>>) -> Heartbeat {
         reboot_required: false,
         reboot_required_pkgs: Vec::new(),
         packages,
+    }
+}
+
+/// A pending update of `name` from 1.0 to 1.1.
+pub fn package(name: &str) -> PendingPackage {
+    PendingPackage {
+        name: PackageName::parse(name).unwrap(),
+        current_version: DebVersion::parse("1.0").unwrap(),
+        new_version: DebVersion::parse("1.1").unwrap(),
+        repository: "bookworm-updates".into(),
+        is_security: false,
+        security_version: None,
+        held: false,
+        kept_back: false,
     }
 }

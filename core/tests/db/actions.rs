@@ -223,7 +223,7 @@ pub async fn expired_leases_fail_as_agent_lost_and_free_the_slot(db: Database) {
         Box::pin(async move { actions::expire_leases(tx, 121_001).await })
     })
     .await;
-    assert_eq!(lost, [a]);
+    assert_eq!(lost, [(a, "nas".to_owned())]);
     let failed = actions::get(db.pool(), a).await.unwrap().unwrap();
     assert_eq!(
         (failed.status, failed.failure),
@@ -267,6 +267,29 @@ pub async fn leases_are_extended_never_shortened(db: Database) {
     })
     .await;
     assert!(kept.is_empty());
+}
+
+pub async fn live_output_grows_to_its_tail_until_the_result_replaces_it(db: Database) {
+    fresh(&db).await;
+    let a = insert(&db, apt(), true, 1).await.unwrap();
+    claim(&db, 1_000).await.unwrap();
+    let append = |out: &'static str, err: &'static str| {
+        write(&db, move |tx| {
+            Box::pin(async move { actions::append_output(tx, a, out, err, 8).await })
+        })
+    };
+    append("é", "").await;
+    append("abcdefg", "W: x").await;
+    let so_far = actions::get(db.pool(), a).await.unwrap().unwrap();
+    // The last 8 bytes cut `é` (two bytes) in half: it goes whole.
+    assert_eq!(so_far.stdout, "abcdefg");
+    assert_eq!(so_far.stderr, "W: x");
+    append("12", "").await;
+    let so_far = actions::get(db.pool(), a).await.unwrap().unwrap();
+    assert_eq!(so_far.stdout, "bcdefg12");
+    assert!(finish(&db, a, outcome(ActionStatus::Completed, 0), false).await);
+    let done = actions::get(db.pool(), a).await.unwrap().unwrap();
+    assert_eq!(done.stdout, outcome(ActionStatus::Completed, 0).stdout);
 }
 
 pub async fn history_pages_filter_and_walk_newest_first(db: Database) {

@@ -35,6 +35,7 @@ macro_rules! suite_for {
             actions::a_result_finishes_an_executing_action_or_a_lost_one_late,
             actions::expired_leases_fail_as_agent_lost_and_free_the_slot,
             actions::leases_are_extended_never_shortened,
+            actions::live_output_grows_to_its_tail_until_the_result_replaces_it,
             actions::history_pages_filter_and_walk_newest_first,
             actions::a_request_id_names_one_action_per_actor,
             tokens::sessions_end_by_token_by_user_and_all_but_one,

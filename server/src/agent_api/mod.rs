@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use homelab_protocol::{ActionResult, Heartbeat, HeartbeatAck, ServerId};
+use homelab_protocol::{ActionResult, Heartbeat, HeartbeatAck, Progress, ServerId};
 use serde::Deserialize;
 
 use crate::http::{
@@ -92,21 +92,16 @@ async fn report_result(
     Ok(Json(serde_json::json!({ "ok": true })))
 }
 
-/// The body of a progress call: nothing yet; unknown fields are refused so that a
-/// newer agent's additions are noticed.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Progress {}
-
 async fn action_progress(
     State(service): State<Service>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<homelab_protocol::ActionId>,
-    AgentJson(Progress {}): AgentJson<Progress>,
+    AgentJson(progress): AgentJson<Progress>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let server = agent_server(&service, &headers).await?;
+    progress.validate().map_err(ApiError::invalid)?;
     service
-        .action_progress(&server, id)
+        .action_progress(&server, id, progress)
         .await
         .map_err(dispatch_error)?;
     Ok(Json(serde_json::json!({ "ok": true })))
