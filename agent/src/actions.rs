@@ -11,11 +11,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use homelab_protocol::{ActionResult, AgentFailure, FailureReason, NextAction};
+use homelab_protocol::{ActionResult, AgentFailure, FailureReason, NextAction, OUTPUT_EVERY};
 use tokio::sync::{Notify, watch};
 
 use crate::client::{Claim, Client, ClientError};
 use crate::executor::{self, AptSettings};
+use crate::live_output::Fresh;
 use crate::state::{self, PendingResult, State};
 use crate::whitelist::Local;
 
@@ -125,8 +126,10 @@ impl ActionLoop {
                         tracing::error!(action = action.id.get(), pgid, error = %e, "cannot record the command's process group");
                     }
                 };
-                let run = executor::execute(&action, &self.local, &self.apt, &on_spawn);
-                self.with_progress(action.id.get(), run).await
+                let fresh = Arc::new(Fresh::default());
+                let run =
+                    executor::execute(&action, &self.local, &self.apt, &on_spawn, Some(&fresh));
+                self.with_progress(action.id.get(), &fresh, run).await
             }
             Err(e) => {
                 // Without the mark a crash could not be reported: refuse to run blind.
@@ -162,15 +165,25 @@ impl ActionLoop {
         }
     }
 
-    /// Runs `work` while calling the server's progress endpoint for action `id`
-    /// every `progress_every`. A refusal (403/404/409) is logged once and ends the
-    /// calls, never the work; an unreachable server is logged and tried again.
-    async fn with_progress<T>(&self, id: i64, work: impl Future<Output = T>) -> T {
+    /// Runs `work` while calling the server's progress endpoint for action `id`:
+    /// about once a second ([`OUTPUT_EVERY`]) when the command printed something
+    /// (taken from `fresh`), and every `progress_every` anyway, which renews the
+    /// lease. A refusal (403/404/409) is logged once and ends the calls, never the
+    /// work; an unreachable server is logged and tried again (the output it missed
+    /// is in the result).
+    async fn with_progress<T>(&self, id: i64, fresh: &Fresh, work: impl Future<Output = T>) -> T {
+        let every = OUTPUT_EVERY.min(self.progress_every);
         let progress = async {
             let mut failures = 0u32;
+            let mut last_call = Instant::now();
             loop {
-                tokio::time::sleep(self.progress_every).await;
-                match self.client.progress(id).await {
+                tokio::time::sleep(every).await;
+                let chunk = fresh.take();
+                if chunk.is_empty() && last_call.elapsed() < self.progress_every {
+                    continue;
+                }
+                last_call = Instant::now();
+                match self.client.progress(id, &chunk).await {
                     Ok(()) => failures = 0,
                     Err(ClientError::Refused { status, message })
                         if matches!(status.as_u16(), 403 | 404 | 409) =>

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use homelab_protocol::{ActionResult, ActionType, Heartbeat, HeartbeatAck, NextAction};
+use homelab_protocol::{ActionResult, ActionType, Heartbeat, HeartbeatAck, NextAction, Progress};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -165,13 +165,14 @@ impl Client {
         }
     }
 
-    /// Tells the server that action `id` still runs, which extends its lease.
-    pub async fn progress(&self, id: i64) -> Result<(), ClientError> {
+    /// Tells the server that action `id` still runs, which extends its lease, with
+    /// the output printed since the last call.
+    pub async fn progress(&self, id: i64, output: &Progress) -> Result<(), ClientError> {
         let response = self
             .http
             .post(format!("{}/agent/v1/actions/{id}/progress", self.base))
             .bearer_auth(&self.token)
-            .json(&serde_json::json!({}))
+            .json(output)
             .send()
             .await?;
         if response.status().is_success() {

@@ -2,10 +2,12 @@
 //! fixed apt options and environment, under the action's time limit, retrying while
 //! dpkg's lock is held. Always ends in an [`ActionResult`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use homelab_protocol::{ActionResult, AgentFailure, MAX_OUTPUT_BYTES, NextAction};
 
+use crate::live_output::Fresh;
 use crate::runner::{self, Keep, Limits};
 use crate::whitelist::{self, Local};
 
@@ -80,12 +82,14 @@ fn lock_held(stderr: &str) -> Option<&str> {
 }
 
 /// Runs `action` if the whitelist and this machine's config (`local`) let it, and
-/// says how it ended. `on_spawn` learns each attempt's process group id.
+/// says how it ended. `on_spawn` learns each attempt's process group id; `fresh`
+/// gets the output as it is printed.
 pub async fn execute(
     action: &NextAction,
     local: &Local,
     apt: &AptSettings,
     on_spawn: &(dyn Fn(i32) + Sync),
+    fresh: Option<&Arc<Fresh>>,
 ) -> ActionResult {
     let started = homelab_protocol::now_ms();
     if let Err(refusal) = whitelist::check(action.action_type, &action.argv, local) {
@@ -106,7 +110,7 @@ pub async fn execute(
     };
     let mut attempt = 0;
     loop {
-        let outcome = runner::run_with(&argv, &limits, &apt.child_path, on_spawn).await;
+        let outcome = runner::run_with(&argv, &limits, &apt.child_path, on_spawn, fresh).await;
         let finished_at = Some(homelab_protocol::now_ms());
         let done = match outcome {
             Ok(done) => done,
@@ -256,7 +260,7 @@ mod tests {
             argv: vec!["touch".into(), marker.display().to_string()],
             timeout_s: 5,
         };
-        let result = execute(&action, &all(), &AptSettings::default(), &|_| {}).await;
+        let result = execute(&action, &all(), &AptSettings::default(), &|_| {}, None).await;
         assert_eq!(result.failure, Some(AgentFailure::NotWhitelisted));
         assert_eq!(result.exit_code, None);
         assert!(
@@ -280,7 +284,14 @@ mod tests {
             allowed_actions: HashSet::from([ActionType::RestartService]),
             ..Local::everything()
         };
-        let result = execute(&action, &only_restarts, &AptSettings::default(), &|_| {}).await;
+        let result = execute(
+            &action,
+            &only_restarts,
+            &AptSettings::default(),
+            &|_| {},
+            None,
+        )
+        .await;
         assert_eq!(result.failure, Some(AgentFailure::NotWhitelisted));
         assert!(
             result.stderr.contains("allowed_actions"),
@@ -303,7 +314,7 @@ mod tests {
             ],
             timeout_s: 10,
         };
-        let result = execute(&action, &all(), &AptSettings::default(), &|_| {}).await;
+        let result = execute(&action, &all(), &AptSettings::default(), &|_| {}, None).await;
         match result.failure {
             None => {
                 assert_ne!(result.exit_code, Some(0));

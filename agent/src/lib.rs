@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod executor;
 pub mod heartbeat;
+pub mod live_output;
 pub mod metrics;
 pub mod runner;
 pub mod scan;

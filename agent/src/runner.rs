@@ -6,11 +6,14 @@
 
 use std::collections::VecDeque;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
+
+use crate::live_output::{Fresh, Stream};
 
 /// Which part of a long output to keep.
 #[derive(Debug, Clone, Copy)]
@@ -97,16 +100,18 @@ pub fn build_command(argv: &[String], path: &str) -> Command {
 
 /// Runs `argv` with [`CHILD_PATH`] (see [`build_command`]).
 pub async fn run(argv: &[String], limits: &Limits) -> Result<Finished, RunError> {
-    run_with(argv, limits, CHILD_PATH, |_| {}).await
+    run_with(argv, limits, CHILD_PATH, |_| {}, None).await
 }
 
 /// Runs `argv` with `PATH=path`, telling `on_spawn` the child's process group id
 /// before waiting, so that the caller can record it where a restarted agent finds it.
+/// With `tap`, everything the command prints is also added there as it comes.
 pub async fn run_with(
     argv: &[String],
     limits: &Limits,
     path: &str,
     on_spawn: impl FnOnce(i32),
+    tap: Option<&Arc<Fresh>>,
 ) -> Result<Finished, RunError> {
     let program = argv.first().cloned().unwrap_or_default();
     let mut child = build_command(argv, path)
@@ -125,8 +130,9 @@ pub async fn run_with(
     };
     let stdout = child.stdout.take().ok_or_else(not_piped)?;
     let stderr = child.stderr.take().ok_or_else(not_piped)?;
-    let stdout = tokio::spawn(read_bounded(stdout, limits.keep));
-    let stderr = tokio::spawn(read_bounded(stderr, limits.keep));
+    let tap_of = |stream| tap.map(|fresh| (fresh.clone(), stream));
+    let stdout = tokio::spawn(read_bounded(stdout, limits.keep, tap_of(Stream::Stdout)));
+    let stderr = tokio::spawn(read_bounded(stderr, limits.keep, tap_of(Stream::Stderr)));
 
     let (status, timed_out) = match tokio::time::timeout(limits.timeout, child.wait()).await {
         Ok(status) => (status, false),
@@ -171,14 +177,22 @@ fn signal_group(group: Option<Pid>, signal: Signal) {
     }
 }
 
-/// Reads a stream to its end, keeping the part `keep` asks for.
-async fn read_bounded(mut stream: impl AsyncRead + Unpin, keep: Keep) -> std::io::Result<String> {
+/// Reads a stream to its end, keeping the part `keep` asks for (and passing every
+/// read to `tap`).
+async fn read_bounded(
+    mut stream: impl AsyncRead + Unpin,
+    keep: Keep,
+    tap: Option<(Arc<Fresh>, Stream)>,
+) -> std::io::Result<String> {
     let mut kept: VecDeque<u8> = VecDeque::new();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = stream.read(&mut buf).await?;
         if n == 0 {
             break;
+        }
+        if let Some((fresh, which)) = &tap {
+            fresh.push(*which, &buf[..n]);
         }
         match keep {
             Keep::Head(max) => {

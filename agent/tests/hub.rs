@@ -193,11 +193,58 @@ async fn a_running_action_keeps_its_lease_through_lock_retries() {
     assert!(body["stdout"].as_str().unwrap().contains("upgraded"));
     let progress = server.requests("/actions/7/progress");
     assert!(progress.len() >= 2, "{progress:?}");
-    assert!(
-        progress
-            .iter()
-            .all(|p| p.method == "POST" && p.body == "{}")
+    assert!(progress.iter().all(|p| p.method == "POST"
+        && serde_json::from_str::<homelab_protocol::Progress>(&p.body).is_ok()));
+}
+
+#[tokio::test]
+async fn output_reaches_the_server_while_the_command_runs_at_most_about_once_a_second() {
+    let server = hub_with_one_action(200).await;
+    let state = tempfile::tempdir().unwrap();
+    let fake = fake_program(
+        "apt-get",
+        "echo 'Get:1 first'; echo 'W: warned' >&2; sleep 2.5; echo 'Get:2 second'; sleep 1.5; echo done",
     );
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    // Leases are renewed rarely here: every progress call below is one with output.
+    let agent = tokio::spawn(
+        action_loop(
+            &server.url,
+            state.path(),
+            fake.path(),
+            Duration::from_secs(60),
+        )
+        .run(stop_rx),
+    );
+    server
+        .wait_for("the result", |seen| {
+            seen.iter().any(|s| s.path.contains("/7/result"))
+        })
+        .await;
+    stop.send(true).unwrap();
+    agent.await.unwrap();
+
+    let seen = server.seen.lock().unwrap().clone();
+    let result_at = seen
+        .iter()
+        .position(|s| s.path.contains("/7/result"))
+        .unwrap();
+    let chunks: Vec<homelab_protocol::Progress> = seen[..result_at]
+        .iter()
+        .filter(|s| s.path.contains("/7/progress"))
+        .map(|s| serde_json::from_str(&s.body).unwrap())
+        .collect();
+    assert!(chunks.iter().all(|c| !c.is_empty()), "{chunks:?}");
+    // The first line was sent on its own, while the command slept.
+    assert_eq!(chunks[0].stdout, "Get:1 first\n", "{chunks:?}");
+    assert_eq!(chunks[0].stderr, "W: warned\n", "{chunks:?}");
+    let streamed: String = chunks.iter().map(|c| c.stdout.as_str()).collect();
+    assert!(
+        streamed.starts_with("Get:1 first\nGet:2 second\n"),
+        "{streamed:?}"
+    );
+    // About once a second at most: 4 s of running, never a burst.
+    assert!(chunks.len() <= 5, "{chunks:?}");
 }
 
 #[tokio::test]
