@@ -120,3 +120,49 @@ fn to_sse(event: &LiveEvent) -> Event {
     Event::default()
         .data(serde_json::to_string(event).unwrap_or_else(|_| "{\"kind\":\"resync\"}".to_owned()))
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt as _;
+
+    use super::*;
+    use crate::db::Database;
+
+    async fn service() -> (Service, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("live.db").display());
+        let db = Database::connect(&url).await.unwrap();
+        (Service::new(db, Duration::from_secs(60)), dir)
+    }
+
+    #[tokio::test]
+    async fn the_stream_ends_with_its_session() {
+        let (service, _dir) = service().await;
+        service
+            .set_user_password("alice", "a long password")
+            .await
+            .unwrap();
+        let token = service.login("alice", "a long password").await.unwrap();
+        let stream = stream(
+            service.clone(),
+            Some(token.clone()),
+            Duration::from_millis(50),
+        );
+        tokio::pin!(stream);
+        assert!(stream.next().await.is_some(), "hello");
+        service.logout(&token).await.unwrap();
+        let end = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;
+        assert!(matches!(end, Ok(None)), "ended after logout");
+    }
+
+    #[tokio::test]
+    async fn the_stream_ends_when_the_server_stops() {
+        let (service, _dir) = service().await;
+        let stream = stream(service.clone(), None, SESSION_CHECK_EVERY);
+        tokio::pin!(stream);
+        assert!(stream.next().await.is_some(), "hello");
+        service.stop_long_polls();
+        let end = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;
+        assert!(matches!(end, Ok(None)), "ended at shutdown");
+    }
+}

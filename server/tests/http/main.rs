@@ -13,6 +13,7 @@ mod escaping;
 mod headers;
 mod health;
 mod heartbeat;
+mod live;
 mod load;
 mod login;
 mod revocation;
