@@ -14,7 +14,7 @@ use leptos_router::{
     components::{A, Route, Router, Routes},
 };
 
-use crate::components::HydrationMarker;
+use crate::components::{HydrationMarker, LiveIndicator, LiveUpdates};
 use crate::pages::{
     ActionPage, FleetPage, HistoryPage, LoginPage, NotFound, ServerPage, SettingsPage,
 };
@@ -49,6 +49,7 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/homelab-cmd.css"/>
         <Title formatter=page_title/>
         <HydrationMarker/>
+        <LiveUpdates>
         <Router>
             <TopBar/>
             <main>
@@ -72,6 +73,7 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
+        </LiveUpdates>
     }
 }
 
@@ -117,6 +119,7 @@ fn TopBar() -> impl IntoView {
                     <A href="/actions">"History"</A>
                     <A href="/settings">"Settings"</A>
                 </nav>
+                <LiveIndicator/>
                 <form method="post" action="/logout" class="logout">
                     <button type="submit" class="secondary small">"Log out"</button>
                 </form>

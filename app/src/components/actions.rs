@@ -62,7 +62,7 @@ where
 {
     move || {
         value.with(|v| match v {
-            Some(Err(e)) => Some(view! { <p class="note error" role="alert">{e.to_string()}</p> }),
+            Some(Err(e)) => Some(view! { <p class="note error" role="alert">{e.for_user()}</p> }),
             _ => None,
         })
     }

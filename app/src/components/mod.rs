@@ -3,11 +3,13 @@
 mod actions;
 mod agent_token;
 mod hydration;
+mod live;
 mod status;
 mod time;
 
 pub use actions::{ActionError, ActionStatusBadge, ActionsTable, ApprovalControls};
 pub use agent_token::AgentTokenNote;
 pub use hydration::{HydrationMarker, browser_effect};
+pub use live::{Live, LiveIndicator, LiveStatus, LiveUpdates, action_changes, use_live};
 pub use status::StatusBadge;
-pub use time::{RelativeTime, duration_s, format_utc, relative};
+pub use time::{ExactTime, RelativeTime, duration_s, format_local, format_utc, relative};

@@ -2,8 +2,11 @@ use leptos::prelude::*;
 
 use crate::domain::Millis;
 
-/// A moment as "3 min ago", with the exact UTC time on hover. `now_ms` comes from the
-/// server with the data, so the server render and the hydrated page agree.
+/// A moment as "3 min ago", with the exact UTC time on hover. `now_ms`
+/// comes from the server with the data, so the server render and the hydrated page
+/// agree; after hydration the text follows the browser's ticking clock (corrected
+/// for the difference between the two clocks), so "just now" becomes "1 min ago"
+/// without a reload.
 #[component]
 pub fn RelativeTime(
     at_ms: Option<Millis>,
@@ -13,14 +16,71 @@ pub fn RelativeTime(
     match at_ms {
         None => view! { <span class="muted">{never.unwrap_or("never")}</span> }.into_any(),
         Some(at) => {
-            let exact = format_utc(at);
+            let tick = crate::components::use_live().tick;
+            // How far the server's clock is ahead of this browser's, as of now.
+            let skew = browser_now().map(|b| now_ms.get() - b.get());
+            let text = move || {
+                let now = match (tick.get(), skew) {
+                    (Some(browser), Some(skew)) => Millis::new(browser.get() + skew),
+                    _ => now_ms,
+                };
+                relative(now.since(at))
+            };
             view! {
-                <time datetime=exact.replace(' ', "T").replace(" UTC", "Z") title=exact.clone()>
-                    {relative(now_ms.since(at))}
-                </time>
+                <time datetime=iso_utc(at) title=format_utc(at)>{text}</time>
             }
             .into_any()
         }
+    }
+}
+
+/// A moment as an exact time: UTC when rendered on the server (which cannot know the
+/// reader's zone), the browser's local time once hydrated; UTC on hover always.
+#[component]
+pub fn ExactTime(at_ms: Millis) -> impl IntoView {
+    let local = RwSignal::new(None::<String>);
+    crate::components::browser_effect(move || local.set(format_local(at_ms)));
+    let text = move || local.get().unwrap_or_else(|| format_utc(at_ms));
+    view! { <time datetime=iso_utc(at_ms) title=format_utc(at_ms)>{text}</time> }
+}
+
+/// `2026-11-26T07:21:17Z`, for `datetime` attributes.
+fn iso_utc(at: Millis) -> String {
+    format_utc(at).replace(" UTC", "Z").replace(' ', "T")
+}
+
+/// The browser's clock; `None` on the server.
+fn browser_now() -> Option<Millis> {
+    #[cfg(target_arch = "wasm32")]
+    return Some(Millis::new(js_sys::Date::now() as i64));
+    #[cfg(not(target_arch = "wasm32"))]
+    None
+}
+
+/// A moment in the browser's time zone and locale, with the zone's name; `None` on
+/// the server.
+pub fn format_local(at: Millis) -> Option<String> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at.get() as f64));
+        let options = js_sys::Object::new();
+        for (key, value) in [
+            ("year", "numeric"),
+            ("month", "short"),
+            ("day", "numeric"),
+            ("hour", "2-digit"),
+            ("minute", "2-digit"),
+            ("second", "2-digit"),
+            ("timeZoneName", "short"),
+        ] {
+            let _ = js_sys::Reflect::set(&options, &key.into(), &value.into());
+        }
+        date.to_locale_string("default", &options).as_string()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = at;
+        None
     }
 }
 

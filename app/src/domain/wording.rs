@@ -264,3 +264,74 @@ mod tests {
         );
     }
 }
+
+/// The longest message shown whole; longer ones (an error quoting a pasted value,
+/// say) are cut so they never push the page apart.
+pub const MAX_MESSAGE_CHARS: usize = 300;
+
+/// The name a form shows for a field the server refused.
+pub fn field_label(field: &str) -> &str {
+    match field {
+        "parameters.unit" => "Unit",
+        "parameters.vacuum_time" => "Keep journal for",
+        "parameters" | "parameters.force" | "parameters.options" => "Options",
+        "reason" => "Reason",
+        "id" => "ID",
+        "name" => "Name",
+        "current" => "Current password",
+        "password" | "new" => "New password",
+        "request_id" | "Idempotency-Key" => "Request",
+        "server" => "Server",
+        "status" => "Status",
+        "type" => "Type",
+        "cursor" => "Page",
+        other => other,
+    }
+}
+
+/// `text` cut to [`MAX_MESSAGE_CHARS`] characters, with an ellipsis when cut.
+pub fn cut(text: &str) -> String {
+    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
+        None => text.to_owned(),
+        Some((at, _)) => format!("{}…", &text[..at]),
+    }
+}
+
+impl crate::domain::AppError {
+    /// The error in words a user knows ("Unit: ..."), never longer than
+    /// [`MAX_MESSAGE_CHARS`] (plus the field's name).
+    pub fn for_user(&self) -> String {
+        match self {
+            crate::domain::AppError::Invalid { field, message } => {
+                format!("{}: {}", field_label(field), cut(message))
+            }
+            other => cut(&other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::*;
+    use crate::domain::AppError;
+
+    #[test]
+    fn refusals_name_the_field_as_the_form_does_and_long_values_are_cut() {
+        let err = AppError::invalid("parameters.unit", "`x y` is not a unit name");
+        assert_eq!(err.for_user(), "Unit: `x y` is not a unit name");
+        let long = AppError::invalid("parameters.unit", format!("`{}` is bad", "a".repeat(5000)));
+        let shown = long.for_user();
+        assert!(shown.starts_with("Unit: `aaa"), "{shown}");
+        assert!(shown.ends_with('…'));
+        assert_eq!(
+            shown.chars().count(),
+            "Unit: ".len() + MAX_MESSAGE_CHARS + 1
+        );
+        // Cut at a character, never inside one.
+        assert_eq!(cut(&"é".repeat(400)).chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert_eq!(
+            AppError::NotFound("no server with id `nas`".into()).for_user(),
+            "no server with id `nas`"
+        );
+    }
+}

@@ -1,7 +1,5 @@
-//! `/actions/:id`: one action: command, timeline, exit code, output. Refreshes every
-//! two seconds while it is not finished.
-
-use std::time::Duration;
+//! `/actions/:id`: one action: command, timeline, exit code, output. Follows the
+//! live stream: a status change or new output reloads it.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -9,7 +7,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{ActionPageData, ApproveAction, CancelAction, RejectAction, load_action};
 use crate::components::{
-    ActionError, ActionStatusBadge, ApprovalControls, RelativeTime, format_utc,
+    ActionError, ActionStatusBadge, ApprovalControls, ExactTime, RelativeTime, action_changes,
 };
 use crate::domain::{ActionId, AppError, Label, Operation};
 
@@ -27,12 +25,12 @@ pub fn ActionPage() -> impl IntoView {
     let approve = ServerAction::<ApproveAction>::new();
     let reject = ServerAction::<RejectAction>::new();
     let cancel = ServerAction::<CancelAction>::new();
-    let tick = RwSignal::new(0u32);
+    let changed = action_changes(id);
     let data = Resource::new(
         move || {
             (
                 id(),
-                tick.get(),
+                changed.get(),
                 approve.version().get(),
                 reject.version().get(),
                 cancel.version().get(),
@@ -40,16 +38,6 @@ pub fn ActionPage() -> impl IntoView {
         },
         |(id, ..)| load_action(id),
     );
-    // Live while it runs: ask again in two seconds until the action has ended.
-    crate::components::browser_effect(move || {
-        let running = data
-            .get()
-            .and_then(Result::ok)
-            .is_some_and(|d| !d.action.status.is_final());
-        if running {
-            set_timeout(move || tick.update(|t| *t += 1), Duration::from_secs(2));
-        }
-    });
 
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -60,7 +48,7 @@ pub fn ActionPage() -> impl IntoView {
                         <Title text="No such action"/>
                         <section class="card"><h1>"No such action"</h1><p>{message} ". " <a href="/actions">"Back to the history"</a></p></section>
                     }.into_any(),
-                    Err(e) => view! { <p class="note error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="note error" role="alert">{e.for_user()}</p> }.into_any(),
                 }
             })}
         </Transition>
@@ -86,7 +74,7 @@ fn ActionView(
         .map(|e| {
             view! {
                 <li>
-                    <time title=format_utc(e.at_ms)>{format_utc(e.at_ms)}</time>
+                    <ExactTime at_ms=e.at_ms/>
                     " — " {e.what}
                     {e.by.map(|by| view! { <span class="muted">{format!(" by {by}")}</span> })}
                 </li>

@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::{AddServer, ApproveAction, Fleet, RejectAction, action_history, list_servers};
-use crate::components::{ActionError, ActionsTable, AgentTokenNote, RelativeTime, StatusBadge};
+use crate::components::{
+    ActionError, ActionsTable, AgentTokenNote, RelativeTime, StatusBadge, use_live,
+};
 use crate::domain::{ActionStatus, AppError, Label, ServerStatus};
 
 /// The fleet table, rendered on the server and refreshed after a server is added.
@@ -13,8 +15,11 @@ pub fn FleetPage() -> impl IntoView {
     let add = ServerAction::<AddServer>::new();
     let approve = ServerAction::<ApproveAction>::new();
     let reject = ServerAction::<RejectAction>::new();
+    // Live: every change anywhere in the fleet can change a row or the approvals.
+    let live = use_live().changes(|_| true);
     let changes = move || {
         (
+            live.get(),
             add.version().get(),
             approve.version().get(),
             reject.version().get(),
@@ -30,7 +35,7 @@ pub fn FleetPage() -> impl IntoView {
         <section class="page-head">
             <h1>"Fleet"</h1>
         </section>
-        <Suspense fallback=|| view! { <p class="muted">"Loading the fleet…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading the fleet…"</p> }>
             {move || Suspend::new(async move {
                 match servers.await {
                     Ok(fleet) if fleet.servers.is_empty() => view! { <EmptyFleet/> }.into_any(),
@@ -38,10 +43,10 @@ pub fn FleetPage() -> impl IntoView {
                     Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
         <ActionError value=approve.value()/>
         <ActionError value=reject.value()/>
-        <Suspense fallback=|| ()>
+        <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 waiting.await.ok().filter(|d| !d.page.actions.is_empty()).map(|d| view! {
                     <section class="card" aria-labelledby="approvals-title">
@@ -57,7 +62,7 @@ pub fn FleetPage() -> impl IntoView {
                     </section>
                 })
             })}
-        </Suspense>
+        </Transition>
         <AddServerForm action=add/>
     }
 }
@@ -164,5 +169,5 @@ fn AddServerForm(action: ServerAction<AddServer>) -> impl IntoView {
 /// An error from a server function, in words.
 #[component]
 fn ErrorNote(error: AppError) -> impl IntoView {
-    view! { <p class="note error" role="alert">{error.to_string()}</p> }
+    view! { <p class="note error" role="alert">{error.for_user()}</p> }
 }

@@ -6,8 +6,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{ApproveAction, RejectAction, action_history, list_servers};
-use crate::components::{ActionError, ActionsTable};
-use crate::domain::{ActionStatus, ActionType, Label};
+use crate::components::{ActionError, ActionsTable, use_live};
+use crate::domain::{ActionStatus, ActionType, Label, LiveEvent};
 
 /// The history page.
 #[component]
@@ -16,9 +16,12 @@ pub fn HistoryPage() -> impl IntoView {
     let param = move |key: &str| query.read().get(key).filter(|v| !v.is_empty());
     let approve = ServerAction::<ApproveAction>::new();
     let reject = ServerAction::<RejectAction>::new();
+    // Live: a new action anywhere, or a change of one listed, shows without a reload.
+    let live = use_live().changes(|e| !matches!(e, LiveEvent::Output { .. }));
     let page = Resource::new(
         move || {
             (
+                live.get(),
                 param("server_id"),
                 param("status"),
                 param("action_type"),
@@ -27,7 +30,7 @@ pub fn HistoryPage() -> impl IntoView {
                 reject.version().get(),
             )
         },
-        |(server, status, action_type, cursor, _, _)| {
+        |(_, server, status, action_type, cursor, _, _)| {
             action_history(server, status, action_type, cursor)
         },
     );
@@ -54,7 +57,7 @@ pub fn HistoryPage() -> impl IntoView {
         </Suspense>
         <ActionError value=approve.value()/>
         <ActionError value=reject.value()/>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(data) => {
@@ -77,10 +80,10 @@ pub fn HistoryPage() -> impl IntoView {
                             </nav>
                         }.into_any()
                     }
-                    Err(e) => view! { <p class="note error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="note error" role="alert">{e.for_user()}</p> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::{ChangePassword, CreateApiToken, RevokeApiToken, list_api_tokens};
-use crate::components::{ActionError, format_utc};
+use crate::components::{ActionError, ExactTime};
 use crate::domain::ApiTokenInfo;
 
 /// The settings page.
@@ -31,7 +31,7 @@ pub fn SettingsPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match tokens.await {
                         Ok(list) => view! { <TokenTable tokens=list revoke/> }.into_any(),
-                        Err(e) => view! { <p class="note error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p class="note error" role="alert">{e.for_user()}</p> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -47,7 +47,7 @@ pub fn SettingsPage() -> impl IntoView {
                         <pre class="token">{minted.token.clone()}</pre>
                     </div>
                 }.into_any()),
-                Some(Err(e)) => Some(view! { <p class="note error" role="alert">{e.to_string()}</p> }.into_any()),
+                Some(Err(e)) => Some(view! { <p class="note error" role="alert">{e.for_user()}</p> }.into_any()),
                 None => None,
             })}
         </section>
@@ -71,7 +71,7 @@ fn TokenTable(tokens: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeApiToken>) -
                         view! {
                             <tr>
                                 <td>{t.name.clone()}</td>
-                                <td>{format_utc(t.created_at_ms)}</td>
+                                <td><ExactTime at_ms=t.created_at_ms/></td>
                                 <td>
                                     <details class="danger-zone">
                                         <summary>"Revoke…"</summary>
@@ -112,7 +112,7 @@ fn PasswordCard() -> impl IntoView {
                         "Password changed. Every other session of yours has ended."
                     </p>
                 }.into_any()),
-                Some(Err(e)) => Some(view! { <p class="note error" role="alert">{e.to_string()}</p> }.into_any()),
+                Some(Err(e)) => Some(view! { <p class="note error" role="alert">{e.for_user()}</p> }.into_any()),
                 None => None,
             })}
         </section>

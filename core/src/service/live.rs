@@ -120,7 +120,7 @@ mod tests {
             .await
             .unwrap()
             .agent_token;
-        assert_eq!(drain(&mut events), [on_nas.clone()], "added");
+        assert_eq!(drain(&mut events), std::slice::from_ref(&on_nas), "added");
 
         let mut seen = Presence::default();
         service.announce_presence(&mut seen).await.unwrap();
@@ -128,7 +128,11 @@ mod tests {
             .heartbeat(&token, heartbeat(Some(vec![package("curl")])))
             .await
             .unwrap();
-        assert_eq!(drain(&mut events), [on_nas.clone()], "first heartbeat");
+        assert_eq!(
+            drain(&mut events),
+            std::slice::from_ref(&on_nas),
+            "first heartbeat"
+        );
         service
             .heartbeat(&token, heartbeat(Some(vec![package("curl")])))
             .await
@@ -139,7 +143,11 @@ mod tests {
             .heartbeat(&token, heartbeat(Some(Vec::new())))
             .await
             .unwrap();
-        assert_eq!(drain(&mut events), [on_nas.clone()], "packages changed");
+        assert_eq!(
+            drain(&mut events),
+            std::slice::from_ref(&on_nas),
+            "packages changed"
+        );
 
         let spec = ActionSpec::parse(ActionType::AptUpdate, None).unwrap();
         let created = service.create_action(&nas, spec, "alice").await.unwrap();
@@ -147,13 +155,21 @@ mod tests {
             id: created.id,
             server: nas.clone(),
         };
-        assert_eq!(drain(&mut events), [on_action.clone()], "queued");
+        assert_eq!(
+            drain(&mut events),
+            std::slice::from_ref(&on_action),
+            "queued"
+        );
         service
             .next_action(&nas, &token, Duration::ZERO)
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(drain(&mut events), [on_action.clone()], "claimed");
+        assert_eq!(
+            drain(&mut events),
+            std::slice::from_ref(&on_action),
+            "claimed"
+        );
         service
             .action_progress(&nas, created.id, Progress::default())
             .await
@@ -194,7 +210,11 @@ mod tests {
             .report_result(&nas, created.id, result.clone())
             .await
             .unwrap();
-        assert_eq!(drain(&mut events), [on_action.clone()], "finished");
+        assert_eq!(
+            drain(&mut events),
+            std::slice::from_ref(&on_action),
+            "finished"
+        );
         service
             .report_result(&nas, created.id, result)
             .await
@@ -204,16 +224,28 @@ mod tests {
         // Offline by time passing, then back.
         clock.advance(10 * 60_000);
         service.announce_presence(&mut seen).await.unwrap();
-        assert_eq!(drain(&mut events), [on_nas.clone()], "went offline");
+        assert_eq!(
+            drain(&mut events),
+            std::slice::from_ref(&on_nas),
+            "went offline"
+        );
         service.announce_presence(&mut seen).await.unwrap();
         assert_eq!(drain(&mut events), [], "still offline");
         service
             .heartbeat(&token, heartbeat(Some(Vec::new())))
             .await
             .unwrap();
-        assert_eq!(drain(&mut events), [on_nas.clone()], "back online");
+        assert_eq!(
+            drain(&mut events),
+            std::slice::from_ref(&on_nas),
+            "back online"
+        );
         service.set_paused(&nas, true, "alice").await.unwrap();
-        assert_eq!(drain(&mut events), [on_nas.clone()], "maintenance");
+        assert_eq!(
+            drain(&mut events),
+            std::slice::from_ref(&on_nas),
+            "maintenance"
+        );
         service.remove_server(&nas, "alice").await.unwrap();
         assert_eq!(drain(&mut events), [on_nas], "removed");
     }

@@ -35,7 +35,7 @@ pub fn AccessCard(server_id: String) -> impl IntoView {
             </details>
             {move || rotated.with(|v| match v {
                 Some(Ok(added)) => Some(view! { <AgentTokenNote added=added.clone() what="given a new agent token"/> }.into_any()),
-                Some(Err(e)) => Some(view! { <p class="note error" role="alert">{e.to_string()}</p> }.into_any()),
+                Some(Err(e)) => Some(view! { <p class="note error" role="alert">{e.for_user()}</p> }.into_any()),
                 None => None,
             })}
             <details class="danger-zone">

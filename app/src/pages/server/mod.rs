@@ -11,16 +11,20 @@ use crate::api::{
     SetMaintenance, load_server_page,
 };
 use crate::components::{
-    ActionError, ActionStatusBadge, ActionsTable, RelativeTime, StatusBadge, duration_s,
+    ActionError, ActionStatusBadge, ActionsTable, RelativeTime, StatusBadge, duration_s, use_live,
 };
 use crate::domain::{
     Action, ActionType, AppError, ApprovalPolicy, Label, Metrics, PendingPackage, ServerStatus,
 };
 
 /// The server actions of the page; every one refreshes the page data when it ends.
+/// Each card has its own, so its answer (or error) shows next to its buttons.
 #[derive(Clone, Copy)]
 struct Controls {
-    create: ServerAction<CreateAction>,
+    /// The three apt buttons.
+    apt: ServerAction<CreateAction>,
+    restart: ServerAction<CreateAction>,
+    logs: ServerAction<CreateAction>,
     maintenance: ServerAction<SetMaintenance>,
     policy: ServerAction<SetApprovalPolicy>,
     approve: ServerAction<ApproveAction>,
@@ -37,16 +41,30 @@ pub fn ServerPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let security_only = move || query.read().get("only").as_deref() == Some("security");
     let controls = Controls {
-        create: ServerAction::new(),
+        apt: ServerAction::new(),
+        restart: ServerAction::new(),
+        logs: ServerAction::new(),
         maintenance: ServerAction::new(),
         policy: ServerAction::new(),
         approve: ServerAction::new(),
         reject: ServerAction::new(),
         cancel: ServerAction::new(),
     };
+    // Live: anything about this server (its actions, its packages, its status).
+    let current = Memo::new(move |_| id());
+    let changed = use_live().changes(move |e| {
+        e.server().is_some_and(|s| {
+            current
+                .try_with_untracked(|c| c == s.as_str())
+                .unwrap_or(false)
+        })
+    });
     let versions = move || {
         (
-            controls.create.version().get(),
+            changed.get(),
+            controls.apt.version().get(),
+            controls.restart.version().get(),
+            controls.logs.version().get(),
             controls.maintenance.version().get(),
             controls.policy.version().get(),
             controls.approve.version().get(),
@@ -56,16 +74,18 @@ pub fn ServerPage() -> impl IntoView {
     };
     let data = Resource::new(move || (id(), versions()), |(id, _)| load_server_page(id));
 
+    // A transition: a live reload keeps the page (and what is typed into it) on
+    // screen until the new data is there.
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(page) => view! { <ServerView page security_only=security_only() controls/> }.into_any(),
                     Err(AppError::NotFound(message)) => view! { <MissingServer message/> }.into_any(),
-                    Err(e) => view! { <p class="note error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="note error" role="alert">{e.for_user()}</p> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -149,6 +169,7 @@ fn ServerView(page: ServerPageData, security_only: bool, controls: Controls) -> 
             updates=s.updates
             security_updates=s.security_updates
             in_flight=apt_in_flight
+            recent=recent.clone()
             form_token=form_token.clone()
             controls
         />
@@ -209,12 +230,14 @@ fn UpdateButtons(
     updates: u32,
     security_updates: u32,
     in_flight: Option<Action>,
+    /// The newest actions, for the current status of the one just queued.
+    recent: Vec<Action>,
     form_token: String,
     controls: Controls,
 ) -> impl IntoView {
     let busy = in_flight.is_some();
-    // Disabled while any request of the page is in flight: one click, one request.
-    let sending = controls.create.pending();
+    // Disabled while a request of the card is in flight: one click, one request.
+    let sending = controls.apt.pending();
     // A button with nothing to do says so and cannot be pressed.
     let button = move |action_type: ActionType,
                        label: String,
@@ -231,7 +254,7 @@ fn UpdateButtons(
             }
         };
         view! {
-            <ActionForm action=controls.create on:submit:capture=on_submit attr:class="inline">
+            <ActionForm action=controls.apt on:submit:capture=on_submit attr:class="inline">
                 <input type="hidden" name="server_id" value=server_id/>
                 <input type="hidden" name="action_type" value=action_type.as_str()/>
                 <input type="hidden" name="request_id" value=request_id/>
@@ -241,7 +264,13 @@ fn UpdateButtons(
             </ActionForm>
         }
     };
-    let created = controls.create.value();
+    let created = controls.apt.value();
+    let status_now = move |a: &Action| {
+        recent
+            .iter()
+            .find(|r| r.id == a.id)
+            .map_or(a.status, |r| r.status)
+    };
     view! {
         <section class="card" aria-labelledby="apt-title">
             <h2 id="apt-title">"Updates"</h2>
@@ -277,45 +306,72 @@ fn UpdateButtons(
             })}
             {move || created.with(|v| match v {
                 Some(Ok(a)) => Some(view! {
-                    <p class="note success" role="status">
-                        "Queued " <a href=format!("/actions/{}", a.id)>{format!("{} (#{})", a.action_type.label(), a.id)}</a>
-                        ": " <ActionStatusBadge status=a.status/>
+                    <p class="note success" role="status" aria-label="Queued action">
+                        <a href=format!("/actions/{}", a.id)>{format!("{} (#{})", a.action_type.label(), a.id)}</a>
+                        ": " <ActionStatusBadge status=status_now(a)/>
                     </p>
                 }.into_any()),
-                Some(Err(e)) => Some(view! { <p class="note error" role="alert">{e.to_string()}</p> }.into_any()),
+                Some(Err(e)) => Some(view! { <p class="note error" role="alert">{e.for_user()}</p> }.into_any()),
                 None => None,
             })}
         </section>
     }
 }
 
-/// Restart a systemd unit; vacuum the journal.
+/// Restart a systemd unit; vacuum the journal. Each form says what became of its
+/// own request, right under it.
 #[component]
 fn ServiceControls(server_id: String, form_token: String, controls: Controls) -> impl IntoView {
-    let sending = controls.create.pending();
     let restart_request = format!("{form_token}-{}", ActionType::RestartService.as_str());
     let logs_request = format!("{form_token}-{}", ActionType::ClearLogs.as_str());
     let id2 = server_id.clone();
+    let (restarting, clearing) = (controls.restart.pending(), controls.logs.pending());
     view! {
         <section class="card" aria-labelledby="service-title">
             <h2 id="service-title">"Services and logs"</h2>
             <div class="forms">
-                <ActionForm action=controls.create attr:class="inline-form">
-                    <input type="hidden" name="server_id" value=server_id/>
-                    <input type="hidden" name="action_type" value=ActionType::RestartService.as_str()/>
-                    <input type="hidden" name="request_id" value=restart_request/>
-                    <label>"Unit" <input name="unit" required placeholder="nginx.service"/></label>
-                    <button type="submit" disabled=move || sending.get()>"Restart unit"</button>
-                </ActionForm>
-                <ActionForm action=controls.create attr:class="inline-form">
-                    <input type="hidden" name="server_id" value=id2/>
-                    <input type="hidden" name="action_type" value=ActionType::ClearLogs.as_str()/>
-                    <input type="hidden" name="request_id" value=logs_request/>
-                    <label>"Keep journal for" <input name="vacuum_time" value="7d" required/></label>
-                    <button type="submit" disabled=move || sending.get()>"Clear logs"</button>
-                </ActionForm>
+                <div class="control" aria-label="Restart a unit">
+                    <ActionForm action=controls.restart attr:class="inline-form">
+                        <input type="hidden" name="server_id" value=server_id/>
+                        <input type="hidden" name="action_type" value=ActionType::RestartService.as_str()/>
+                        <input type="hidden" name="request_id" value=restart_request/>
+                        <label>"Unit" <input name="unit" required maxlength="255" placeholder="nginx.service"/></label>
+                        <button type="submit" disabled=move || restarting.get()>"Restart unit"</button>
+                    </ActionForm>
+                    <Queued value=controls.restart.value()/>
+                </div>
+                <div class="control" aria-label="Clear logs">
+                    <ActionForm action=controls.logs attr:class="inline-form">
+                        <input type="hidden" name="server_id" value=id2/>
+                        <input type="hidden" name="action_type" value=ActionType::ClearLogs.as_str()/>
+                        <input type="hidden" name="request_id" value=logs_request/>
+                        <label>"Keep journal for" <input name="vacuum_time" value="7d" required maxlength="32"/></label>
+                        <button type="submit" disabled=move || clearing.get()>"Clear logs"</button>
+                    </ActionForm>
+                    <Queued value=controls.logs.value()/>
+                </div>
             </div>
         </section>
+    }
+}
+
+/// What became of a form's request: the action it queued, or why not.
+#[component]
+fn Queued(value: MappedSignal<Option<Result<Action, AppError>>>) -> impl IntoView {
+    move || {
+        value.with(|v| match v {
+            Some(Ok(a)) => Some(
+                view! {
+                    <p class="note success" role="status">
+                        "Queued "
+                        <a href=format!("/actions/{}", a.id)>{format!("{} (#{})", a.action_type.label(), a.id)}</a>
+                    </p>
+                }
+                .into_any(),
+            ),
+            Some(Err(e)) => Some(view! { <p class="note error" role="alert">{e.for_user()}</p> }.into_any()),
+            None => None,
+        })
     }
 }
 
