@@ -62,7 +62,7 @@ test("a bad id is refused with a message that names the field, and nothing is ad
   const answer = page.waitForResponse((r) => r.url().includes("/api/") && r.request().method() === "POST");
   await page.getByRole("button", { name: "Add server" }).click();
   expect((await answer).status()).toBe(422);
-  await expect(page.getByRole("alert")).toContainText("id:");
+  await expect(page.getByRole("alert")).toContainText("ID:");
   await expect(page.getByRole("row", { name: /Broken/ })).toHaveCount(0);
 });
 

@@ -33,7 +33,7 @@ test("the page hydrates and its buttons work under the Content-Security-Policy",
   const answer = page.waitForResponse((r) => r.url().includes("/api/") && r.request().method() === "POST");
   await page.getByRole("button", { name: "Add server" }).click();
   expect((await answer).status()).toBe(422);
-  await expect(page.getByRole("alert")).toContainText("id:");
+  await expect(page.getByRole("alert")).toContainText("ID:");
   expect(refused).toEqual([]);
 });
 

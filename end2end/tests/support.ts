@@ -38,14 +38,16 @@ export async function addServer(request: APIRequestContext, id: string, name: st
 /** Starts the real agent inside the sandbox root (chroot), reporting to the server.
  * The token goes in a root-only file, as the dashboard tells admins to do: a
  * command line is readable by every local user. */
-export function startAgent(baseURL: string, token: string): ChildProcess {
+export function startAgent(baseURL: string, token: string, stateDir?: string): ChildProcess {
   const dir = join(e2e.root, "etc", "homelab-agent");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const name = `token-${token.slice(4, 12)}`;
   writeFileSync(join(dir, name), `${token}\n`, { mode: 0o600 });
+  // A second agent in the same root keeps its own state (its running action).
+  const state = stateDir ? ["--state-dir", stateDir] : [];
   return spawn(
     "chroot",
-    [e2e.root, "/usr/local/bin/homelab-agent", "--server", baseURL, "--token-file", `/etc/homelab-agent/${name}`],
+    [e2e.root, "/usr/local/bin/homelab-agent", "--server", baseURL, "--token-file", `/etc/homelab-agent/${name}`, ...state],
     { stdio: "inherit", env: { ...process.env, RUST_LOG: "warn" } },
   );
 }
@@ -56,7 +58,14 @@ let demo: { token: string; agent: ChildProcess } | undefined;
  * (one worker), shared by the spec files that need it. */
 export async function demoHost(request: APIRequestContext, baseURL: string): Promise<string> {
   if (!demo) {
-    const token = await addServer(request, "demo", "Demo host");
+    // A failed test restarts the worker (and stops its agent): the server is
+    // there already, and gets a new token for the new agent.
+    const headers = { Authorization: `Bearer ${e2e.apiToken}` };
+    const existing = await request.get("/api/v1/servers/demo", { headers });
+    const token =
+      existing.status() === 200
+        ? (await (await request.post("/api/v1/servers/demo/agent-token", { headers })).json()).agent_token
+        : await addServer(request, "demo", "Demo host");
     demo = { token, agent: startAgent(baseURL, token) };
     process.on("exit", () => demo?.agent.kill("SIGTERM"));
   }

@@ -95,6 +95,12 @@ build_deb() {
         echo "Description: homelab-cmd sandbox package $name"
         echo " Dummy package that exists only so apt has real updates to report."
     } >"$work/DEBIAN/control"
+    # A maintainer script, when the caller sets POSTINST (its body, run by sh):
+    # what a slow, talkative upgrade looks like.
+    if [ -n "${POSTINST:-}" ]; then
+        printf '#!/bin/sh\nset -e\n%s\n' "$POSTINST" >"$work/DEBIAN/postinst"
+        chmod 0755 "$work/DEBIAN/postinst"
+    fi
     # Suite-independent content: the same NAME VERSION published in two suites
     # must be the same file, or apt lists them as two different versions
     # instead of one version with two origins.

@@ -163,10 +163,10 @@ pub fn LiveIndicator() -> impl IntoView {
         match live.status.get() {
         LiveStatus::Starting => None,
         LiveStatus::Live => Some(view! {
-            <span class="live on" role="status" title="This page follows the fleet as it changes">"● Live"</span>
+            <span class="live on" title="This page follows the fleet as it changes">"● Live"</span>
         }.into_any()),
         LiveStatus::Reconnecting => Some(view! {
-            <span class="live off" role="status" title="The connection to the dashboard was lost; reconnecting">"○ Reconnecting…"</span>
+            <span class="live off" title="The connection to the dashboard was lost; reconnecting">"○ Reconnecting…"</span>
         }.into_any()),
     }
     }

@@ -306,8 +306,8 @@ fn UpdateButtons(
             })}
             {move || created.with(|v| match v {
                 Some(Ok(a)) => Some(view! {
-                    <p class="note success" role="status" aria-label="Queued action">
-                        <a href=format!("/actions/{}", a.id)>{format!("{} (#{})", a.action_type.label(), a.id)}</a>
+                    <p class="note success" role="status">
+                        "Queued " <a href=format!("/actions/{}", a.id)>{format!("{} (#{})", a.action_type.label(), a.id)}</a>
                         ": " <ActionStatusBadge status=status_now(a)/>
                     </p>
                 }.into_any()),
@@ -330,7 +330,7 @@ fn ServiceControls(server_id: String, form_token: String, controls: Controls) ->
         <section class="card" aria-labelledby="service-title">
             <h2 id="service-title">"Services and logs"</h2>
             <div class="forms">
-                <div class="control" aria-label="Restart a unit">
+                <div class="control">
                     <ActionForm action=controls.restart attr:class="inline-form">
                         <input type="hidden" name="server_id" value=server_id/>
                         <input type="hidden" name="action_type" value=ActionType::RestartService.as_str()/>
@@ -340,7 +340,7 @@ fn ServiceControls(server_id: String, form_token: String, controls: Controls) ->
                     </ActionForm>
                     <Queued value=controls.restart.value()/>
                 </div>
-                <div class="control" aria-label="Clear logs">
+                <div class="control">
                     <ActionForm action=controls.logs attr:class="inline-form">
                         <input type="hidden" name="server_id" value=id2/>
                         <input type="hidden" name="action_type" value=ActionType::ClearLogs.as_str()/>
