@@ -416,7 +416,7 @@ fn PackageTable(
                     <th scope="row" class="pkg">{p.name.to_string()}</th>
                     <td data-label="Installed" class="ver">{p.current_version.to_string()}</td>
                     <td data-label="Available" class="ver">{p.new_version.to_string()}</td>
-                    <td data-label="Security version" class="ver">{p.security_version.map(|v| v.to_string()).unwrap_or_default()}</td>
+                    <td data-label="Security version" class="ver">{p.security_version.map(|v| v.to_string())}</td>
                     <td data-label="Repository">{p.repository}</td>
                     <td data-label="Flags">
                         {flags.into_iter().flatten().map(|(class, label)| view! { <span class=class>{label}</span> }).collect_view()}
