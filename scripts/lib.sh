@@ -73,8 +73,28 @@ ensure_npm() {
     fi
 }
 
-# Builds the server and the WebAssembly bundle, release mode.
+# Builds the server and the WebAssembly bundle, release mode, into target/site: the
+# css, js and wasm files are named after a hash of their content (hash-files in
+# Cargo.toml). cargo-leptos lists the hashes in hash.txt beside the server
+# executable; a copy goes into the site folder, where the server looks first, so the
+# folder is complete on its own wherever it is installed (--site-root).
 build_site() {
+    ensure_apt gzip brotli
     log "building the dashboard (cargo leptos build --release)"
     cargo leptos build --release
+    install -m 0644 "$CARGO_TARGET_DIR/release/hash.txt" target/site/hash.txt
+    compress_site target/site
+}
+
+# Writes FILE.gz and FILE.br beside every file the browser loads from the site
+# folder $1; the server sends them to browsers that accept them. Debian's gzip -9
+# and brotli -q 11 rather than cargo-leptos's --precompress, whose gzip is 17 %
+# larger on the wasm (docs/BENCHMARKS.md).
+compress_site() {
+    local file
+    find "$1" -type f ! -name '*.gz' ! -name '*.br' ! -name hash.txt -print0 |
+        while IFS= read -r -d '' file; do
+            gzip -9 -n -k -f -- "$file"
+            brotli -q 11 -f -o "$file.br" -- "$file"
+        done
 }

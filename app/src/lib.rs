@@ -8,7 +8,7 @@ pub mod domain;
 pub mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     ParamSegment, SsrMode, StaticSegment,
     components::{A, Route, Router, Routes},
@@ -20,6 +20,11 @@ use crate::pages::{
 };
 
 /// The HTML document around the app, rendered on the server only.
+///
+/// The stylesheet and the hydration scripts are named from `options`: when the
+/// server found cargo-leptos's hash file, their names carry a hash of their content
+/// (`homelab-cmd.<hash>.wasm`), so the browser may keep them for a year and a new
+/// build is fetched under new names.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
@@ -29,6 +34,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -46,7 +52,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/homelab-cmd.css"/>
         <Title formatter=page_title/>
         <HydrationMarker/>
         <LiveUpdates>

@@ -15,7 +15,6 @@ use leptos::config::{Env, LeptosOptions};
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list_with_exclusions};
 use tokio::net::TcpListener;
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -29,14 +28,42 @@ pub use crate::state::AppState;
 /// How long a request may take before the server answers 408. Long-polls stay below it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The Leptos options for serving the bundle that cargo-leptos built into `site_root`.
+/// The name cargo-leptos gives the bundle's files (`output-name` in `Cargo.toml`).
+const OUTPUT_NAME: &str = "homelab-cmd";
+
+/// The Leptos options for serving the bundle that cargo-leptos built into `site_root`:
+/// with its hash file, when there is one, the page names the hashed files.
 pub fn leptos_options(args: &ServeArgs) -> LeptosOptions {
+    let hash_file = crate::assets::find_hash_file(&args.site_root, OUTPUT_NAME);
+    match &hash_file {
+        Some(file) => tracing::info!(hash_file = %file.display(), "serving content-hashed assets"),
+        None if args
+            .site_root
+            .join("pkg")
+            .join(format!("{OUTPUT_NAME}.wasm"))
+            .is_file() =>
+        {
+            tracing::info!(site_root = %args.site_root.display(), "serving assets without hashes")
+        }
+        None => tracing::warn!(
+            site_root = %args.site_root.display(),
+            "no hash file and no {OUTPUT_NAME}.wasm in the site: pages will not load their \
+             bundle (build with scripts/run, or copy hash.txt into the site folder)"
+        ),
+    }
     LeptosOptions::builder()
-        .output_name("homelab-cmd")
+        .output_name(OUTPUT_NAME)
         .site_root(args.site_root.display().to_string())
         .site_pkg_dir("pkg")
         .site_addr(args.listen)
         .env(Env::PROD)
+        .hash_files(hash_file.is_some())
+        .hash_file(
+            hash_file
+                .map(|f| f.display().to_string())
+                .unwrap_or_else(|| crate::assets::HASH_FILE.to_owned())
+                .into(),
+        )
         .build()
 }
 
@@ -74,11 +101,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(crate::auth::logout))
         // Checks the session itself: a stream answers 401, never a login redirect.
         .route("/events", get(crate::live::events))
-        .nest_service("/pkg", ServeDir::new(site_root.join("pkg")))
-        .route_service(
-            "/favicon.svg",
-            ServeFile::new(site_root.join("favicon.svg")),
-        );
+        .merge(crate::assets::router(&site_root));
 
     // The login page is public (above); every other page and every server function
     // needs a session.

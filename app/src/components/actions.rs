@@ -86,12 +86,12 @@ pub fn ActionsTable(
                 <tr>
                     <th scope="row"><a href=format!("/actions/{}", a.id)>{format!("#{}", a.id)}</a></th>
                     {show_server.then(|| view! {
-                        <td><a href=format!("/servers/{}", a.server_id)>{a.server_id.to_string()}</a></td>
+                        <td data-label="Server"><a href=format!("/servers/{}", a.server_id)>{a.server_id.to_string()}</a></td>
                     })}
-                    <td>{a.action_type.label()}</td>
-                    <td><ActionStatusBadge status=a.status/></td>
-                    <td><RelativeTime at_ms=Some(a.created_at_ms) now_ms/></td>
-                    <td>{a.created_by.clone()}</td>
+                    <td data-label="Type">{a.action_type.label()}</td>
+                    <td data-label="Status"><ActionStatusBadge status=a.status/></td>
+                    <td data-label="Created"><RelativeTime at_ms=Some(a.created_at_ms) now_ms/></td>
+                    <td data-label="By">{a.created_by.clone()}</td>
                     <td>
                         {pending.then(|| view! { <ApprovalControls id=a.id approve reject/> })}
                         {a.reject_reason.clone().map(|r| view! { <span class="muted">{format!("Reason: {r}")}</span> })}

@@ -101,12 +101,12 @@ fn FleetTable(fleet: Fleet) -> impl IntoView {
                         <a class="server-name" href=format!("/servers/{}", s.id)>{s.name.to_string()}</a>
                         <span class="muted server-id">{s.id.to_string()}</span>
                     </th>
-                    <td><StatusBadge status=s.status/></td>
-                    <td><RelativeTime at_ms=s.last_seen_ms now_ms/></td>
-                    <td class="num">{count(s.updates)}</td>
-                    <td class=security_class>{count(s.security_updates)}</td>
-                    <td class="num">{s.awaiting_approval}</td>
-                    <td>
+                    <td data-label="Status"><StatusBadge status=s.status/></td>
+                    <td data-label="Last seen"><RelativeTime at_ms=s.last_seen_ms now_ms/></td>
+                    <td data-label="Updates" class="num">{count(s.updates)}</td>
+                    <td data-label="Security" class=security_class>{count(s.security_updates)}</td>
+                    <td data-label=ActionStatus::Pending.label() class="num">{s.awaiting_approval}</td>
+                    <td data-label="Flags">
                         {s.paused.then(|| view! { <span class="badge maintenance">"Maintenance"</span> })}
                         {s.reboot_required.then(|| view! { <span class="badge reboot">"Reboot required"</span> })}
                     </td>

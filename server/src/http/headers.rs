@@ -1,12 +1,12 @@
 //! Security headers on every response the server sends: pages, APIs, static files
-//! and errors alike.
+//! and errors alike; and the default `Cache-Control` (not stored).
 
 use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::http::header::{
-    CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
@@ -71,6 +71,12 @@ fn set_security_headers(headers: &mut HeaderMap, nonce: &CspNonce, tls: bool) {
     if tls {
         headers.insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
     }
+    // Nothing is stored unless its handler says so (only the static files do, see
+    // `crate::assets`): pages and API answers hold command output and tokens shown
+    // once, and a page fetched anew after a deploy names the new bundle.
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
 }
 
 #[cfg(test)]
@@ -96,5 +102,17 @@ mod tests {
         let mut tls = HeaderMap::new();
         set_security_headers(&mut tls, &nonce, true);
         assert_eq!(tls[STRICT_TRANSPORT_SECURITY], HSTS);
+    }
+
+    #[test]
+    fn answers_are_not_stored_unless_they_say_otherwise() {
+        let nonce = CspNonce::generate();
+        let mut page = HeaderMap::new();
+        set_security_headers(&mut page, &nonce, false);
+        assert_eq!(page[CACHE_CONTROL], "no-store");
+        let mut asset = HeaderMap::new();
+        asset.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        set_security_headers(&mut asset, &nonce, false);
+        assert_eq!(asset[CACHE_CONTROL], "no-cache");
     }
 }

@@ -95,7 +95,7 @@ async fn a_server_that_never_reported_says_it_waits_for_its_agent() {
     assert!(!page.contains("Everything is up to date"), "{page}");
     let (_, fleet) = app.get("/").await;
     assert!(
-        fleet.contains("<td class=\"num\">—</td>"),
+        fleet.contains("class=\"num\">—</td>"),
         "no 0/0 before a report: {fleet}"
     );
 

@@ -123,7 +123,22 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], telling agents to beat every `heartbeat_interval` seconds.
 pub async fn spawn_app_with_interval(heartbeat_interval: u32) -> TestApp {
+    spawn_app_with(heartbeat_interval, |_| ()).await
+}
+
+/// Like [`spawn_app`], serving the site folder that `make_site` fills before the
+/// server starts (it looks for the site's hash file at start).
+pub async fn spawn_app_with_site(make_site: impl FnOnce(&std::path::Path)) -> TestApp {
+    spawn_app_with(60, make_site).await
+}
+
+async fn spawn_app_with(
+    heartbeat_interval: u32,
+    make_site: impl FnOnce(&std::path::Path),
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::create_dir(dir.path().join("site")).expect("site folder");
+    make_site(&dir.path().join("site"));
     let database_url = format!("sqlite://{}", dir.path().join("homelab.db").display());
     let args = ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),

@@ -5,6 +5,7 @@ mod helpers;
 
 mod actions;
 mod api;
+mod assets;
 mod auth;
 mod cli;
 mod csrf;

@@ -470,11 +470,11 @@ fn PackageTable(
             view! {
                 <tr>
                     <th scope="row" class="pkg">{p.name.to_string()}</th>
-                    <td class="ver">{p.current_version.to_string()}</td>
-                    <td class="ver">{p.new_version.to_string()}</td>
-                    <td class="ver">{p.security_version.map(|v| v.to_string()).unwrap_or_default()}</td>
-                    <td>{p.repository}</td>
-                    <td>
+                    <td data-label="Installed" class="ver">{p.current_version.to_string()}</td>
+                    <td data-label="Available" class="ver">{p.new_version.to_string()}</td>
+                    <td data-label="Security version" class="ver">{p.security_version.map(|v| v.to_string())}</td>
+                    <td data-label="Repository">{p.repository}</td>
+                    <td data-label="Flags">
                         {flags.into_iter().flatten().map(|(class, label)| view! { <span class=class>{label}</span> }).collect_view()}
                     </td>
                 </tr>
