@@ -15,7 +15,11 @@ test.describe.configure({ mode: "serial" });
 
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
-const SCREENSHOTS = join(__dirname, "..", "..", "docs", "screenshots");
+// The documentation's copies change only when asked for (UPDATE_DOCS_SCREENSHOTS=1
+// ./scripts/test); a plain run writes them next to the other test screenshots.
+const SCREENSHOTS = process.env.UPDATE_DOCS_SCREENSHOTS
+  ? join(__dirname, "..", "..", "docs", "screenshots")
+  : join(__dirname, "..", "screenshots");
 /** A machine in maintenance, with no agent: its actions wait for a person. */
 const LAB = "phone-lab";
 
