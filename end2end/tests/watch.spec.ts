@@ -97,7 +97,7 @@ test("the open fleet page shows a new server, its agent's first heartbeat, and t
 
   const token = await addServer(request, "second", "Second host");
   await expect(row).toBeVisible();
-  await expect(row).toContainText("Never seen");
+  await expect(row).toContainText("Waiting for agent");
 
   const agent = startAgent(baseURL!, token, "/var/lib/homelab-agent-second");
   try {

@@ -59,7 +59,7 @@ impl Label for ServerStatus {
         match self {
             ServerStatus::Online => "Online",
             ServerStatus::Offline => "Offline",
-            ServerStatus::Unknown => "Never seen",
+            ServerStatus::Unknown => "Waiting for agent",
         }
     }
 }

@@ -87,6 +87,11 @@ fn EmptyFleet() -> impl IntoView {
 #[component]
 fn FleetTable(fleet: Fleet) -> impl IntoView {
     let now_ms = fleet.now_ms;
+    let waiting = fleet
+        .servers
+        .iter()
+        .filter(|s| s.status == ServerStatus::Unknown)
+        .count();
     let rows = fleet
         .servers
         .into_iter()
@@ -133,6 +138,20 @@ fn FleetTable(fleet: Fleet) -> impl IntoView {
                 <tbody>{rows}</tbody>
             </table>
         </div>
+        {(waiting > 0).then(|| view! {
+            <p class="muted waiting-note">
+                {if waiting == 1 {
+                    "1 machine is waiting for its agent's first connection: its actions wait \
+                     until then. Open it for how to install the agent."
+                        .to_owned()
+                } else {
+                    format!(
+                        "{waiting} machines are waiting for their agent's first connection: \
+                         their actions wait until then. Open one for how to install the agent."
+                    )
+                }}
+            </p>
+        })}
     }
 }
 

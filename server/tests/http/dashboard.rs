@@ -19,7 +19,7 @@ async fn servers_in_the_database_are_rendered_in_the_fleet_table() {
     assert_eq!(status, 200);
     assert!(html.contains("Attic NAS"), "{html}");
     assert!(html.contains("nas-01"), "{html}");
-    assert!(html.contains("Never seen"), "{html}");
+    assert!(html.contains("Waiting for agent"), "{html}");
     assert!(!html.contains("No servers yet"), "{html}");
 }
 
