@@ -110,3 +110,27 @@ test("the open fleet page shows a new server, its agent's first heartbeat, and t
   await expect(row).toContainText("Offline", { timeout: 20_000 });
   expect(await sameDocument(page)).toBe(true);
 });
+
+test("a page that lost its stream reconnects by itself and catches up on what it missed", async ({
+  page,
+  request,
+  context,
+}) => {
+  await gotoHydrated(page, "/");
+  const indicator = page.locator(".topbar .live");
+  await expect(indicator).toHaveText("● Live");
+  await markDocument(page);
+
+  // Offline, and the open stream cut (Chromium's offline mode spares open
+  // connections; stopping the document's loads closes its EventSource).
+  await context.setOffline(true);
+  await page.evaluate(() => window.stop());
+  await expect(indicator).toHaveText("○ Reconnecting…");
+  // Changed while the page could not hear it.
+  await addServer(request, "missed", "Missed while offline");
+  await context.setOffline(false);
+
+  await expect(indicator).toHaveText("● Live", { timeout: 30_000 });
+  await expect(page.getByRole("row", { name: /Missed while offline/ })).toBeVisible();
+  expect(await sameDocument(page)).toBe(true);
+});
