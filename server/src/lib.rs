@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod jobs;
+pub mod onboarding;
 pub mod serve;
 pub mod startup;
 pub mod state;

@@ -1,5 +1,5 @@
 use homelab_protocol::{ServerId, ServerName};
-use homelab_server::config::{DatabaseArgs, ServeArgs};
+use homelab_server::config::{DatabaseArgs, OnboardingArgs, ServeArgs};
 use homelab_server::db::Database;
 use homelab_server::service::Service;
 use homelab_server::startup::Application;
@@ -123,6 +123,16 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], telling agents to beat every `heartbeat_interval` seconds.
 pub async fn spawn_app_with_interval(heartbeat_interval: u32) -> TestApp {
+    spawn_app_with(heartbeat_interval, OnboardingArgs::default()).await
+}
+
+/// Like [`spawn_app`], with these onboarding settings (`--public-url`,
+/// `--agent-binary`).
+pub async fn spawn_app_with_onboarding(onboarding: OnboardingArgs) -> TestApp {
+    spawn_app_with(60, onboarding).await
+}
+
+async fn spawn_app_with(heartbeat_interval: u32, onboarding: OnboardingArgs) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
     let database_url = format!("sqlite://{}", dir.path().join("homelab.db").display());
     let args = ServeArgs {
@@ -134,6 +144,7 @@ pub async fn spawn_app_with_interval(heartbeat_interval: u32) -> TestApp {
         action_timeouts: homelab_protocol::Timeouts::default(),
         site_root: dir.path().join("site"),
         http: Default::default(),
+        onboarding,
     };
     let app = Application::build(&args)
         .await
@@ -195,6 +206,11 @@ pub const TEST_HOST: &str = "dash.test:3000";
 
 /// Builds the router over a new SQLite file, with an API token and a session.
 pub async fn test_router() -> TestRouter {
+    test_router_with(homelab_server::onboarding::Onboarding::default()).await
+}
+
+/// Like [`test_router`], with these onboarding facts (public URL, agent binary).
+pub async fn test_router_with(onboarding: homelab_server::onboarding::Onboarding) -> TestRouter {
     let dir = tempfile::tempdir().expect("temporary directory");
     let database_url = format!("sqlite://{}", dir.path().join("homelab.db").display());
     let db = Database::connect(&database_url).await.expect("database");
@@ -216,6 +232,7 @@ pub async fn test_router() -> TestRouter {
     let router = homelab_server::startup::router(homelab_server::startup::AppState {
         leptos_options,
         service: service.clone(),
+        onboarding,
     });
     TestRouter {
         router,
