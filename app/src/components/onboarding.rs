@@ -31,29 +31,26 @@ fn Steps(info: OnboardingInfo, token_shown: bool) -> impl IntoView {
     } else {
         "paste this server's agent token (lost it? give the server a new one under Access)"
     };
-    let manual = manual_steps(&base, info.agent.as_ref());
+    let available = info.agent.is_some();
     view! {
         <div class="install">
             {(!info.public_url_set).then(|| view! { <PublicUrlWarning base=base.clone()/> })}
             {match info.agent.clone() {
                 Some(agent) => view! {
                     <h3>"Install with one line"</h3>
+                    <p>"On the machine, as root (or ending it in " <code>"| sudo sh"</code> "), run:"</p>
+                    <CopyBlock text=one_liner(&base) label="Copy the install line" class="install-line"/>
                     <p>
-                        "On the machine, as root (or with " <code>"| sudo sh"</code>
-                        " at the end), run:"
-                    </p>
-                    <CopyBlock text=one_liner(&base) label="Copy the install line"/>
-                    <p>
-                        "When it asks, " {token_words} ". It reads the token from the "
-                        "terminal, so the token is never on a command line (where " <code>"ps"</code>
-                        " shows it to every user) nor in the shell history. The "
+                        "When it asks, " {token_words} ". It reads the token from the terminal, so "
+                        "the token is never on a command line (which " <code>"ps"</code>
+                        " shows every user) nor in the shell history. The "
                         <a href=format!("{base}/downloads/install.sh")>"script"</a>
-                        " downloads the agent from this dashboard, checks its SHA-256, installs it as "
-                        <code>"/usr/local/bin/homelab-agent"</code> ", writes "
-                        <code>"/etc/homelab-agent/agent.toml"</code> " and its token file (root only) "
-                        "and starts the " <code>"homelab-agent"</code> " systemd unit. Where systemd "
-                        "is not running (a container, a chroot) it starts the agent in the background "
-                        "instead. Running it again updates the agent."
+                        " downloads the agent from this dashboard, checks its SHA-256, installs "
+                        <code>"/usr/local/bin/homelab-agent"</code> " and its settings in "
+                        <code>"/etc/homelab-agent/"</code> " (root only), and starts the "
+                        <code>"homelab-agent"</code> " systemd unit; where systemd is not running "
+                        "(a container, a chroot) it starts the agent in the background instead. "
+                        "Running it again updates the agent."
                     </p>
                     <AgentFacts agent/>
                 }.into_any(),
@@ -68,13 +65,28 @@ fn Steps(info: OnboardingInfo, token_shown: bool) -> impl IntoView {
                     </p>
                 }.into_any(),
             }}
-            <details class="manual-steps" open=info.agent.is_none()>
+            <details class="manual-steps" open=!available>
                 <summary>"Manual steps"</summary>
-                <p>
-                    "As root on the machine; " <code>"cat"</code> " waits for the token: "
-                    {token_words} ", press Enter, then Ctrl-D."
-                </p>
-                <CopyBlock text=manual label="Copy the manual steps"/>
+                <ol>
+                    <li>
+                        {if available {
+                            "As root on the machine, download the agent, check it and install it:"
+                        } else {
+                            "Copy homelab-agent to the machine (it is built into target/release/ \
+                             beside homelab-cmd) and, as root there, install it:"
+                        }}
+                        <CopyBlock text=download_steps(&base, info.agent.as_ref()) label="Copy the download steps"/>
+                    </li>
+                    <li>
+                        "Store the token where only root can read it: run this line, "
+                        {token_words} ", press Enter, then Ctrl-D."
+                        <CopyBlock text=TOKEN_STEP.to_owned() label="Copy the token step"/>
+                    </li>
+                    <li>
+                        "Point the agent at this dashboard and start it:"
+                        <CopyBlock text=config_steps(&base) label="Copy the configuration steps"/>
+                    </li>
+                </ol>
             </details>
         </div>
     }
@@ -116,27 +128,35 @@ pub fn one_liner(base: &str) -> String {
     format!("curl -fsSL {base}/downloads/install.sh | sh")
 }
 
-/// The same steps by hand. The token goes through `cat`'s stdin into a file that
-/// only root can read: never an argument, never in the history.
-fn manual_steps(base: &str, agent: Option<&AgentDownload>) -> String {
-    let download = match agent {
+/// The manual steps' first part: the agent binary, checked, in place.
+fn download_steps(base: &str, agent: Option<&AgentDownload>) -> String {
+    let install = "install -m 0755 homelab-agent /usr/local/bin/homelab-agent";
+    match agent {
         Some(agent) => format!(
             "curl -fsSLO {base}/downloads/homelab-agent\n\
-             echo '{}  homelab-agent' | sha256sum -c -\n",
+             echo '{}  homelab-agent' | sha256sum -c -\n\
+             {install}",
             agent.sha256
         ),
-        None => {
-            "# copy homelab-agent (target/release/ on the dashboard's build machine) here, then:\n"
-                .to_owned()
-        }
-    };
+        None => install.to_owned(),
+    }
+}
+
+/// The token goes through `cat`'s stdin into a file only root can read: never an
+/// argument, never in the history. A step of its own, because `cat` would swallow
+/// any command pasted after it.
+const TOKEN_STEP: &str =
+    "install -d -m 0700 /etc/homelab-agent && (umask 077; cat > /etc/homelab-agent/token)";
+
+/// The manual steps' last part: the config, the unit, and the start.
+fn config_steps(base: &str) -> String {
     format!(
-        "{download}\
-         install -m 0755 homelab-agent /usr/local/bin/homelab-agent\n\
-         install -d -m 0700 /etc/homelab-agent\n\
-         (umask 077; cat > /etc/homelab-agent/token)\n\
-         (umask 077; printf 'server = \"%s\"\\ntoken_file = \"/etc/homelab-agent/token\"\\n' '{base}' > /etc/homelab-agent/agent.toml)\n\
-         curl -fsSL -o /etc/systemd/system/homelab-agent.service {base}/downloads/homelab-agent.service\n\
+        "(umask 077; cat > /etc/homelab-agent/agent.toml) <<'EOF'\n\
+         server = \"{base}\"\n\
+         token_file = \"/etc/homelab-agent/token\"\n\
+         EOF\n\
+         curl -fsSL -o /etc/systemd/system/homelab-agent.service \\\n  \
+         {base}/downloads/homelab-agent.service\n\
          systemctl daemon-reload && systemctl enable --now homelab-agent"
     )
 }

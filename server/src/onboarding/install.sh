@@ -72,9 +72,10 @@ read_token() {
         if ! { : </dev/tty; } 2>/dev/null; then
             die "no terminal to ask for the agent token on: put it in a file (mode 0600) and run again with --token-file FILE"
         fi
-        printf 'Paste the agent token (hca_..., shown once in the dashboard; it is not echoed): ' >/dev/tty
+        # Echo off before the prompt: whatever is typed after it stays off the screen.
         trap 'stty echo </dev/tty 2>/dev/null; exit 130' INT TERM
         stty -echo </dev/tty 2>/dev/null || true
+        printf 'Paste the agent token (hca_..., shown once in the dashboard; it is not echoed): ' >/dev/tty
         IFS= read -r token </dev/tty || true
         stty echo </dev/tty 2>/dev/null || true
         printf '\n' >/dev/tty
