@@ -31,7 +31,6 @@ fn Steps(info: OnboardingInfo, token_shown: bool) -> impl IntoView {
     } else {
         "paste this server's agent token (lost it? give the server a new one under Access)"
     };
-    let available = info.agent.is_some();
     view! {
         <div class="install">
             {(!info.public_url_set).then(|| view! { <PublicUrlWarning base=base.clone()/> })}
@@ -65,31 +64,46 @@ fn Steps(info: OnboardingInfo, token_shown: bool) -> impl IntoView {
                     </p>
                 }.into_any(),
             }}
-            <details class="manual-steps" open=!available>
-                <summary>"Manual steps"</summary>
-                <ol>
-                    <li>
-                        {if available {
-                            "As root on the machine, download the agent, check it and install it:"
-                        } else {
-                            "Copy homelab-agent to the machine (it is built into target/release/ \
-                             beside homelab-cmd) and, as root there, install it:"
-                        }}
-                        <CopyBlock text=download_steps(&base, info.agent.as_ref()) label="Copy the download steps"/>
-                    </li>
-                    <li>
-                        "Store the token where only root can read it: run this line, "
-                        {token_words} ", press Enter, then Ctrl-D."
-                        <CopyBlock text=TOKEN_STEP.to_owned() label="Copy the token step"/>
-                    </li>
-                    <li>
-                        "Point the agent at this dashboard and start it:"
-                        <CopyBlock text=config_steps(&base) label="Copy the configuration steps"/>
-                    </li>
-                </ol>
-            </details>
+            <ManualSteps base=base.clone() agent=info.agent.clone() token_words/>
         </div>
     }
+    .into_any()
+}
+
+/// The same as the script, by hand, in three parts to paste one by one.
+#[component]
+fn ManualSteps(
+    base: String,
+    agent: Option<AgentDownload>,
+    token_words: &'static str,
+) -> impl IntoView {
+    let available = agent.is_some();
+    view! {
+        <details class="manual-steps" open=!available>
+            <summary>"Manual steps"</summary>
+            <ol>
+                <li>
+                    {if available {
+                        "As root on the machine, download the agent, check it and install it:"
+                    } else {
+                        "Copy homelab-agent to the machine (it is built into target/release/ \
+                         beside homelab-cmd) and, as root there, install it:"
+                    }}
+                    <CopyBlock text=download_steps(&base, agent.as_ref()) label="Copy the download steps"/>
+                </li>
+                <li>
+                    "Store the token where only root can read it: run this line, "
+                    {token_words} ", press Enter, then Ctrl-D."
+                    <CopyBlock text=TOKEN_STEP.to_owned() label="Copy the token step"/>
+                </li>
+                <li>
+                    "Point the agent at this dashboard and start it:"
+                    <CopyBlock text=config_steps(&base) label="Copy the configuration steps"/>
+                </li>
+            </ol>
+        </details>
+    }
+    .into_any()
 }
 
 /// Said when `--public-url` is unset: the address shown is only the browser's.
@@ -103,8 +117,7 @@ fn PublicUrlWarning(base: String) -> impl IntoView {
             <code>"--public-url http://homelab.lan:3000"</code>
             ", before an agent on another machine can connect. Until then the lines below "
             "use the address your browser used, " <code class="fallback-url">{base}</code>
-            " (browser's address), which works only where the machine reaches the "
-            "dashboard at that same address."
+            ", which works only where the machine reaches the dashboard at that same address."
         </p>
     }
 }
@@ -204,6 +217,9 @@ pub fn CopyBlock(
             </span>
         </div>
     }
+    // Erased: the pages nest several of these, and their full types outgrow the
+    // compiler's query depth in release builds.
+    .into_any()
 }
 
 /// What a press of a Copy button did (only the browser build presses them).
