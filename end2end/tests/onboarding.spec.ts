@@ -148,8 +148,9 @@ test("the install line, run as root on a bare Debian machine, brings it Online",
   expect(shown, "the previous test read the line from the page").toBeDefined();
   const { token, line } = shown!;
   await gotoHydrated(page, "/");
-  await expect(page.getByRole("row", { name: new RegExp(name) }).getByRole("cell").nth(0)).toContainText(
-    "Never seen",
+  // Not reporting yet (whatever the never-seen badge is worded as).
+  await expect(page.getByRole("row", { name: new RegExp(name) }).getByRole("cell").nth(0)).not.toContainText(
+    "Online",
   );
 
   const run = await runOnTerminal(line, token);
