@@ -3,7 +3,8 @@
 # and prepares a sandbox host (a real Debian root with pending updates, see
 # scripts/sandbox/) with the release agent inside. The tests start that agent
 # themselves, with a token they get from the API, so the fleet starts empty.
-# Facts the tests need go to .state/e2e.json.
+# A second, bare root (curl, no agent) is where onboarding.spec.ts runs the
+# dashboard's install line. Facts the tests need go to .state/e2e.json.
 set -euo pipefail
 port="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,6 +16,9 @@ export DATABASE_URL="sqlite://$state/homelab.db"
 export LEPTOS_SITE_ROOT="$repo/target/site"
 export HOMELAB_LISTEN="127.0.0.1:$port"
 export HOMELAB_HEARTBEAT_INTERVAL=2
+# What the install line tells agents; the sandbox roots share the host's network.
+# The agent binary is found beside homelab-cmd (cargo build --release puts it there).
+export HOMELAB_PUBLIC_URL="http://127.0.0.1:$port"
 # Warnings and errors only: the Playwright report stays readable.
 export RUST_LOG="${RUST_LOG:-warn}"
 
@@ -22,17 +26,41 @@ export RUST_LOG="${RUST_LOG:-warn}"
 install -m 0755 "$target/release/homelab-agent" "$state/host/root/usr/local/bin/homelab-agent"
 # The agent reads its metrics from /proc.
 mount -t proc proc "$state/host/root/proc"
+"$repo/scripts/sandbox/make-bare-host.sh" "$state/bare"
+mount -t proc proc "$state/bare/root/proc"
 api_token="$("$target/release/homelab-cmd" api-token create e2e)"
 printf 'e2e password\n' | "$target/release/homelab-cmd" user add admin >/dev/null
 mkdir -p "$here/.state"
 cat >"$here/.state/e2e.json" <<JSON
-{"root": "$state/host/root", "apiToken": "$api_token", "user": "admin", "password": "e2e password"}
+{"root": "$state/host/root", "bareRoot": "$state/bare/root", "apiToken": "$api_token", "user": "admin", "password": "e2e password"}
 JSON
 
+# Every process whose root directory is $1: agents the install line started read
+# their server from their config, so their command line does not name this run.
+pids_in_root() {
+    local proc
+    for proc in /proc/[0-9]*; do
+        if [ "$(readlink "$proc/root" 2>/dev/null)" = "$1" ]; then echo "${proc#/proc/}"; fi
+    done
+}
+
 cleanup() {
-    # Agents the tests started run in the root: stop them before removing it.
+    # Agents the tests started run in the roots: stop them before removing them.
     pkill -f "^/usr/local/bin/homelab-agent --server http://127.0.0.1:$port" 2>/dev/null || true
+    local pids
+    pids="$(pids_in_root "$state/bare/root")"
+    if [ -n "$pids" ]; then
+        # shellcheck disable=SC2086 # one pid per word
+        kill -TERM $pids 2>/dev/null || true
+        for _ in $(seq 50); do
+            [ -n "$(pids_in_root "$state/bare/root")" ] || break
+            sleep 0.1
+        done
+        # shellcheck disable=SC2046
+        kill -KILL $(pids_in_root "$state/bare/root") 2>/dev/null || true
+    fi
     umount "$state/host/root/proc" 2>/dev/null || true
+    umount "$state/bare/root/proc" 2>/dev/null || true
     rm -rf --one-file-system "$state"
 }
 trap cleanup EXIT

@@ -3,8 +3,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-/** What start-server.sh prepared: the sandbox root and an API token. */
-export const e2e: { root: string; apiToken: string; user: string; password: string } = JSON.parse(
+/** What start-server.sh prepared: the sandbox roots and an API token. */
+export const e2e: { root: string; bareRoot: string; apiToken: string; user: string; password: string } = JSON.parse(
   readFileSync(join(__dirname, "..", ".state", "e2e.json"), "utf8"),
 );
 

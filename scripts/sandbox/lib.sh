@@ -41,6 +41,62 @@ quiet() {
     rm -f "$log"
 }
 
+# cached_tarball NAME [MMDEBSTRAP-OPTION...]
+# Sets TARBALL to a cached tarball of a Debian bookworm root (--variant=apt plus
+# the options, e.g. --include=curl), building it first if it is missing.
+# mmdebstrap needs the network and ~20-40 s, so its result is kept across runs
+# and DEST_DIRs. Built under a temporary name and renamed into place, so an
+# interrupted run never leaves a truncated tarball that later runs would trust;
+# the lock keeps two concurrent first runs from both building it.
+cached_tarball() {
+    local name="$1"
+    shift
+    local cache_dir="${HOMELAB_SANDBOX_CACHE:-/var/cache/homelab-cmd/sandbox}"
+    TARBALL="$cache_dir/$name.tar"
+    mkdir -p "$cache_dir"
+    exec 9>"$cache_dir/.lock"
+    flock 9
+    if [ ! -s "$TARBALL" ]; then
+        # Leftovers of runs killed too hard for their trap (we hold the lock, so
+        # no other run is writing one right now).
+        rm -f "$TARBALL".partial.*
+        local partial="$TARBALL.partial.$$"
+        TMP_PATHS+=("$partial")
+        # --format=tar: mmdebstrap picks the format from the file name otherwise,
+        # and would make a directory out of "*.partial".
+        quiet mmdebstrap --quiet --format=tar --variant=apt "$@" bookworm "$partial"
+        mv -f "$partial" "$TARBALL"
+    fi
+    flock -u 9
+    exec 9>&-
+}
+
+# fresh_root ROOT TARBALL
+# Makes ROOT a fresh copy of TARBALL. Nothing here mounts anything, but someone
+# may have (e.g. /proc for a manual session): whatever is below the root is
+# unmounted, deepest first, before deleting it; --one-file-system makes rm stop
+# rather than walk into a mount we missed.
+fresh_root() {
+    local root="$1" tarball="$2"
+    [ "$root" != "/" ] || die "refusing to replace /"
+    if [ -e "$root" ]; then
+        findmnt -rn -o TARGET | awk -v r="$root" 'index($0, r "/") == 1 || $0 == r' |
+            sort -r | while read -r mnt; do umount "$mnt" || umount -l "$mnt"; done
+        rm -rf --one-file-system "$root"
+    fi
+    mkdir -p "$root"
+    tar --numeric-owner -xpf "$tarball" -C "$root"
+}
+
+# Installs mmdebstrap and the repository tools when one is missing.
+need_tools() {
+    if ! command -v mmdebstrap >/dev/null || ! command -v apt-ftparchive >/dev/null ||
+        ! command -v dpkg-deb >/dev/null; then
+        quiet apt-get update -qq
+        quiet apt-get install -y -qq --no-install-recommends mmdebstrap apt-utils dpkg-dev
+    fi
+}
+
 # Runs a command inside the root. Plain chroot, no /proc: apt, dpkg and
 # apt-mark work without it for packages that ship no maintainer scripts, and
 # not mounting anything means there is nothing to leak or to unmount later.

@@ -25,48 +25,10 @@ ROOT="$DEST_DIR/root"
 REPO="$ROOT/srv/repo"
 [ "$ROOT" != "/root" ] || die "refusing to use / as DEST_DIR"
 
-# --- tools ------------------------------------------------------------------
-if ! command -v mmdebstrap >/dev/null || ! command -v apt-ftparchive >/dev/null ||
-    ! command -v dpkg-deb >/dev/null; then
-    quiet apt-get update -qq
-    quiet apt-get install -y -qq --no-install-recommends mmdebstrap apt-utils dpkg-dev
-fi
-
-# --- base tarball (cached) ---------------------------------------------------
-# mmdebstrap needs the network and ~20-40 s, so its result is kept across runs
-# and DEST_DIRs. Built under a temporary name and renamed into place, so an
-# interrupted run never leaves a truncated tarball that later runs would trust;
-# the lock keeps two concurrent first runs from both building it.
-CACHE_DIR="${HOMELAB_SANDBOX_CACHE:-/var/cache/homelab-cmd/sandbox}"
-TARBALL="$CACHE_DIR/bookworm-apt.tar"
-mkdir -p "$CACHE_DIR"
-exec 9>"$CACHE_DIR/.lock"
-flock 9
-if [ ! -s "$TARBALL" ]; then
-    # Leftovers of runs killed too hard for their trap (we hold the lock, so
-    # no other run is writing one right now).
-    rm -f "$TARBALL".partial.*
-    PARTIAL="$TARBALL.partial.$$"
-    TMP_PATHS+=("$PARTIAL")
-    # --format=tar: mmdebstrap picks the format from the file name otherwise,
-    # and would make a directory out of "*.partial".
-    quiet mmdebstrap --quiet --format=tar --variant=apt bookworm "$PARTIAL"
-    mv -f "$PARTIAL" "$TARBALL"
-fi
-flock -u 9
-exec 9>&-
-
-# --- fresh root --------------------------------------------------------------
-# Nothing here mounts anything, but someone may have (e.g. /proc for a manual
-# session). Unmount whatever is below the root, deepest first, before deleting
-# it; --one-file-system makes rm stop rather than walk into a mount we missed.
-if [ -e "$ROOT" ]; then
-    findmnt -rn -o TARGET | awk -v r="$ROOT" 'index($0, r "/") == 1 || $0 == r' |
-        sort -r | while read -r mnt; do umount "$mnt" || umount -l "$mnt"; done
-    rm -rf --one-file-system "$ROOT"
-fi
-mkdir -p "$ROOT"
-tar --numeric-owner -xpf "$TARBALL" -C "$ROOT"
+# --- tools, base tarball (cached), fresh root ----------------------------------
+need_tools
+cached_tarball bookworm-apt
+fresh_root "$ROOT" "$TARBALL"
 
 # --- local repository --------------------------------------------------------
 # Package table: SUITE NAME VERSION [CONTROL-LINE]. The names are fixed; tests

@@ -155,6 +155,25 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub http: HttpArgs,
+
+    #[command(flatten)]
+    pub onboarding: OnboardingArgs,
+}
+
+/// How machines join: the address agents are told, and the agent binary served.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OnboardingArgs {
+    /// The dashboard's address as the agents' machines reach it, e.g.
+    /// `http://homelab.lan:3000` or `https://homelab.example.org`: written into the
+    /// install line and the agents' configs. Unset, the dashboard shows the address
+    /// the browser used and warns that other machines may not reach it.
+    #[arg(long, env = "HOMELAB_PUBLIC_URL")]
+    pub public_url: Option<crate::onboarding::PublicUrl>,
+
+    /// The `homelab-agent` binary offered at `/downloads/homelab-agent` [default:
+    /// `homelab-agent` beside this executable, if it is there].
+    #[arg(long, env = "HOMELAB_AGENT_BINARY")]
+    pub agent_binary: Option<PathBuf>,
 }
 
 /// How the listener protects itself from clients that hold connections open.
@@ -246,6 +265,39 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(err.contains("from 5 to 7200"), "{err}");
+    }
+
+    #[test]
+    fn a_public_url_is_parsed_at_start_up_and_a_bad_one_is_a_clear_error() {
+        let cli = Cli::try_parse_from([
+            "homelab-cmd",
+            "serve",
+            "--public-url",
+            "http://homelab.lan:3000/",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve");
+        };
+        assert_eq!(
+            args.onboarding.public_url.unwrap().as_str(),
+            "http://homelab.lan:3000"
+        );
+        let huge = format!("http://h/{}", "a".repeat(100_000));
+        for (bad, says) in [
+            ("javascript:alert(1)", "must start with http:// or https://"),
+            ("http://a b", "printable ASCII without spaces"),
+            ("http://user:pw@host", "user name or password"),
+            ("http://host/?x=1", "query"),
+            ("http://host/'$(reboot)'", "only letters, digits"),
+            (huge.as_str(), "longer than 512 bytes"),
+        ] {
+            let err = Cli::try_parse_from(["homelab-cmd", "serve", "--public-url", bad])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("--public-url"), "{err}");
+            assert!(err.contains(says), "{bad:.40}: {err:.300}");
+        }
     }
 
     #[test]

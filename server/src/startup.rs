@@ -68,7 +68,8 @@ pub fn leptos_options(args: &ServeArgs) -> LeptosOptions {
 }
 
 /// The whole HTTP surface, as routers scoped by who may call them:
-/// - public: `/healthz`, the login page and form, `/logout`, static files;
+/// - public: `/healthz`, the login page and form, `/logout`, static files, and the
+///   onboarding downloads (`/downloads/...`, nothing secret in them);
 /// - the agent API (`/agent/...`), which checks agent tokens itself;
 /// - the JSON API (`/api/v1/...`), behind the [`Actor`](crate::auth::Actor) extractor;
 /// - the dashboard's pages and server functions, behind
@@ -79,9 +80,11 @@ pub fn leptos_options(args: &ServeArgs) -> LeptosOptions {
 /// same-origin writes.
 pub fn router(state: AppState) -> Router {
     let service = state.service.clone();
+    let onboarding = state.onboarding.clone();
     let context = move || {
         provide_context(service.clone());
         provide_request_nonce();
+        provide_onboarding(&onboarding);
     };
     let leptos_options = state.leptos_options.clone();
     let app_shell = move || shell(leptos_options.clone());
@@ -99,6 +102,7 @@ pub fn router(state: AppState) -> Router {
             .layer(DefaultBodyLimit::max(MAX_LOGIN_FORM_BYTES)),
         )
         .route("/logout", post(crate::auth::logout))
+        .merge(crate::onboarding::router())
         // Checks the session itself: a stream answers 401, never a login redirect.
         .route("/events", get(crate::live::events))
         .merge(crate::assets::router(&site_root));
@@ -142,6 +146,14 @@ fn provide_request_nonce() {
     }
 }
 
+/// Hands the onboarding facts to Leptos, worked out for this request: without a
+/// public URL, the address its browser used.
+fn provide_onboarding(onboarding: &crate::onboarding::Onboarding) {
+    if let Some(parts) = use_context::<axum::http::request::Parts>() {
+        provide_context(onboarding.info(&parts.headers));
+    }
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -175,6 +187,7 @@ impl Application {
         let state = AppState {
             leptos_options: leptos_options(args),
             service: service.clone(),
+            onboarding: crate::onboarding::Onboarding::load(&args.onboarding).await?,
         };
         let listener = TcpListener::bind(args.listen)
             .await

@@ -1,4 +1,5 @@
-//! What every handler can reach: the service layer and the Leptos options. Its own
+//! What every handler can reach: the service layer, the Leptos options and what
+//! onboarding a machine needs. Its own
 //! module, so that the routers (`api`, `agent_api`) and `startup`, which assembles
 //! them, all depend on it and not on each other.
 
@@ -11,4 +12,5 @@ use crate::service::Service;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub service: Service,
+    pub onboarding: crate::onboarding::Onboarding,
 }

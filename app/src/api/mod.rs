@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod actions;
+pub mod onboarding;
 pub mod servers;
 
 #[cfg(feature = "ssr")]
@@ -19,6 +20,7 @@ pub use actions::{
     LoadAction, RejectAction, action_history, approve_action, cancel_action, create_action,
     load_action, reject_action,
 };
+pub use onboarding::{AgentDownload, LoadOnboarding, OnboardingInfo, load_onboarding};
 pub use servers::{
     AddServer, Fleet, ListServers, LoadServerPage, ServerPageData, SetApprovalPolicy,
     SetMaintenance, add_server, list_servers, load_server_page, set_approval_policy,

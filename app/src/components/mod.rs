@@ -4,6 +4,7 @@ mod actions;
 mod agent_token;
 mod hydration;
 mod live;
+mod onboarding;
 mod status;
 mod time;
 
@@ -11,5 +12,6 @@ pub use actions::{ActionError, ActionStatusBadge, ActionsTable, ApprovalControls
 pub use agent_token::AgentTokenNote;
 pub use hydration::{HydrationMarker, browser_effect};
 pub use live::{Live, LiveIndicator, LiveStatus, LiveUpdates, action_changes, use_live};
+pub use onboarding::{CopyBlock, InstallSteps, one_liner};
 pub use status::StatusBadge;
 pub use time::{ExactTime, RelativeTime, duration_s, format_local, format_utc, relative};

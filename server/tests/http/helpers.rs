@@ -1,5 +1,5 @@
 use homelab_protocol::{ServerId, ServerName};
-use homelab_server::config::{DatabaseArgs, ServeArgs};
+use homelab_server::config::{DatabaseArgs, OnboardingArgs, ServeArgs};
 use homelab_server::db::Database;
 use homelab_server::service::Service;
 use homelab_server::startup::Application;
@@ -123,17 +123,24 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], telling agents to beat every `heartbeat_interval` seconds.
 pub async fn spawn_app_with_interval(heartbeat_interval: u32) -> TestApp {
-    spawn_app_with(heartbeat_interval, |_| ()).await
+    spawn_app_with(heartbeat_interval, OnboardingArgs::default(), |_| ()).await
 }
 
 /// Like [`spawn_app`], serving the site folder that `make_site` fills before the
 /// server starts (it looks for the site's hash file at start).
 pub async fn spawn_app_with_site(make_site: impl FnOnce(&std::path::Path)) -> TestApp {
-    spawn_app_with(60, make_site).await
+    spawn_app_with(60, OnboardingArgs::default(), make_site).await
+}
+
+/// Like [`spawn_app`], with these onboarding settings (`--public-url`,
+/// `--agent-binary`).
+pub async fn spawn_app_with_onboarding(onboarding: OnboardingArgs) -> TestApp {
+    spawn_app_with(60, onboarding, |_| ()).await
 }
 
 async fn spawn_app_with(
     heartbeat_interval: u32,
+    onboarding: OnboardingArgs,
     make_site: impl FnOnce(&std::path::Path),
 ) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -149,6 +156,7 @@ async fn spawn_app_with(
         action_timeouts: homelab_protocol::Timeouts::default(),
         site_root: dir.path().join("site"),
         http: Default::default(),
+        onboarding,
     };
     let app = Application::build(&args)
         .await
@@ -210,6 +218,11 @@ pub const TEST_HOST: &str = "dash.test:3000";
 
 /// Builds the router over a new SQLite file, with an API token and a session.
 pub async fn test_router() -> TestRouter {
+    test_router_with(homelab_server::onboarding::Onboarding::default()).await
+}
+
+/// Like [`test_router`], with these onboarding facts (public URL, agent binary).
+pub async fn test_router_with(onboarding: homelab_server::onboarding::Onboarding) -> TestRouter {
     let dir = tempfile::tempdir().expect("temporary directory");
     let database_url = format!("sqlite://{}", dir.path().join("homelab.db").display());
     let db = Database::connect(&database_url).await.expect("database");
@@ -231,6 +244,7 @@ pub async fn test_router() -> TestRouter {
     let router = homelab_server::startup::router(homelab_server::startup::AppState {
         leptos_options,
         service: service.clone(),
+        onboarding,
     });
     TestRouter {
         router,

@@ -10,6 +10,7 @@ mod auth;
 mod cli;
 mod csrf;
 mod dashboard;
+mod downloads;
 mod escaping;
 mod headers;
 mod health;

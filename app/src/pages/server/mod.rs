@@ -13,6 +13,8 @@ use crate::api::{
 use crate::components::{
     ActionError, ActionStatusBadge, ActionsTable, RelativeTime, StatusBadge, duration_s, use_live,
 };
+// The never-seen note's install steps (kept on a line of its own).
+use crate::components::InstallSteps;
 use crate::domain::{
     Action, ActionType, AppError, ApprovalPolicy, Label, Metrics, PendingPackage, ServerStatus,
 };
@@ -147,11 +149,7 @@ fn ServerView(page: ServerPageData, security_only: bool, controls: Controls) -> 
                     "agent's first heartbeat, and actions queued now wait for the agent's first "
                     "connection."
                 </p>
-                <p>
-                    "Install " <code>"homelab-agent"</code> " on it with the token shown when the "
-                    "server was added (see “Adding a real machine” in the README); if the token is "
-                    "lost, give it a new one under " <em>"Access"</em> " below."
-                </p>
+                <InstallSteps/>
             </section>
         })}
         <section class="card facts" aria-label="Machine">
