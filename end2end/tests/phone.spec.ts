@@ -243,4 +243,20 @@ test.describe("on a phone", () => {
     await page.screenshot({ path: join(SCREENSHOTS, "action-pending-390.png"), fullPage: true });
     await cancelLabActions(request);
   });
+
+  test("the settings page, the login page and the 404 page fit too", async ({ page, browser }) => {
+    await gotoHydrated(page, "/settings");
+    await expect(page.getByRole("heading", { name: "Settings" })).toBeVisible();
+    await checkAndShoot(page, "settings");
+    await page.setViewportSize(PHONE);
+    await gotoHydrated(page, "/no-such-page");
+    await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+    await checkAndShoot(page, "not-found");
+    // Signed out: a fresh context without the session cookie.
+    const anonymous = await browser.newPage({ viewport: PHONE });
+    await gotoHydrated(anonymous, "/login");
+    await expect(anonymous.getByRole("button", { name: "Log in" })).toBeVisible();
+    await checkAndShoot(anonymous, "login");
+    await anonymous.close();
+  });
 });
