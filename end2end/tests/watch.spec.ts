@@ -134,3 +134,19 @@ test("a page that lost its stream reconnects by itself and catches up on what it
   await expect(page.getByRole("row", { name: /Missed while offline/ })).toBeVisible();
   expect(await sameDocument(page)).toBe(true);
 });
+
+test("a live reload keeps what is being typed into the page's forms", async ({ page, request }) => {
+  await gotoHydrated(page, "/servers/demo");
+  await expect(page.locator(".topbar .live.on")).toBeVisible();
+  const unit = page.getByRole("textbox", { name: "Unit" });
+  await unit.fill("half-typed");
+  // A change made elsewhere (another admin, a script) reloads the page's data.
+  const headers = { Authorization: `Bearer ${e2e.apiToken}` };
+  expect((await request.put("/api/v1/servers/demo/maintenance", { headers, data: { paused: true } })).status()).toBe(200);
+  await expect(page.getByText("In maintenance mode")).toBeVisible();
+  await expect(unit).toHaveValue("half-typed");
+  await expect(unit).toBeFocused();
+  expect((await request.put("/api/v1/servers/demo/maintenance", { headers, data: { paused: false } })).status()).toBe(200);
+  await expect(page.getByText("Actions are approved automatically.")).toBeVisible();
+  await expect(unit).toHaveValue("half-typed");
+});
