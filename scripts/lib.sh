@@ -98,3 +98,29 @@ compress_site() {
             brotli -q 11 -f -o "$file.br" -- "$file"
         done
 }
+
+# A throw-away PostgreSQL cluster for the tests: Debian's postgresql, run as its
+# unprivileged `postgres` user, in a fresh directory under /tmp, on a port of its own
+# (and a socket in that directory), never the system's cluster. Exports
+# HOMELAB_TEST_POSTGRES_URL for the tests (each makes its own database in it) and
+# stops and deletes the cluster when the calling script exits.
+start_test_postgres() {
+    ensure_apt postgresql
+    local bin dir port
+    bin="$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d | sort -V | tail -1)"
+    [ -x "$bin/initdb" ] || { echo "error: no initdb under /usr/lib/postgresql" >&2; exit 1; }
+    dir="$(mktemp -d /tmp/homelab-pg.XXXXXX)"
+    chown postgres: "$dir"
+    runuser -u postgres -- "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 \
+        --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    # A free port: the kernel picks one, the cluster takes it a moment later.
+    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    # Durability off: the cluster lives for one test run.
+    runuser -u postgres -- "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
+        start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    export HOMELAB_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
+    PG_TEST_STOP="runuser -u postgres -- '$bin/pg_ctl' -D '$dir/data' -m immediate stop >/dev/null 2>&1; rm -rf '$dir'"
+    trap 'eval "$PG_TEST_STOP"' EXIT
+    log "PostgreSQL test cluster on port $port ($dir)"
+}

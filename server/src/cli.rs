@@ -144,7 +144,12 @@ fn confirmed(confirm: &Confirm, what: &str, answer: &str) -> anyhow::Result<()> 
 async fn offline_service(database: &DatabaseArgs) -> anyhow::Result<Service> {
     let db = Database::connect(&database.database_url)
         .await
-        .with_context(|| format!("opening database {}", database.database_url))?;
+        .with_context(|| {
+            format!(
+                "opening database {}",
+                crate::db::redacted(&database.database_url)
+            )
+        })?;
     // The heartbeat interval only matters to a running server.
     Ok(Service::new(db, std::time::Duration::from_secs(60)))
 }

@@ -115,7 +115,8 @@ pub enum ServerCommand {
 /// Where the database lives.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// `sqlite:PATH` (created on first run).
+    /// `sqlite:PATH` (created on first run) or `postgres://USER:PASSWORD@HOST/DB`
+    /// (the database must exist; its tables are made on first start).
     #[arg(
         long,
         env = "DATABASE_URL",

@@ -174,7 +174,12 @@ impl Application {
 
         let db = Database::connect(&args.database.database_url)
             .await
-            .with_context(|| format!("opening database {}", args.database.database_url))?;
+            .with_context(|| {
+                format!(
+                    "opening database {}",
+                    crate::db::redacted(&args.database.database_url)
+                )
+            })?;
         let service =
             Service::new(db, args.heartbeat_interval()).with_timeouts(args.action_timeouts.clone());
         if let Some(password) = service.bootstrap_admin().await? {

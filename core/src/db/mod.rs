@@ -60,12 +60,35 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
 }
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+/// PostgreSQL's own: sqlx takes an advisory lock around them, so replicas starting
+/// at once apply each migration once.
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend of `url`, by its scheme.
+    pub fn of(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
 
 /// The process's connection pool.
 #[derive(Clone, Debug)]
 pub struct Database {
     pool: AnyPool,
-    sqlite: bool,
+    backend: Backend,
     /// SQLite has one writer at a time: writers queue here, in order, rather than
     /// spin in its busy handler (which starves some of them until they fail).
     write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
@@ -86,7 +109,8 @@ impl Database {
         }
         let url = prepare_url(url)?;
         let options = AnyConnectOptions::from_str(&url)?;
-        let sqlite = url.starts_with("sqlite:");
+        let backend = Backend::of(&url).ok_or_else(|| DbError::UnsupportedUrl(redacted(&url)))?;
+        let sqlite = backend == Backend::Sqlite;
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
@@ -126,12 +150,20 @@ impl Database {
             })
             .connect_with(options)
             .await?;
-        SQLITE_MIGRATIONS.run(&pool).await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
         Ok(Database {
             pool,
-            sqlite,
+            backend,
             write_turn: sqlite.then(Arc::default),
         })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Runs `work` in one transaction and commits it when `work` succeeds (an error
@@ -155,7 +187,7 @@ impl Database {
             };
             // `BEGIN IMMEDIATE` takes SQLite's write lock at once: a transaction that
             // reads first and upgrades later can fail with SQLITE_BUSY at once.
-            let statement = if db.sqlite {
+            let statement = if db.backend == Backend::Sqlite {
                 "BEGIN IMMEDIATE"
             } else {
                 "BEGIN"
@@ -190,10 +222,13 @@ fn sqlite_file(url: &str) -> Option<&Path> {
 }
 
 /// Checks the URL's scheme and completes a SQLite URL's mode. Pure: it touches no
-/// file.
+/// file. A PostgreSQL URL is passed on as it is.
 fn prepare_url(url: &str) -> Result<String, DbError> {
+    if Backend::of(url) == Some(Backend::Postgres) {
+        return Ok(url.to_owned());
+    }
     let Some(rest) = url.strip_prefix("sqlite:") else {
-        return Err(DbError::UnsupportedUrl(url.to_owned()));
+        return Err(DbError::UnsupportedUrl(redacted(url)));
     };
     let path = rest.trim_start_matches("//");
     let (file, query) = path.split_once('?').unwrap_or((path, ""));
@@ -205,6 +240,28 @@ fn prepare_url(url: &str) -> Result<String, DbError> {
     } else {
         format!("sqlite://{file}?{query}&mode=rwc")
     })
+}
+
+/// `url` without a password, for messages and logs: `postgres://user:secret@host`
+/// becomes `postgres://user:***@host`.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, None), |(a, p)| (a, Some(p)));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    match path {
+        Some(path) => format!("{scheme}://{authority}/{path}"),
+        None => format!("{scheme}://{authority}"),
+    }
 }
 
 /// Makes sure the database file is readable by its owner only (it holds password
@@ -392,16 +449,6 @@ mod tests {
     }
 }
 
-/// Fresh databases for tests.
-#[cfg(test)]
-pub mod testing {
-    use super::Database;
-
-    /// A migrated database in a temporary directory that lives as long as the guard.
-    pub async fn fresh_db() -> (Database, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let db = Database::connect(&url).await.expect("fresh database");
-        (db, dir)
-    }
-}
+/// Fresh databases for tests, on the backend the test run asks for.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -212,6 +212,22 @@ pub async fn find_by_token_hash(
     }))
 }
 
+/// Takes the write lock on the row of the server holding `token_hash`, until the
+/// transaction ends (a no-op update: portable, where `SELECT ... FOR UPDATE` is
+/// not). On PostgreSQL two heartbeats of one machine would otherwise replace its
+/// package list at the same time, and the second's inserts would collide with the
+/// first's; SQLite's writers take turns anyway.
+pub async fn lock_by_token_hash(
+    tx: &mut Transaction<'_, Any>,
+    token_hash: &str,
+) -> Result<(), DbError> {
+    sqlx::query("UPDATE servers SET last_seen_ms = last_seen_ms WHERE agent_token_hash = $1")
+        .bind(token_hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// The server an agent token belongs to, with what a heartbeat compares against.
 #[derive(Debug)]
 pub struct TokenHolder {

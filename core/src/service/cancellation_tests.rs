@@ -98,7 +98,7 @@ fn heartbeat(version: &str) -> Heartbeat {
     super::testing::heartbeat(Some((0..50).map(|i| package(&format!("pkg{i}"))).collect()))
 }
 
-async fn service_with_server() -> (Service, String, tempfile::TempDir) {
+async fn service_with_server() -> (Service, String, crate::db::testing::Guard) {
     let (db, dir) = fresh_db().await;
     let service = Service::new(db, Duration::from_secs(60));
     let token = service
@@ -217,14 +217,24 @@ async fn a_connection_returned_inside_a_transaction_is_closed_not_reused() {
         .add_server(nas(), ServerName::parse("NAS").unwrap())
         .await
         .unwrap();
+    let sqlite = db.backend() == crate::db::Backend::Sqlite;
     for _ in 0..3 {
         let mut conn = db.pool().acquire().await.unwrap();
         <sqlx::Any as sqlx::Database>::TransactionManager::begin(
             &mut conn,
-            Some("BEGIN IMMEDIATE".into()),
+            Some(if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" }.into()),
         )
         .await
         .unwrap();
+        if !sqlite {
+            // PostgreSQL has no database-wide write lock: the row lock the
+            // dangling transaction takes is what a later write would wait on.
+            sqlx::query("UPDATE servers SET paused = paused WHERE id = $1")
+                .bind(nas().as_str())
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+        }
         drop(conn);
         let writable = tokio::time::timeout(
             Duration::from_secs(30),

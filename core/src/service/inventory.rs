@@ -38,10 +38,20 @@ impl Service {
             .db
             .write(move |tx| {
                 Box::pin(async move {
+                    // First the row lock, then the read: what is read is what the
+                    // last heartbeat before this one left.
+                    db::servers::lock_by_token_hash(tx, &token_hash).await?;
                     let holder = db::servers::find_by_token_hash(&mut **tx, &token_hash)
                         .await?
                         .ok_or(AgentError::Unauthorized)?;
                     let server = holder.id;
+                    // A heartbeat that arrived before the one stored (its write was
+                    // overtaken: its client went away, its agent timed out and sent
+                    // the next) is older news: it changes nothing.
+                    if holder.last_seen_ms.is_some_and(|seen| seen > now) {
+                        tracing::debug!(server = %server, "heartbeat overtaken by a newer one; ignored");
+                        return Ok::<_, AgentError>((server, false));
+                    }
                     let digest = hb.packages.as_deref().map(package_digest);
                     let mut news = holder.last_seen_ms.is_none_or(|seen| {
                         ServerStatus::derive(Some(Millis::new(seen)), Millis::new(now), interval_ms)
@@ -181,12 +191,19 @@ mod tests {
 
     use super::super::testing::{heartbeat, package};
 
-    /// SQLite's rowids change when a row is deleted and inserted again.
-    async fn rowids(db: &crate::db::Database) -> Vec<i64> {
-        sqlx::query_scalar("SELECT rowid FROM pending_packages ORDER BY name")
-            .fetch_all(db.pool())
-            .await
-            .unwrap()
+    /// Where each row is stored: SQLite's rowid, PostgreSQL's ctid, both of which
+    /// change when a row is written again.
+    async fn rowids(db: &crate::db::Database) -> Vec<String> {
+        let column = match db.backend() {
+            crate::db::Backend::Sqlite => "CAST(rowid AS TEXT)",
+            crate::db::Backend::Postgres => "CAST(ctid AS TEXT)",
+        };
+        sqlx::query_scalar(&format!(
+            "SELECT {column} FROM pending_packages ORDER BY name"
+        ))
+        .fetch_all(db.pool())
+        .await
+        .unwrap()
     }
 
     #[tokio::test]
@@ -222,5 +239,71 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rowids(&db).await.len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_heartbeats_of_one_machine_with_changing_lists_all_succeed() {
+        // Each heartbeat's write takes the server's row first: replacements of one
+        // list take turns on PostgreSQL too (tests/http/load.rs shows the 500s
+        // they caused without it).
+        let (db, _dir) = fresh_db().await;
+        let service = Service::new(db, Duration::from_secs(60));
+        let token = service
+            .add_server(
+                ServerId::parse("nas").unwrap(),
+                ServerName::parse("NAS").unwrap(),
+            )
+            .await
+            .unwrap()
+            .agent_token;
+        let beats = (0..24).map(|i| {
+            let (service, token) = (service.clone(), token.clone());
+            let list = if i % 2 == 0 {
+                vec![package("curl"), package("vim")]
+            } else {
+                vec![package("curl")]
+            };
+            tokio::spawn(async move { service.heartbeat(&token, heartbeat(Some(list))).await })
+        });
+        for beat in beats {
+            beat.await.unwrap().unwrap();
+        }
+        let stored = service
+            .packages(&ServerId::parse("nas").unwrap())
+            .await
+            .unwrap();
+        assert!((1..=2).contains(&stored.packages.len()), "{stored:?}");
+    }
+
+    #[tokio::test]
+    async fn a_heartbeat_overtaken_by_a_newer_one_changes_nothing() {
+        let (db, _dir) = fresh_db().await;
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::at(Millis::new(10_000)));
+        let service = Service::new(db, Duration::from_secs(60)).with_clock(clock.clone());
+        let nas = ServerId::parse("nas").unwrap();
+        let token = service
+            .add_server(nas.clone(), ServerName::parse("NAS").unwrap())
+            .await
+            .unwrap()
+            .agent_token;
+        service
+            .heartbeat(&token, heartbeat(Some(vec![package("curl")])))
+            .await
+            .unwrap();
+        // One that arrived a second earlier, written only now.
+        clock.advance(-1_000);
+        service
+            .heartbeat(&token, heartbeat(Some(vec![package("vim")])))
+            .await
+            .unwrap();
+        let detail = service.server_detail(&nas).await.unwrap();
+        assert_eq!(detail.summary.last_seen_ms, Some(Millis::new(10_000)));
+        let names: Vec<_> = detail
+            .packages
+            .packages
+            .iter()
+            .map(|p| p.name.to_string())
+            .collect();
+        assert_eq!(names, ["curl"]);
     }
 }

@@ -48,3 +48,8 @@ macro_rules! suite_for {
 mod sqlite {
     suite_for!(crate::support::fresh_sqlite);
 }
+
+/// Needs `HOMELAB_TEST_POSTGRES_URL` (`./scripts/test` starts a throw-away cluster).
+mod postgres {
+    suite_for!(crate::support::fresh_postgres);
+}

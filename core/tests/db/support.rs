@@ -3,14 +3,7 @@
 use homelab_core::db::{Database, DbError, Tx};
 use homelab_protocol::{ServerId, ServerName};
 
-/// A migrated SQLite database in a temporary directory that lives as long as the
-/// guard.
-pub async fn fresh_sqlite() -> (Database, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let url = format!("sqlite://{}", dir.path().join("suite.db").display());
-    let db = Database::connect(&url).await.expect("fresh database");
-    (db, dir)
-}
+pub use homelab_core::db::testing::{fresh_postgres, fresh_sqlite};
 
 /// Runs `work` as one write and unwraps it.
 pub async fn write<T, F>(db: &Database, work: F) -> T

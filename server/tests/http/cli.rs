@@ -4,13 +4,12 @@ use std::process::{Output, Stdio};
 
 use tokio::process::Command;
 
-async fn homelab_cmd(dir: &tempfile::TempDir, args: &[&str]) -> Output {
+/// Runs the binary on the database at `url` (SQLite, or PostgreSQL when the run
+/// says so).
+async fn homelab_cmd(url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_homelab-cmd"))
         .env_clear()
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("db.sqlite").display()),
-        )
+        .env("DATABASE_URL", url)
         .env("RUST_LOG", "warn")
         .args(args)
         // Not a terminal: nobody can type a confirmation.
@@ -26,7 +25,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[tokio::test]
 async fn removing_rotating_and_revoking_need_a_confirmation() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, _guard) = homelab_core::db::testing::fresh_url().await;
     assert!(
         homelab_cmd(&dir, &["server", "add", "nas", "NAS"])
             .await

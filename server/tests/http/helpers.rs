@@ -22,6 +22,7 @@ pub struct TestApp {
     pub api_token: String,
     _stop: oneshot::Sender<()>,
     _dir: tempfile::TempDir,
+    _db: homelab_core::db::testing::Guard,
 }
 
 impl TestApp {
@@ -143,10 +144,16 @@ async fn spawn_app_with(
     onboarding: OnboardingArgs,
     make_site: impl FnOnce(&std::path::Path),
 ) -> TestApp {
+    // The server's warnings and errors, shown with a failing test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_test_writer()
+        .try_init();
     let dir = tempfile::tempdir().expect("temporary directory");
     std::fs::create_dir(dir.path().join("site")).expect("site folder");
     make_site(&dir.path().join("site"));
-    let database_url = format!("sqlite://{}", dir.path().join("homelab.db").display());
+    // SQLite, or PostgreSQL when the run says so (HOMELAB_TEST_BACKEND=postgres).
+    let (database_url, db_guard) = homelab_core::db::testing::fresh_url().await;
     let args = ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
         database: DatabaseArgs {
@@ -198,6 +205,7 @@ async fn spawn_app_with(
         client,
         _stop: stop,
         _dir: dir,
+        _db: db_guard,
     }
 }
 
@@ -211,6 +219,7 @@ pub struct TestRouter {
     /// A `Cookie` header value holding a live dashboard session of [`TEST_USER`].
     pub session_cookie: String,
     _dir: tempfile::TempDir,
+    _db: homelab_core::db::testing::Guard,
 }
 
 /// The host the oneshot requests are addressed to.
@@ -224,7 +233,8 @@ pub async fn test_router() -> TestRouter {
 /// Like [`test_router`], with these onboarding facts (public URL, agent binary).
 pub async fn test_router_with(onboarding: homelab_server::onboarding::Onboarding) -> TestRouter {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let database_url = format!("sqlite://{}", dir.path().join("homelab.db").display());
+    // SQLite, or PostgreSQL when the run says so (HOMELAB_TEST_BACKEND=postgres).
+    let (database_url, db_guard) = homelab_core::db::testing::fresh_url().await;
     let db = Database::connect(&database_url).await.expect("database");
     let service = Service::new(db, std::time::Duration::from_secs(60));
     let api_token = service.create_api_token("tests").await.expect("API token");
@@ -252,6 +262,7 @@ pub async fn test_router_with(onboarding: homelab_server::onboarding::Onboarding
         api_token,
         session_cookie: format!("{}={session}", homelab_server::auth::COOKIE_NAME),
         _dir: dir,
+        _db: db_guard,
     }
 }
 
