@@ -1,6 +1,18 @@
 //! The agent's side of the agent API: JSON over HTTP with the machine's token, a
 //! timeout on every call, and at most [`MAX_RESPONSE_BYTES`] read of any answer.
+//!
+//! Failover: with several servers (replicas on one database) every call goes to the
+//! current one; when it does not answer (refused, reset, dropped mid long-poll, timed
+//! out, or a proxy's 502/503/504) the same call goes at once to the next, once around
+//! the list. The one that answers becomes current and stays so while it answers, so
+//! a healthy agent does not bounce between replicas. An answer that is the server
+//! speaking (200, 204, 401, 403, 404, 409, 422...) is never a reason to move: every
+//! replica would say the same.
 
+use std::fmt::Write as _;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use homelab_protocol::{ActionResult, ActionType, Heartbeat, HeartbeatAck, NextAction, Progress};
@@ -8,7 +20,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::config::Config;
+use crate::config::{Config, ServerList};
 
 /// How long one request may take, end to end.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -102,6 +114,43 @@ impl ClientError {
             if status.is_client_error() && *status != StatusCode::TOO_MANY_REQUESTS
                 && *status != StatusCode::REQUEST_TIMEOUT)
     }
+
+    /// Whether the server did not answer, so another replica may: no connection,
+    /// a connection reset or dropped before or during the answer, a timeout, or a
+    /// proxy saying its backend is gone (502, 503, 504). Not a malformed request or a
+    /// redirect, and never an answer of the server itself.
+    pub fn is_failover(&self) -> bool {
+        match self {
+            ClientError::Transport(e) => {
+                e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() || e.is_decode()
+            }
+            ClientError::Refused { status, .. } => matches!(
+                *status,
+                StatusCode::BAD_GATEWAY
+                    | StatusCode::SERVICE_UNAVAILABLE
+                    | StatusCode::GATEWAY_TIMEOUT
+            ),
+            _ => false,
+        }
+    }
+
+    /// A short reason for a log line: the innermost cause of a transport error
+    /// ("Connection refused", "connection closed before message completed"), not
+    /// reqwest's generic "error sending request".
+    fn why(&self) -> String {
+        match self {
+            ClientError::Transport(e) if e.is_timeout() => "timed out".to_owned(),
+            ClientError::Transport(e) => {
+                let mut cause: &dyn std::error::Error = e;
+                while let Some(inner) = cause.source() {
+                    cause = inner;
+                }
+                cause.to_string()
+            }
+            ClientError::Refused { status, .. } => format!("{status} from a proxy"),
+            other => other.to_string(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -109,16 +158,20 @@ struct ErrorBody {
     message: String,
 }
 
-/// A client for one server and token.
+/// A client for the configured servers and token. Clones share the current
+/// server: once the action loop has moved on from a dead replica, the heartbeat goes
+/// to the new one too.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
-    base: String,
+    servers: ServerList,
+    /// Index into `servers` of the one calls start with.
+    current: Arc<AtomicUsize>,
     token: String,
 }
 
 impl Client {
-    /// A client for the configured server.
+    /// A client for the configured servers, starting with the first.
     pub fn new(config: &Config) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
@@ -127,54 +180,132 @@ impl Client {
             .build()?;
         Ok(Client {
             http,
-            base: config.server.clone(),
+            servers: config.servers.clone(),
+            current: Arc::new(AtomicUsize::new(0)),
             token: config.token.clone(),
         })
     }
 
-    /// Waits up to `wait` for the next approved action of this machine.
-    pub async fn next_action(&self, wait: Duration) -> Result<Option<Claim>, ClientError> {
-        let response = self
-            .http
-            .get(format!("{}/agent/v1/actions/next", self.base))
-            .query(&[("wait", wait.as_secs())])
-            .bearer_auth(&self.token)
-            .timeout(wait + REQUEST_TIMEOUT)
-            .send()
-            .await?;
-        match response.status() {
-            StatusCode::NO_CONTENT => Ok(None),
-            s if s.is_success() => Ok(Some(parse_claim(&read_capped(response).await?)?)),
-            _ => Err(Self::refused(response).await),
+    /// The server calls go to first.
+    pub fn current_server(&self) -> &str {
+        let servers = self.servers.as_slice();
+        servers[self.current.load(Ordering::Acquire) % servers.len()].as_str()
+    }
+
+    /// Sends the request `request` builds for a base URL to the current server, and
+    /// on a failover reason ([`ClientError::is_failover`]) to the next ones in turn,
+    /// once around the list; `read` turns an answer into the call's outcome, so an
+    /// answer cut off halfway also moves on. The server that answered becomes
+    /// current. With every server down, the last one's error (the caller backs off).
+    async fn call<T, F>(
+        &self,
+        request: impl Fn(&str) -> reqwest::RequestBuilder,
+        read: impl Fn(reqwest::Response) -> F,
+    ) -> Result<T, ClientError>
+    where
+        F: Future<Output = Result<T, ClientError>>,
+    {
+        let servers = self.servers.as_slice();
+        let start = self.current.load(Ordering::Acquire) % servers.len();
+        let mut failed: Vec<(usize, ClientError)> = Vec::new();
+        loop {
+            let at = (start + failed.len()) % servers.len();
+            let outcome = match request(servers[at].as_str()).send().await {
+                Ok(response) => read(response).await,
+                Err(e) => Err(ClientError::Transport(e)),
+            };
+            match outcome {
+                Err(e) if e.is_failover() && failed.len() + 1 < servers.len() => {
+                    failed.push((at, e));
+                }
+                // An answer, or the last server down too.
+                outcome => {
+                    if at != start && !outcome.as_ref().is_err_and(ClientError::is_failover) {
+                        self.switch(start, at, &failed);
+                    }
+                    return outcome;
+                }
+            }
         }
     }
 
-    /// Reports how action `id` ended. A repeat is harmless: the server ignores it.
-    pub async fn report_result(&self, id: i64, result: &ActionResult) -> Result<(), ClientError> {
-        let response = self
-            .http
-            .post(format!("{}/agent/v1/actions/{id}/result", self.base))
-            .bearer_auth(&self.token)
-            .json(result)
-            .send()
-            .await?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(Self::refused(response).await)
+    /// Makes `to` current unless another call already moved on from `from`, and
+    /// says so once.
+    fn switch(&self, from: usize, to: usize, failed: &[(usize, ClientError)]) {
+        if self
+            .current
+            .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
         }
+        let servers = self.servers.as_slice();
+        let mut why = String::new();
+        for (i, (at, e)) in failed.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "; " };
+            let _ = write!(why, "{sep}{}: {}", servers[*at], e.why());
+        }
+        tracing::warn!(
+            from = %servers[from],
+            to = %servers[to],
+            %why,
+            "server not answering; moved to the next one, which answers calls from now on"
+        );
+    }
+
+    /// Waits up to `wait` for the next approved action of this machine.
+    pub async fn next_action(&self, wait: Duration) -> Result<Option<Claim>, ClientError> {
+        self.call(
+            |base| {
+                self.http
+                    .get(format!("{base}/agent/v1/actions/next"))
+                    .query(&[("wait", wait.as_secs())])
+                    .bearer_auth(&self.token)
+                    .timeout(wait + REQUEST_TIMEOUT)
+            },
+            |response| async move {
+                match response.status() {
+                    StatusCode::NO_CONTENT => Ok(None),
+                    s if s.is_success() => Ok(Some(parse_claim(&read_capped(response).await?)?)),
+                    _ => Err(Self::refused(response).await),
+                }
+            },
+        )
+        .await
+    }
+
+    /// Reports how action `id` ended. A repeat is harmless: the server ignores it,
+    /// whichever replica it reaches.
+    pub async fn report_result(&self, id: i64, result: &ActionResult) -> Result<(), ClientError> {
+        self.call(
+            |base| {
+                self.http
+                    .post(format!("{base}/agent/v1/actions/{id}/result"))
+                    .bearer_auth(&self.token)
+                    .json(result)
+            },
+            Self::acknowledged,
+        )
+        .await
     }
 
     /// Tells the server that action `id` still runs, which extends its lease, with
     /// the output printed since the last call.
     pub async fn progress(&self, id: i64, output: &Progress) -> Result<(), ClientError> {
-        let response = self
-            .http
-            .post(format!("{}/agent/v1/actions/{id}/progress", self.base))
-            .bearer_auth(&self.token)
-            .json(output)
-            .send()
-            .await?;
+        self.call(
+            |base| {
+                self.http
+                    .post(format!("{base}/agent/v1/actions/{id}/progress"))
+                    .bearer_auth(&self.token)
+                    .json(output)
+            },
+            Self::acknowledged,
+        )
+        .await
+    }
+
+    /// Any 2xx, its body unread; otherwise the refusal.
+    async fn acknowledged(response: reqwest::Response) -> Result<(), ClientError> {
         if response.status().is_success() {
             Ok(())
         } else {
@@ -197,17 +328,21 @@ impl Client {
 
     /// Sends a heartbeat.
     pub async fn heartbeat(&self, hb: &Heartbeat) -> Result<HeartbeatAck, ClientError> {
-        let response = self
-            .http
-            .post(format!("{}/agent/v1/heartbeat", self.base))
-            .bearer_auth(&self.token)
-            .json(hb)
-            .send()
-            .await?;
-        if response.status().is_success() {
-            read_json(response).await
-        } else {
-            Err(Self::refused(response).await)
-        }
+        self.call(
+            |base| {
+                self.http
+                    .post(format!("{base}/agent/v1/heartbeat"))
+                    .bearer_auth(&self.token)
+                    .json(hb)
+            },
+            |response| async move {
+                if response.status().is_success() {
+                    read_json(response).await
+                } else {
+                    Err(Self::refused(response).await)
+                }
+            },
+        )
+        .await
     }
 }

@@ -4,6 +4,12 @@
 //! `allowed_units`. The token comes from a file (`--token-file`, `token_file`) or the
 //! config file; `--token` still works but puts it in argv, which every local user can
 //! read, so it is deprecated.
+//!
+//! The server may be a list (several replicas on one database): `--server` repeated
+//! or comma-separated, the same in `HOMELAB_SERVER`, a string or an array in the
+//! file; [`ServerList`] parses them all the same way.
+
+mod servers;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -15,6 +21,9 @@ use serde::Deserialize;
 
 use crate::units::UnitGlob;
 
+use servers::FileServers;
+pub use servers::{MAX_SERVERS, ServerList, ServerListError, ServerUrl, UrlProblem};
+
 /// homelab-agent: reports this machine's health and pending apt updates to
 /// homelab-cmd and runs the actions its admin approved.
 #[derive(Debug, Default, Parser)]
@@ -24,9 +33,12 @@ pub struct Args {
     #[arg(long, env = "HOMELAB_AGENT_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// The homelab-cmd server, e.g. `http://homelab.lan:3000`.
-    #[arg(long, env = "HOMELAB_SERVER")]
-    pub server: Option<String>,
+    /// The homelab-cmd server, e.g. `http://homelab.lan:3000`. For several replicas
+    /// repeat the flag or separate URLs with commas (at most 16; no `user:password@`):
+    /// the agent sticks to one while it answers and moves to the next when it stops
+    /// answering.
+    #[arg(long, env = "HOMELAB_SERVER", value_name = "URL[,URL...]")]
+    pub server: Vec<String>,
 
     /// A file holding this machine's agent token (mode 0600), shown once when the
     /// server was added.
@@ -52,7 +64,8 @@ pub struct Args {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
-    server: Option<String>,
+    /// One URL, a comma-separated list, or an array of URLs.
+    server: Option<FileServers>,
     token: Option<String>,
     token_file: Option<PathBuf>,
     heartbeat_interval: Option<u64>,
@@ -75,8 +88,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("{0} is required (flag, environment variable or config file)")]
     Missing(&'static str),
-    #[error("server URL `{0}` must start with http:// or https://")]
-    BadServerUrl(String),
+    #[error(transparent)]
+    Servers(ServerListError),
     #[error("the token must be printable ASCII without spaces")]
     BadToken,
     #[error("cannot read token file {path}: {source}")]
@@ -95,8 +108,8 @@ pub enum ConfigError {
 /// The settings the agent runs with, all checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// The server's base URL, without a trailing slash.
-    pub server: String,
+    /// The servers' base URLs, in the order they are tried.
+    pub servers: ServerList,
     pub token: String,
     pub heartbeat_interval: Duration,
     pub state_dir: PathBuf,
@@ -120,14 +133,17 @@ impl Config {
 
     fn merge(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
         let token = Self::token(&args, &file)?;
-        let server = args
-            .server
-            .or(file.server)
-            .ok_or(ConfigError::Missing("--server"))?;
-        let server = server.trim().trim_end_matches('/').to_owned();
-        if !(server.starts_with("http://") || server.starts_with("https://")) {
-            return Err(ConfigError::BadServerUrl(server));
-        }
+        // The flag (or its variable) replaces the file's list, never adds to it.
+        let entries = if args.server.is_empty() {
+            file.server.unwrap_or_default().0
+        } else {
+            args.server
+        };
+        let servers =
+            ServerList::parse(entries.iter().map(String::as_str)).map_err(|e| match e {
+                ServerListError::Empty => ConfigError::Missing("--server"),
+                e => ConfigError::Servers(e),
+            })?;
         let token = token.trim().to_owned();
         if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ConfigError::BadToken);
@@ -140,7 +156,7 @@ impl Config {
             return Err(ConfigError::BadInterval(interval));
         }
         Ok(Config {
-            server,
+            servers,
             token,
             heartbeat_interval: Duration::from_secs(interval),
             state_dir: args
@@ -225,7 +241,7 @@ mod tests {
 
     fn args(server: Option<&str>, token: Option<&str>) -> Args {
         Args {
-            server: server.map(str::to_owned),
+            server: server.into_iter().map(str::to_owned).collect(),
             token: token.map(str::to_owned),
             ..Args::default()
         }
@@ -234,7 +250,7 @@ mod tests {
     #[test]
     fn flags_alone_give_a_config_with_defaults() {
         let config = Config::load(args(Some("http://cmd.lan:3000/"), Some("hca_x"))).unwrap();
-        assert_eq!(config.server, "http://cmd.lan:3000");
+        assert_eq!(config.servers.to_string(), "http://cmd.lan:3000");
         assert_eq!(config.heartbeat_interval, Duration::from_secs(60));
         assert_eq!(config.state_dir, PathBuf::from("/var/lib/homelab-agent"));
         assert_eq!(config.allowed_actions, all_actions());
@@ -261,7 +277,7 @@ allowed_actions = ["apt_update", "restart_service"]
         let mut a = args(Some("https://from-flag"), None);
         a.config = Some(path);
         let config = Config::load(a).unwrap();
-        assert_eq!(config.server, "https://from-flag");
+        assert_eq!(config.servers.to_string(), "https://from-flag");
         assert_eq!(config.token, "hca_file");
         assert_eq!(config.heartbeat_interval, Duration::from_secs(5));
         assert_eq!(
@@ -324,7 +340,7 @@ mod token_and_unit_tests {
         std::fs::write(&path, body).unwrap();
         Args {
             config: Some(path),
-            server: Some("http://x".into()),
+            server: vec!["http://x".into()],
             ..Args::default()
         }
     }
@@ -341,7 +357,7 @@ mod token_and_unit_tests {
         let dir = tempfile::tempdir().unwrap();
         let path = token_file(dir.path(), 0o600);
         let by_flag = Args {
-            server: Some("http://x".into()),
+            server: vec!["http://x".into()],
             token_file: Some(path.clone()),
             ..Args::default()
         };
@@ -358,7 +374,7 @@ mod token_and_unit_tests {
         let dir = tempfile::tempdir().unwrap();
         let path = token_file(dir.path(), 0o644);
         let err = Config::load(Args {
-            server: Some("http://x".into()),
+            server: vec!["http://x".into()],
             token_file: Some(path),
             ..Args::default()
         })
@@ -369,7 +385,7 @@ mod token_and_unit_tests {
             "{err}"
         );
         let missing = Config::load(Args {
-            server: Some("http://x".into()),
+            server: vec!["http://x".into()],
             token_file: Some(dir.path().join("nope")),
             ..Args::default()
         })
@@ -419,7 +435,7 @@ mod example_tests {
             ..Args::default()
         })
         .unwrap();
-        assert_eq!(config.server, "http://homelab.lan:3000");
+        assert_eq!(config.servers.to_string(), "http://homelab.lan:3000");
         assert_eq!(
             config.allowed_actions,
             ActionType::ALL.iter().copied().collect()
@@ -428,5 +444,133 @@ mod example_tests {
             config.allowed_units, None,
             "the example lists globs commented out"
         );
+    }
+}
+
+#[cfg(test)]
+mod server_list_tests {
+    use super::*;
+
+    fn from_argv(argv: &[&str]) -> Result<Config, ConfigError> {
+        let args = Args::try_parse_from(
+            ["homelab-agent", "--token", "t"]
+                .iter()
+                .chain(argv)
+                .copied(),
+        )
+        .unwrap();
+        Config::merge(args, FileConfig::default())
+    }
+
+    fn from_file(body: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(&path, format!("token = \"t\"\n{body}")).unwrap();
+        Config::load(Args {
+            config: Some(path),
+            ..Args::default()
+        })
+    }
+
+    #[test]
+    fn the_flag_may_be_repeated_and_hold_comma_separated_lists() {
+        let config = from_argv(&[
+            "--server",
+            "http://a:3000/, http://b:3000",
+            "--server",
+            "https://c",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.servers.to_string(),
+            "http://a:3000,http://b:3000,https://c"
+        );
+        let one = from_argv(&["--server", "http://a:3000/"]).unwrap();
+        assert_eq!(one.servers.as_slice().len(), 1);
+        assert_eq!(one.servers.as_slice()[0].as_str(), "http://a:3000");
+    }
+
+    #[test]
+    fn the_file_takes_a_string_a_comma_list_or_an_array() {
+        for (body, expected) in [
+            ("server = \"http://a/\"", "http://a"),
+            ("server = \"http://a, http://b\"", "http://a,http://b"),
+            (
+                "server = [\"http://a\", \"https://b:8443/\"]",
+                "http://a,https://b:8443",
+            ),
+        ] {
+            let config = from_file(body).unwrap();
+            assert_eq!(config.servers.to_string(), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_flag_replaces_the_files_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(
+            &path,
+            "token = \"t\"\nserver = [\"http://a\", \"http://b\"]",
+        )
+        .unwrap();
+        let config = Config::load(Args {
+            config: Some(path),
+            server: vec!["http://c".into()],
+            ..Args::default()
+        })
+        .unwrap();
+        assert_eq!(config.servers.to_string(), "http://c");
+    }
+
+    #[test]
+    fn worst_values_are_refused_with_a_message_naming_the_entry() {
+        let flag_cases: [(&[&str], &str); 8] = [
+            (&["--server", ""], "--server is required"),
+            (&["--server", " , "], "--server is required"),
+            (&["--server", "http://a,,http://b"], "entry 2 of 3 is empty"),
+            (
+                &["--server", "http://a", "--server", "ftp://b"],
+                "`ftp://b` must start with http://",
+            ),
+            (
+                &["--server", "http://a,gopher://b"],
+                "`gopher://b` must start with http://",
+            ),
+            (&["--server", "http://a,http://a/"], "listed twice"),
+            (
+                &["--server", "http://root:hunter2@hub"],
+                "`http://***@hub` holds a user name or password",
+            ),
+            (&["--server", "http://a b"], "is not a valid URL"),
+        ];
+        for (argv, expected) in flag_cases {
+            let err = from_argv(argv).unwrap_err().to_string();
+            assert!(err.contains(expected), "{argv:?}: {err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        let thousand: Vec<String> = (0..1000).map(|i| format!("\"http://r{i}\"")).collect();
+        let file_cases = [
+            ("server = []", "--server is required".to_owned()),
+            ("server = \"\"", "--server is required".to_owned()),
+            (
+                "server = [\"http://a\", \"\"]",
+                "entry 2 of 2 is empty".to_owned(),
+            ),
+            (
+                &*format!("server = [{}]", thousand.join(",")),
+                format!("1000 server URLs given; at most {MAX_SERVERS}"),
+            ),
+            ("server = 3", "a URL or an array of URLs".to_owned()),
+            ("server = [3]", "expected a string".to_owned()),
+        ];
+        for (body, expected) in file_cases {
+            let err = from_file(body).unwrap_err().to_string();
+            assert!(
+                err.contains(&expected),
+                "{}: {err}",
+                &body[..body.len().min(40)]
+            );
+        }
     }
 }

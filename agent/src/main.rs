@@ -42,7 +42,7 @@ async fn main() -> ExitCode {
     };
     let mut allowed: Vec<_> = config.allowed_actions.iter().map(|t| t.as_str()).collect();
     allowed.sort_unstable();
-    tracing::info!(server = %config.server, allowed = allowed.join(","), "homelab-agent starting");
+    tracing::info!(servers = %config.servers, allowed = allowed.join(","), "homelab-agent starting");
 
     let rescan = std::sync::Arc::new(tokio::sync::Notify::new());
     let beats = tokio::spawn(

@@ -142,6 +142,39 @@ fn a_bad_configuration_stops_the_agent_with_a_clear_message() {
 }
 
 #[test]
+fn several_servers_with_a_bad_entry_stop_the_agent_naming_it_and_no_password() {
+    let cases: [(&[&str], Option<&str>, &str); 3] = [
+        (
+            &["--server", "http://a", "--server", "ftp://b"],
+            None,
+            "`ftp://b` must start with http://",
+        ),
+        (&[], Some("http://a,,http://b"), "entry 2 of 3 is empty"),
+        (
+            &["--server", "http://a,http://ops:hunter2@b"],
+            None,
+            "`http://***@b` holds a user name or password",
+        ),
+    ];
+    for (argv, env, expected) in cases {
+        let mut agent = Command::new(env!("CARGO_BIN_EXE_homelab-agent"));
+        agent
+            .args(argv)
+            .args(["--token", "t"])
+            .env_remove("HOMELAB_TOKEN");
+        match env {
+            Some(list) => agent.env("HOMELAB_SERVER", list),
+            None => agent.env_remove("HOMELAB_SERVER"),
+        };
+        let out = agent.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{argv:?} {env:?}");
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(log.contains(expected), "{log}");
+        assert!(!log.contains("hunter2"), "{log}");
+    }
+}
+
+#[test]
 fn help_describes_every_flag() {
     let out = Command::new(env!("CARGO_BIN_EXE_homelab-agent"))
         .arg("--help")
@@ -158,4 +191,8 @@ fn help_describes_every_flag() {
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }
+    assert!(
+        help.contains("--server <URL[,URL...]>") && help.contains("several replicas"),
+        "--help says --server takes a list: {help}"
+    );
 }

@@ -1,17 +1,27 @@
 //! A tiny HTTP/1.1 server for the agent's tests: one request per connection, answers
-//! from a closure, every request recorded in order.
+//! from a closure, every request recorded in order. It can be stopped like a replica
+//! that goes away (its port then refuses connections, and connections in flight are
+//! dropped), and started again on the same port.
 
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Orders requests across every test server of a test binary.
+static NEXT_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    /// When it arrived, relative to the requests of every other test server.
+    pub seq: u64,
     pub method: String,
     pub path: String,
     pub body: String,
@@ -26,34 +36,68 @@ pub enum Answer {
     Endless { total: u64, with_length: bool },
     /// 204 after a pause, like an idle long-poll (so the agent does not spin).
     NoContent,
+    /// No answer at all: a long-poll still waiting when the server stops.
+    Hold,
 }
 
 /// A running test server.
 pub struct TestServer {
     pub url: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// The address, for starting again on the same port.
+    pub addr: std::net::SocketAddr,
+    accept: JoinHandle<()>,
+    stop: watch::Sender<bool>,
 }
 
 impl TestServer {
     /// Starts a server answering with `answer`.
     pub async fn start(answer: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        Self::start_at("127.0.0.1:0", answer).await
+    }
+
+    /// Starts a server on `addr` (the port of a stopped one: a replica coming back).
+    pub async fn start_at(
+        addr: &str,
+        answer: impl Fn(&Seen) -> Answer + Send + Sync + 'static,
+    ) -> TestServer {
+        let listener = TcpListener::bind(addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let url = format!("http://{addr}");
         let seen = Arc::new(Mutex::new(Vec::new()));
         let answer = Arc::new(answer);
         let log = seen.clone();
-        tokio::spawn(async move {
+        let (stop, stopped) = watch::channel(false);
+        let accept = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (answer, log) = (answer.clone(), log.clone());
+                let (answer, log, mut stopped) = (answer.clone(), log.clone(), stopped.clone());
                 tokio::spawn(async move {
-                    let _ = serve(stream, &*answer, &log).await;
+                    // Stopping drops the stream: the client sees the connection close.
+                    tokio::select! {
+                        _ = serve(stream, &*answer, &log) => {}
+                        _ = stopped.wait_for(|s| *s) => {}
+                    }
                 });
             }
         });
-        TestServer { url, seen }
+        TestServer {
+            url,
+            seen,
+            addr,
+            accept,
+            stop,
+        }
+    }
+
+    /// Stops like a replica that goes away: connections in flight are dropped and,
+    /// once this returns, new ones are refused (the listener is closed).
+    pub async fn stop(&mut self) {
+        let _ = self.stop.send(true);
+        self.accept.abort();
+        let _ = (&mut self.accept).await;
     }
 
     /// The requests so far whose path contains `part`.
@@ -115,7 +159,13 @@ async fn serve(
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = String::from_utf8_lossy(&buf[head_end..]).into_owned();
-    let request = Seen { method, path, body };
+    let seq = NEXT_SEQ.fetch_add(1, Ordering::SeqCst);
+    let request = Seen {
+        seq,
+        method,
+        path,
+        body,
+    };
     log.lock().unwrap().push(request.clone());
     match answer(&request) {
         Answer::Body(status, body) => {
@@ -126,6 +176,7 @@ async fn serve(
             stream.write_all(head.as_bytes()).await?;
             stream.write_all(body.as_bytes()).await?;
         }
+        Answer::Hold => std::future::pending().await,
         Answer::NoContent => {
             tokio::time::sleep(Duration::from_millis(200)).await;
             stream
@@ -156,8 +207,13 @@ async fn serve(
 
 /// A valid config for a server at `url`.
 pub fn config(url: &str, state_dir: &std::path::Path) -> homelab_agent::config::Config {
+    config_for(&[url], state_dir)
+}
+
+/// A valid config for servers at `urls`, tried in that order.
+pub fn config_for(urls: &[&str], state_dir: &std::path::Path) -> homelab_agent::config::Config {
     homelab_agent::config::Config {
-        server: url.to_owned(),
+        servers: homelab_agent::config::ServerList::parse(urls.iter().copied()).unwrap(),
         token: "hca_test".to_owned(),
         heartbeat_interval: Duration::from_secs(60),
         state_dir: state_dir.to_owned(),
@@ -185,9 +241,19 @@ pub fn action_loop(
     path: &std::path::Path,
     progress_every: Duration,
 ) -> homelab_agent::actions::ActionLoop {
-    let config = config(url, state_dir);
+    let client = homelab_agent::client::Client::new(&config(url, state_dir)).unwrap();
+    action_loop_with(client, state_dir, path, progress_every)
+}
+
+/// An action loop using `client` (whose clones share its current server).
+pub fn action_loop_with(
+    client: homelab_agent::client::Client,
+    state_dir: &std::path::Path,
+    path: &std::path::Path,
+    progress_every: Duration,
+) -> homelab_agent::actions::ActionLoop {
     homelab_agent::actions::ActionLoop {
-        client: homelab_agent::client::Client::new(&config).unwrap(),
+        client,
         state: homelab_agent::state::State::open(state_dir).unwrap(),
         local: homelab_agent::whitelist::Local::everything(),
         apt: homelab_agent::executor::AptSettings {
@@ -206,4 +272,55 @@ pub fn apt_update(id: i64) -> String {
     format!(
         r#"{{"id": {id}, "action_type": "apt_update", "argv": ["apt-get", "update"], "timeout_s": 60}}"#
     )
+}
+
+/// Log lines written while the guard lives, on this thread (a current-thread
+/// runtime runs every task of the test here).
+pub struct Logs {
+    buf: Arc<Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl Logs {
+    /// Starts capturing at level `warn` and above.
+    pub fn capture() -> Logs {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = LogWriter(buf.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        Logs {
+            buf,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buf.lock().unwrap()).into_owned()
+    }
+
+    /// The lines that contain `part`.
+    pub fn lines_with(&self, part: &str) -> Vec<String> {
+        self.text()
+            .lines()
+            .filter(|l| l.contains(part))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+#[derive(Clone)]
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
