@@ -89,6 +89,8 @@ impl Backend {
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
+    /// The URL it was opened with (PostgreSQL's listener opens its own connection).
+    url: Arc<str>,
     /// SQLite has one writer at a time: writers queue here, in order, rather than
     /// spin in its busy handler (which starves some of them until they fail).
     write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
@@ -157,6 +159,7 @@ impl Database {
         Ok(Database {
             pool,
             backend,
+            url: url.as_str().into(),
             write_turn: sqlite.then(Arc::default),
         })
     }
@@ -164,6 +167,11 @@ impl Database {
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The URL it was opened with (it may hold a password: never log it as is).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Runs `work` in one transaction and commits it when `work` succeeds (an error

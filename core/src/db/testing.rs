@@ -17,7 +17,7 @@ pub const BACKEND_VAR: &str = "HOMELAB_TEST_BACKEND";
 
 /// What keeps a fresh database alive: its directory (SQLite). A PostgreSQL test
 /// database lives as long as the throw-away cluster.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Guard {
     _dir: Option<tempfile::TempDir>,
 }

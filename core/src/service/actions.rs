@@ -152,7 +152,7 @@ impl Service {
         tracing::info!(action = %id, server = %server, r#type = %action_type, by = actor,
             approved = approved_by.is_some(), "action created");
         if approved_by.is_some() {
-            self.dispatcher.ring(server);
+            self.wake(server);
         }
         self.publish(LiveEvent::Action {
             id,
@@ -240,7 +240,7 @@ impl Service {
     pub async fn approve(&self, id: ActionId, actor: &str) -> Result<Action, Error> {
         let action = self.operate(id, Operation::Approve, actor, None).await?;
         if action.status == ActionStatus::Approved {
-            self.dispatcher.ring(&action.server_id);
+            self.wake(&action.server_id);
         }
         Ok(action)
     }

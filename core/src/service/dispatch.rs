@@ -49,4 +49,18 @@ impl Dispatcher {
     pub fn ring(&self, server: &ServerId) {
         self.bell(server).notify_waiters();
     }
+
+    /// Wakes every waiting agent (after wake-ups may have been missed).
+    pub fn ring_all(&self) {
+        let bells: Vec<Arc<Notify>> = self
+            .bells
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for bell in bells {
+            bell.notify_waiters();
+        }
+    }
 }

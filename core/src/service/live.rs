@@ -57,8 +57,17 @@ impl Service {
         LiveReceiver(self.live.sender.subscribe())
     }
 
-    /// Announces a change. Nobody listening is fine.
+    /// Announces a change, here and to the other replicas. Nobody listening is fine.
     pub(super) fn publish(&self, event: LiveEvent) {
+        self.fan_out(super::fanout::Note::Live {
+            event: event.clone(),
+        });
+        self.publish_here(event);
+    }
+
+    /// Announces a change to this process's pages only (what every replica finds
+    /// out by itself, or heard from another).
+    pub(super) fn publish_here(&self, event: LiveEvent) {
         let _ = self.live.sender.send(event);
     }
 
@@ -73,7 +82,8 @@ impl Service {
             let went_offline = s.status == ServerStatus::Offline
                 && seen.0.get(&s.id).is_some_and(|&was| was != s.status);
             if went_offline {
-                self.publish(LiveEvent::Server {
+                // Every replica's presence job sees it: announced here only.
+                self.publish_here(LiveEvent::Server {
                     server: s.id.clone(),
                 });
             }

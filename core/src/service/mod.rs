@@ -8,6 +8,7 @@ mod actions;
 #[cfg(test)]
 mod cancellation_tests;
 mod dispatch;
+mod fanout;
 mod inventory;
 mod live;
 #[cfg(test)]
@@ -41,6 +42,8 @@ pub struct Service {
     timeouts: std::sync::Arc<homelab_protocol::Timeouts>,
     clock: std::sync::Arc<dyn Clock>,
     live: std::sync::Arc<live::LiveHub>,
+    /// This process, in the notes replicas send each other.
+    origin: u64,
 }
 
 impl Service {
@@ -54,6 +57,7 @@ impl Service {
             timeouts: std::sync::Arc::default(),
             clock: std::sync::Arc::new(SystemClock),
             live: std::sync::Arc::default(),
+            origin: rand::random(),
         }
     }
 
@@ -223,7 +227,7 @@ impl Service {
             .ok_or_else(|| Error::NotFound(format!("no server with id `{id}`")))?;
         tracing::warn!(server = %id, by = actor, cancelled, "server removed");
         // A long-polling agent of this server has nothing left to claim.
-        self.dispatcher.ring(id);
+        self.wake(id);
         self.publish(homelab_protocol::LiveEvent::Server { server: id.clone() });
         Ok(())
     }

@@ -139,10 +139,33 @@ pub async fn spawn_app_with_onboarding(onboarding: OnboardingArgs) -> TestApp {
     spawn_app_with(60, onboarding, |_| ()).await
 }
 
+/// A replica: the real server on the existing database at `database_url` (other
+/// replicas may serve it too), agents told to beat every `heartbeat_interval`
+/// seconds.
+pub async fn spawn_replica(database_url: &str, heartbeat_interval: u32) -> TestApp {
+    start_app(
+        heartbeat_interval,
+        OnboardingArgs::default(),
+        |_| (),
+        Some(database_url.to_owned()),
+    )
+    .await
+}
+
 async fn spawn_app_with(
     heartbeat_interval: u32,
     onboarding: OnboardingArgs,
     make_site: impl FnOnce(&std::path::Path),
+) -> TestApp {
+    start_app(heartbeat_interval, onboarding, make_site, None).await
+}
+
+/// Starts the server on `database_url`, or on a fresh database of the run's backend.
+async fn start_app(
+    heartbeat_interval: u32,
+    onboarding: OnboardingArgs,
+    make_site: impl FnOnce(&std::path::Path),
+    database_url: Option<String>,
 ) -> TestApp {
     // The server's warnings and errors, shown with a failing test's output.
     let _ = tracing_subscriber::fmt()
@@ -152,8 +175,17 @@ async fn spawn_app_with(
     let dir = tempfile::tempdir().expect("temporary directory");
     std::fs::create_dir(dir.path().join("site")).expect("site folder");
     make_site(&dir.path().join("site"));
+    // A replica's API token needs a name of its own: names are unique.
+    let token_name = if database_url.is_some() {
+        "tests-replica"
+    } else {
+        "tests"
+    };
     // SQLite, or PostgreSQL when the run says so (HOMELAB_TEST_BACKEND=postgres).
-    let (database_url, db_guard) = homelab_core::db::testing::fresh_url().await;
+    let (database_url, db_guard) = match database_url {
+        Some(url) => (url, homelab_core::db::testing::Guard::default()),
+        None => homelab_core::db::testing::fresh_url().await,
+    };
     let args = ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
         database: DatabaseArgs {
@@ -176,11 +208,22 @@ async fn spawn_app_with(
     }));
     let db = Database::connect(&database_url).await.expect("second pool");
     let service = Service::new(db.clone(), args.heartbeat_interval());
-    let api_token = service.create_api_token("tests").await.expect("API token");
-    service
-        .set_user_password(TEST_USER, TEST_PASSWORD)
+    let token_name = match token_name {
+        "tests" => token_name.to_owned(),
+        replica => format!("{replica}-{}", addr.port()),
+    };
+    let api_token = service
+        .create_api_token(&token_name)
         .await
-        .expect("test account");
+        .expect("API token");
+    // Setting a password ends the user's sessions: a second replica keeps the
+    // account the first one made.
+    if service.login(TEST_USER, TEST_PASSWORD).await.is_err() {
+        service
+            .set_user_password(TEST_USER, TEST_PASSWORD)
+            .await
+            .expect("test account");
+    }
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

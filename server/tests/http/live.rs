@@ -8,14 +8,14 @@ use serde_json::{Value, json};
 use crate::helpers::spawn_app;
 
 /// Reads a server-sent event stream one event at a time.
-struct Events {
-    response: reqwest::Response,
-    buffer: String,
+pub(crate) struct Events {
+    pub(crate) response: reqwest::Response,
+    pub(crate) buffer: String,
 }
 
 impl Events {
     /// The next event's `(name, data)`; keep-alive comments are skipped.
-    async fn next(&mut self) -> Option<(String, String)> {
+    pub(crate) async fn next(&mut self) -> Option<(String, String)> {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
@@ -42,7 +42,7 @@ impl Events {
     }
 
     /// The next change, as JSON.
-    async fn change(&mut self) -> Value {
+    pub(crate) async fn change(&mut self) -> Value {
         let (name, data) = self.next().await.expect("the stream is open");
         assert_eq!(name, "message", "{data}");
         serde_json::from_str(&data).unwrap()

@@ -39,12 +39,12 @@ fn agent_binary() -> PathBuf {
 }
 
 /// A fresh sandbox host: a Debian root with the known pending updates.
-struct Sandbox {
+pub(crate) struct Sandbox {
     dir: tempfile::TempDir,
 }
 
 impl Sandbox {
-    async fn new() -> Sandbox {
+    pub(crate) async fn new() -> Sandbox {
         assert!(
             running_as_root(),
             "the sandbox tests need root (chroot); run the suite as root"
@@ -88,6 +88,12 @@ impl Sandbox {
     /// Starts the real agent inside the root; it stops when the handle is dropped.
     /// apt waits one second for the dpkg lock per attempt, to keep lock tests short.
     fn start_agent(&self, app: &TestApp, token: &str) -> Child {
+        self.start_agent_on(&app.base, token)
+    }
+
+    /// Starts the real agent inside the root, given its `--server` (one URL, or a
+    /// comma-separated list of replicas).
+    pub(crate) fn start_agent_on(&self, servers: &str, token: &str) -> Child {
         std::fs::write(
             self.root().join("etc/homelab-agent.toml"),
             "apt_lock_wait = 1\n",
@@ -98,7 +104,7 @@ impl Sandbox {
             .args([
                 "/usr/local/bin/homelab-agent",
                 "--server",
-                &app.base,
+                servers,
                 "--token",
                 token,
             ])
@@ -230,7 +236,7 @@ async fn queue(app: &TestApp, action_type: &str, parameters: Value) -> Value {
 }
 
 /// Polls an action until it has finished (or fails after 120 s).
-async fn finished(app: &TestApp, id: &Value) -> Value {
+pub(crate) async fn finished(app: &TestApp, id: &Value) -> Value {
     for _ in 0..240 {
         let (_, action) = app.api_get(&format!("/api/v1/actions/{id}")).await;
         if matches!(action["status"].as_str(), Some("completed" | "failed")) {
