@@ -668,6 +668,43 @@ mod tests {
         assert_eq!(lost.lease_lost_at_ms, Some(clock.now()));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_replicas_expiring_leases_at_once_fail_each_action_once() {
+        // Every replica runs the lease job: the database's atomic update decides
+        // which one fails a given action, so each is failed (and announced) once.
+        let (url, _guard) = crate::db::testing::fresh_url().await;
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::at(
+            homelab_protocol::Millis::new(1_000_000),
+        ));
+        let replica = |db| Service::new(db, Duration::from_secs(60)).with_clock(clock.clone());
+        let a = replica(crate::db::Database::connect(&url).await.unwrap());
+        let b = replica(crate::db::Database::connect(&url).await.unwrap());
+        for n in 0..8 {
+            let id = ServerId::parse(format!("m-{n}")).unwrap();
+            let added = a
+                .add_server(
+                    id.clone(),
+                    homelab_protocol::ServerName::parse("M").unwrap(),
+                )
+                .await
+                .unwrap();
+            let spec = ActionSpec::parse(homelab_protocol::ActionType::AptUpdate, None).unwrap();
+            a.create_action(&id, spec, "alice").await.unwrap();
+            b.next_action(&id, &added.agent_token, Duration::ZERO)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        clock.advance(24 * 3600 * 1000);
+        let (from_a, from_b) = tokio::join!(a.expire_leases(), b.expire_leases());
+        let (from_a, from_b) = (from_a.unwrap(), from_b.unwrap());
+        let mut all: Vec<_> = from_a.iter().chain(&from_b).copied().collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 8);
+        assert_eq!(from_a.len() + from_b.len(), 8, "{from_a:?} {from_b:?}");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 

@@ -1,12 +1,13 @@
-//! History pages at a million actions: every filter, first and deep pages.
-//! `cargo bench -p homelab-server --bench history` (see docs/BENCHMARKS.md).
+//! History pages at a million actions: every filter, first and deep pages, on
+//! SQLite, or on PostgreSQL with `HOMELAB_TEST_BACKEND=postgres` (and a cluster in
+//! `HOMELAB_TEST_POSTGRES_URL`). See docs/BENCHMARKS.md for the commands.
 
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use homelab_core::db::Database;
+use homelab_core::service::Service;
 use homelab_protocol::{ActionStatus, ActionType, HistoryFilter as Filter, ServerId, ServerName};
-use homelab_server::db::Database;
-use homelab_server::service::Service;
 
 const ROWS: i64 = 1_000_000;
 const SERVERS: i64 = 20;
@@ -63,13 +64,11 @@ async fn seed(db: &Database, service: &Service) {
 
 fn history(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let (service, _db) = rt.block_on(async {
-        let db = Database::connect(&url).await.unwrap();
+    let (service, _db, _guard) = rt.block_on(async {
+        let (db, guard) = homelab_core::db::testing::fresh_db().await;
         let service = Service::new(db.clone(), Duration::from_secs(60));
         seed(&db, &service).await;
-        (service, db)
+        (service, db, guard)
     });
     let server = || Some(ServerId::parse("srv-7").unwrap());
     let deep = (ROWS / 2).to_string();
@@ -135,7 +134,8 @@ fn history(c: &mut Criterion) {
             None,
         ),
     ];
-    let mut group = c.benchmark_group("history page of 50 at 1M actions");
+    let backend = format!("{:?}", homelab_core::db::testing::backend());
+    let mut group = c.benchmark_group(format!("history page of 50 at 1M actions ({backend})"));
     group
         .sample_size(30)
         .measurement_time(Duration::from_secs(3));

@@ -1,0 +1,133 @@
+//! Writes per second through the service layer, the code every request runs:
+//! heartbeats (100 machines, a package list that changes every tenth beat) and
+//! action creation (restarts of distinct units), from 32 concurrent callers for 5 s
+//! each. On SQLite, or on PostgreSQL with `HOMELAB_TEST_BACKEND=postgres`. See
+//! docs/BENCHMARKS.md for the commands.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use homelab_core::service::Service;
+use homelab_protocol::{
+    ActionSpec, DebVersion, Heartbeat, Metrics, PackageName, PendingPackage, ServerId, ServerName,
+    UnitName,
+};
+
+const MACHINES: usize = 100;
+const CALLERS: usize = 32;
+const RUN: Duration = Duration::from_secs(5);
+
+fn heartbeat(round: u64) -> Heartbeat {
+    let packages = (0..20)
+        .map(|i| PendingPackage {
+            name: PackageName::parse(format!("pkg-{i}")).unwrap(),
+            current_version: DebVersion::parse("1.0-1").unwrap(),
+            // A new list every tenth beat: most beats store no package rows.
+            new_version: DebVersion::parse(format!("1.{}-1", round / 10)).unwrap(),
+            repository: "bookworm-updates".into(),
+            is_security: i % 5 == 0,
+            security_version: None,
+            held: false,
+            kept_back: false,
+        })
+        .collect();
+    Heartbeat {
+        agent_version: "bench".into(),
+        os: "Debian GNU/Linux 12 (bookworm)".into(),
+        hostname: None,
+        metrics: Metrics {
+            cpu_percent: 1.0,
+            memory_percent: 2.0,
+            disk_percent: 3.0,
+            load_1: 0.0,
+            load_5: 0.0,
+            load_15: 0.0,
+            uptime_s: 1,
+        },
+        reboot_required: false,
+        reboot_required_pkgs: Vec::new(),
+        packages: Some(packages),
+    }
+}
+
+/// Runs `call` from [`CALLERS`] tasks for [`RUN`]; calls per second.
+async fn per_second<F, Fut>(call: F) -> f64
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let call = Arc::new(call);
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let (call, done) = (call.clone(), done.clone());
+            tokio::spawn(async move {
+                while started.elapsed() < RUN {
+                    let n = done.fetch_add(1, Ordering::Relaxed);
+                    call(n).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let backend = homelab_core::db::testing::backend();
+        let (db, _guard) = homelab_core::db::testing::fresh_db().await;
+        let service = Service::new(db, Duration::from_secs(60));
+        let mut tokens = Vec::new();
+        for m in 0..MACHINES {
+            let added = service
+                .add_server(
+                    ServerId::parse(format!("m-{m}")).unwrap(),
+                    ServerName::parse(&format!("Machine {m}")).unwrap(),
+                )
+                .await
+                .unwrap();
+            tokens.push(added.agent_token);
+        }
+        let tokens = Arc::new(tokens);
+
+        let beats = {
+            let (service, tokens) = (service.clone(), tokens.clone());
+            per_second(move |n| {
+                let (service, tokens) = (service.clone(), tokens.clone());
+                async move {
+                    let token = &tokens[n as usize % MACHINES];
+                    service
+                        .heartbeat(token, heartbeat(n / MACHINES as u64))
+                        .await
+                        .unwrap();
+                }
+            })
+            .await
+        };
+        let creations = {
+            let service = service.clone();
+            per_second(move |n| {
+                let service = service.clone();
+                async move {
+                    let server = ServerId::parse(format!("m-{}", n as usize % MACHINES)).unwrap();
+                    let spec = ActionSpec::RestartService {
+                        unit: UnitName::parse(format!("bench-{n}")).unwrap(),
+                    };
+                    service.create_action(&server, spec, "bench").await.unwrap();
+                }
+            })
+            .await
+        };
+        println!(
+            "{backend:?}: {beats:.0} heartbeats/s, {creations:.0} actions created/s \
+             ({CALLERS} concurrent callers, {MACHINES} machines, {} s each)",
+            RUN.as_secs()
+        );
+    });
+}
