@@ -115,9 +115,12 @@ start_test_postgres() {
         --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     # A free port: the kernel picks one, the cluster takes it a moment later.
     port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-    # Durability off: the cluster lives for one test run.
+    # Durability off: the cluster lives for one test run (benchmarks keep it on with
+    # HOMELAB_TEST_POSTGRES_DURABLE=1, as a real installation would).
+    local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    [ "${HOMELAB_TEST_POSTGRES_DURABLE:-0}" = 1 ] && durability=""
     runuser -u postgres -- "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $durability -c max_connections=400" \
         start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     export HOMELAB_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
     PG_TEST_STOP="runuser -u postgres -- '$bin/pg_ctl' -D '$dir/data' -m immediate stop >/dev/null 2>&1; rm -rf '$dir'"

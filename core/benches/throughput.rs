@@ -20,16 +20,20 @@ const RUN: Duration = Duration::from_secs(5);
 
 fn heartbeat(round: u64) -> Heartbeat {
     let packages = (0..20)
-        .map(|i| PendingPackage {
-            name: PackageName::parse(format!("pkg-{i}")).unwrap(),
-            current_version: DebVersion::parse("1.0-1").unwrap(),
+        .map(|i| {
             // A new list every tenth beat: most beats store no package rows.
-            new_version: DebVersion::parse(format!("1.{}-1", round / 10)).unwrap(),
-            repository: "bookworm-updates".into(),
-            is_security: i % 5 == 0,
-            security_version: None,
-            held: false,
-            kept_back: false,
+            let new_version = DebVersion::parse(format!("1.{}-1", round / 10)).unwrap();
+            let is_security = i % 5 == 0;
+            PendingPackage {
+                name: PackageName::parse(format!("pkg-{i}")).unwrap(),
+                current_version: DebVersion::parse("1.0-1").unwrap(),
+                security_version: is_security.then(|| new_version.clone()),
+                new_version,
+                repository: "bookworm-updates".into(),
+                is_security,
+                held: false,
+                kept_back: false,
+            }
         })
         .collect();
     Heartbeat {

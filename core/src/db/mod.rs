@@ -12,6 +12,7 @@
 
 pub mod actions;
 pub mod api_tokens;
+pub mod login_attempts;
 pub mod packages;
 pub mod servers;
 pub mod sessions;

@@ -1,8 +1,7 @@
 //! API tokens and dashboard accounts.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::Error;
 use argon2::Block;
@@ -11,6 +10,7 @@ use tokio::sync::Semaphore;
 
 use super::Service;
 use crate::ResultExt as _;
+use crate::db::login_attempts::Attempts;
 use crate::db::{self, DbError};
 use crate::tokens;
 
@@ -37,23 +37,16 @@ const THROTTLE_FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
 /// once, so a flood of guesses for one name parks no requests.
 const THROTTLE_MAX_WAIT: Duration = Duration::from_secs(16);
 
-/// One name's record: attempts not (yet) followed by a success, and when the next
-/// attempt may start.
-#[derive(Debug, Clone, Copy)]
-struct Attempts {
-    count: u32,
-    next_start: Instant,
-    last: Instant,
-}
-
 /// The login slow-down and the bound on password hashing.
 ///
 /// Per user name: the first three attempts are free, then each must start at least
 /// 0.5, 1, 2, 4, then 8 seconds after the previous one. The slot is reserved before
 /// the password is checked, so parallel guesses queue one after another instead of
-/// all passing during the same wait. The table holds at most
-/// [`THROTTLE_CAPACITY`] names, forgets a name [`THROTTLE_FORGET_AFTER`] after
-/// its last attempt, and when full evicts the longest-idle name.
+/// all passing during the same wait. The records live in the database
+/// (`login_attempts`), each reservation one transaction holding the name's row, so
+/// guesses spread over several replicas queue the same way; the table holds at most
+/// [`THROTTLE_CAPACITY`] names, forgets a name [`THROTTLE_FORGET_AFTER`] after its
+/// last attempt, and when full evicts the longest-idle name.
 ///
 /// Argon2 needs 19 MiB and tens of milliseconds a check. Checks run on the
 /// blocking pool behind a semaphore sized to the cores (at most
@@ -62,7 +55,6 @@ struct Attempts {
 /// the blocking threads touched (546 MB resident after a 600-login flood).
 #[derive(Debug)]
 pub struct LoginThrottle {
-    attempts: Mutex<HashMap<String, Attempts>>,
     hashing: Arc<Semaphore>,
     memory: Arc<Mutex<Vec<Vec<Block>>>>,
 }
@@ -77,7 +69,6 @@ impl Default for LoginThrottle {
             .map_or(1, |n| n.get())
             .min(MAX_PARALLEL_CHECKS);
         LoginThrottle {
-            attempts: Mutex::default(),
             hashing: Arc::new(Semaphore::new(parallel)),
             // Empty until first used; each grows once to the hash's memory size.
             memory: Arc::new(Mutex::new((0..parallel).map(|_| Vec::new()).collect())),
@@ -89,72 +80,83 @@ impl Default for LoginThrottle {
 #[derive(Debug, PartialEq, Eq)]
 struct Busy;
 
-impl LoginThrottle {
-    /// The wait before the `count`-th attempt's successor may start.
-    fn spacing(count: u32) -> Duration {
-        match count {
-            0..=2 => Duration::ZERO,
-            n => Duration::from_millis(500u64 << (n - 3).min(4)),
-        }
+/// The wait before the `count`-th attempt's successor may start.
+fn spacing(count: u32) -> Duration {
+    match count {
+        0..=2 => Duration::ZERO,
+        n => Duration::from_millis(500u64 << (n - 3).min(4)),
     }
+}
 
-    /// Reserves the next slot for `user`: how long to wait before checking the
-    /// password, or [`Busy`] when the queue for that name is already long. The
-    /// attempt counts as a failure until [`LoginThrottle::succeeded`] says otherwise.
-    fn reserve(&self, user: &str, now: Instant) -> Result<Duration, Busy> {
-        let Ok(mut table) = self.attempts.lock() else {
-            // A poisoned lock means a panic elsewhere; refusing logins is safer
-            // than checking passwords unthrottled.
-            return Err(Busy);
-        };
-        if !table.contains_key(user) && table.len() >= THROTTLE_CAPACITY {
-            table.retain(|_, a| now.saturating_duration_since(a.last) < THROTTLE_FORGET_AFTER);
-            if table.len() >= THROTTLE_CAPACITY {
-                let idlest = table
-                    .iter()
-                    .min_by_key(|(_, a)| a.last)
-                    .map(|(name, _)| name.clone());
-                if let Some(name) = idlest {
-                    table.remove(&name);
-                }
-            }
-        }
-        let entry = table.entry(user.to_owned()).or_insert(Attempts {
+/// Milliseconds of a duration, as stored.
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The throttle's rule: an attempt arriving at `now_ms` for a name whose record is
+/// `record`: how long it waits, and the record after it; [`Busy`] when the queue
+/// for the name is already long. The attempt counts as a failure until a success
+/// forgets the name.
+fn next_attempt(record: Attempts, now_ms: i64) -> Result<(Duration, Attempts), Busy> {
+    let mut entry = if now_ms.saturating_sub(record.last_ms) >= ms(THROTTLE_FORGET_AFTER) {
+        Attempts {
             count: 0,
-            next_start: now,
-            last: now,
-        });
-        if now.saturating_duration_since(entry.last) >= THROTTLE_FORGET_AFTER {
-            *entry = Attempts {
-                count: 0,
-                next_start: now,
-                last: now,
-            };
+            next_start_ms: now_ms,
+            last_ms: now_ms,
         }
-        let wait = entry.next_start.saturating_duration_since(now);
-        if wait > THROTTLE_MAX_WAIT {
-            return Err(Busy);
-        }
-        let start = now + wait;
-        entry.count = entry.count.saturating_add(1);
-        entry.next_start = start + Self::spacing(entry.count);
-        entry.last = start;
-        Ok(wait)
+    } else {
+        record
+    };
+    let wait = entry.next_start_ms.saturating_sub(now_ms).max(0);
+    if wait > ms(THROTTLE_MAX_WAIT) {
+        return Err(Busy);
+    }
+    let start = now_ms + wait;
+    entry.count = entry.count.saturating_add(1);
+    entry.next_start_ms = start + ms(spacing(entry.count));
+    entry.last_ms = start;
+    Ok((Duration::from_millis(wait.unsigned_abs()), entry))
+}
+
+impl Service {
+    /// Reserves the next attempt's slot for `user`: how long to wait before checking
+    /// the password, or [`Busy`]. One transaction holding the name's row: attempts
+    /// at once, on any replica, get successive slots.
+    async fn reserve_login(&self, user: &str) -> Result<Result<Duration, Busy>, Error> {
+        let (name, now) = (user.to_owned(), self.now_ms());
+        self.db
+            .write(move |tx| {
+                Box::pin(async move {
+                    let (record, new) = db::login_attempts::lock(tx, &name, now).await?;
+                    if new {
+                        let forget_before = now.saturating_sub(ms(THROTTLE_FORGET_AFTER));
+                        db::login_attempts::make_room(tx, &name, forget_before, THROTTLE_CAPACITY)
+                            .await?;
+                    }
+                    Ok::<_, DbError>(match next_attempt(record, now) {
+                        Ok((wait, after)) => {
+                            db::login_attempts::put(tx, &name, &after).await?;
+                            Ok(wait)
+                        }
+                        Err(Busy) => Err(Busy),
+                    })
+                })
+            })
+            .await
+            .context("login throttle")
     }
 
     /// Forgets `user`'s failures after a successful login.
-    fn succeeded(&self, user: &str) {
-        if let Ok(mut table) = self.attempts.lock() {
-            table.remove(user);
-        }
+    async fn login_succeeded(&self, user: &str) -> Result<(), Error> {
+        let name = user.to_owned();
+        self.db
+            .write(move |tx| Box::pin(async move { db::login_attempts::forget(tx, &name).await }))
+            .await
+            .context("login throttle")
     }
+}
 
-    /// How many names are remembered.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.attempts.lock().map(|t| t.len()).unwrap_or(0)
-    }
-
+impl LoginThrottle {
     /// Checks `password` against the argon2 `hash` on the blocking pool, at most one
     /// check per core at a time, each in a reused memory buffer.
     async fn verify(&self, hash: String, password: String) -> Result<bool, Error> {
@@ -350,13 +352,10 @@ impl Service {
             tracing::warn!(user = %loggable(name), "failed login: name or password too long");
             return Err(LoginError::WrongCredentials);
         }
-        let wait = self
-            .login_throttle
-            .reserve(name, Instant::now())
-            .map_err(|Busy| {
-                tracing::warn!(user = %loggable(name), "login refused: too many attempts");
-                LoginError::Throttled
-            })?;
+        let wait = self.reserve_login(name).await?.map_err(|Busy| {
+            tracing::warn!(user = %loggable(name), "login refused: too many attempts");
+            LoginError::Throttled
+        })?;
         tokio::time::sleep(wait).await;
         let stored = db::users::password_hash(self.db.pool(), name)
             .await
@@ -375,7 +374,7 @@ impl Service {
             tracing::warn!(user = %loggable(name), "failed login");
             return Err(LoginError::WrongCredentials);
         }
-        self.login_throttle.succeeded(name);
+        self.login_succeeded(name).await?;
         let token = tokens::mint(SESSION_TOKEN_PREFIX);
         let now = self.now_ms();
         let expires = now + i64::try_from(SESSION_LIFETIME.as_millis()).unwrap_or(i64::MAX);
@@ -463,12 +462,9 @@ impl Service {
         if current.len() > MAX_PASSWORD_BYTES {
             return Err(Error::invalid("current", "the current password is wrong"));
         }
-        let wait = self
-            .login_throttle
-            .reserve(name, Instant::now())
-            .map_err(|Busy| {
-                Error::invalid("current", "too many attempts: wait a moment and try again")
-            })?;
+        let wait = self.reserve_login(name).await?.map_err(|Busy| {
+            Error::invalid("current", "too many attempts: wait a moment and try again")
+        })?;
         tokio::time::sleep(wait).await;
         let Some(stored) = db::users::password_hash(self.db.pool(), name).await? else {
             return Err(Error::NotFound(format!("no account `{name}`")));
@@ -481,7 +477,7 @@ impl Service {
             tracing::warn!(user = %loggable(name), "password change: wrong current password");
             return Err(Error::invalid("current", "the current password is wrong"));
         }
-        self.login_throttle.succeeded(name);
+        self.login_succeeded(name).await?;
         let hash = hash_password(new).await?;
         self.store_password(name, hash, keep_session.map(tokens::hash))
             .await?;
@@ -643,99 +639,108 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn repeated_failures_space_out_further_attempts() {
-        let throttle = LoginThrottle::default();
-        let t0 = Instant::now();
-        let waits: Vec<_> = (0..6)
-            .map(|_| throttle.reserve("alice", t0).unwrap())
-            .collect();
+    /// A service on a fresh database whose clock stands still until moved.
+    async fn throttled() -> (
+        Service,
+        std::sync::Arc<crate::clock::ManualClock>,
+        crate::db::testing::Guard,
+    ) {
+        let (db, guard) = fresh_db().await;
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::at(
+            homelab_protocol::Millis::new(1_000_000),
+        ));
+        let service = Service::new(db, Duration::from_secs(60)).with_clock(clock.clone());
+        (service, clock, guard)
+    }
+
+    async fn reserve(service: &Service, user: &str) -> Result<Duration, Busy> {
+        service.reserve_login(user).await.unwrap()
+    }
+
+    async fn remembered(service: &Service) -> i64 {
+        db::login_attempts::count(service.db.pool()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn repeated_failures_space_out_further_attempts() {
+        let (service, _clock, _guard) = throttled().await;
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            waits.push(reserve(&service, "alice").await.unwrap());
+        }
         // All six arrive at once: the first three go now, the others queue up.
         let ms = |n| Duration::from_millis(n);
         assert_eq!(waits, [ms(0), ms(0), ms(0), ms(500), ms(1500), ms(3500)]);
-        assert_eq!(throttle.reserve("bob", t0), Ok(Duration::ZERO));
-        throttle.succeeded("alice");
-        assert_eq!(throttle.reserve("alice", t0), Ok(Duration::ZERO));
+        assert_eq!(reserve(&service, "bob").await, Ok(Duration::ZERO));
+        service.login_succeeded("alice").await.unwrap();
+        assert_eq!(reserve(&service, "alice").await, Ok(Duration::ZERO));
     }
 
-    #[test]
-    fn parallel_guesses_cannot_pass_the_spacing() {
-        let throttle = LoginThrottle::default();
-        let t0 = Instant::now();
-        let checked: Vec<Duration> = (0..40)
-            .filter_map(|_| throttle.reserve("alice", t0).ok())
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn parallel_guesses_cannot_pass_the_spacing() {
+        let (service, clock, _guard) = throttled().await;
+        let mut guesses = tokio::task::JoinSet::new();
+        for _ in 0..40 {
+            let service = service.clone();
+            guesses.spawn(async move { reserve(&service, "alice").await });
+        }
+        let mut checked: Vec<Duration> = guesses
+            .join_all()
+            .await
+            .into_iter()
+            .filter_map(Result::ok)
             .collect();
+        checked.sort();
         // 40 simultaneous guesses: only those whose slot starts within the longest
         // wait are checked at all, each in its own slot.
         assert!(checked.len() < 10, "{checked:?}");
-        assert!(checked.windows(2).all(|w| w[0] <= w[1]));
+        // The three free attempts, then one slot each, never two at once.
+        assert_eq!(checked.iter().filter(|w| w.is_zero()).count(), 3, "{checked:?}");
+        assert!(checked[3..].windows(2).all(|w| w[0] < w[1]), "{checked:?}");
         assert!(checked.iter().all(|w| *w <= THROTTLE_MAX_WAIT));
-        // Sixteen seconds later the queue has drained, and the spacing stays at 8 s.
-        let later = t0 + Duration::from_secs(60);
-        assert_eq!(throttle.reserve("alice", later), Ok(Duration::ZERO));
-        assert_eq!(throttle.reserve("alice", later), Ok(Duration::from_secs(8)));
+        // A minute later the queue has drained, and the spacing stays at 8 s.
+        clock.advance(60_000);
+        assert_eq!(reserve(&service, "alice").await, Ok(Duration::ZERO));
+        assert_eq!(reserve(&service, "alice").await, Ok(Duration::from_secs(8)));
     }
 
-    #[test]
-    fn the_table_is_bounded_and_forgets() {
-        let throttle = LoginThrottle::default();
-        let t0 = Instant::now();
-        for i in 0..THROTTLE_CAPACITY + 500 {
-            throttle.reserve(&format!("user-{i}"), t0).unwrap();
+    #[tokio::test]
+    async fn guesses_spread_over_two_replicas_queue_as_one() {
+        let (url, _guard) = crate::db::testing::fresh_url().await;
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::at(
+            homelab_protocol::Millis::new(1_000_000),
+        ));
+        let replica = |db| Service::new(db, Duration::from_secs(60)).with_clock(clock.clone());
+        let a = replica(crate::db::Database::connect(&url).await.unwrap());
+        let b = replica(crate::db::Database::connect(&url).await.unwrap());
+        for _ in 0..3 {
+            assert_eq!(reserve(&a, "admin").await, Ok(Duration::ZERO));
         }
-        assert_eq!(throttle.len(), THROTTLE_CAPACITY);
+        // The fourth guess, on the other replica, queues behind the three.
+        assert_eq!(reserve(&b, "admin").await, Ok(Duration::from_millis(500)));
+        assert_eq!(reserve(&a, "admin").await, Ok(Duration::from_millis(1500)));
+        assert_eq!(reserve(&b, "admin").await, Ok(Duration::from_millis(3500)));
+    }
+
+    #[tokio::test]
+    async fn the_table_is_bounded_and_forgets() {
+        let (service, clock, _guard) = throttled().await;
+        for i in 0..THROTTLE_CAPACITY + 50 {
+            reserve(&service, &format!("user-{i}")).await.unwrap();
+        }
+        assert_eq!(remembered(&service).await, THROTTLE_CAPACITY as i64);
         for _ in 0..5 {
-            let _ = throttle.reserve("alice", t0);
+            let _ = reserve(&service, "alice").await;
         }
-        assert!(throttle.reserve("alice", t0).unwrap() > Duration::ZERO);
-        let later = t0 + THROTTLE_FORGET_AFTER + Duration::from_secs(10);
+        assert!(reserve(&service, "alice").await.unwrap() > Duration::ZERO);
+        clock.advance(ms(THROTTLE_FORGET_AFTER) + 10_000);
         assert_eq!(
-            throttle.reserve("alice", later),
+            reserve(&service, "alice").await,
             Ok(Duration::ZERO),
             "forgotten"
         );
-        throttle.reserve("someone-new", later).unwrap();
-        assert_eq!(throttle.len(), 2, "the stale names made room");
-    }
-
-    #[test]
-    fn the_pooled_check_agrees_with_argon2() {
-        let salt = SaltString::generate(&mut OsRng);
-        let hash = argon2::Argon2::default()
-            .hash_password(b"correct horse", &salt)
-            .unwrap()
-            .to_string();
-        let mut blocks = Vec::new();
-        assert!(verify_in(&hash, b"correct horse", &mut blocks));
-        let size = blocks.len();
-        assert!(!verify_in(&hash, b"correct horsf", &mut blocks));
-        assert!(!verify_in(&hash, b"", &mut blocks));
-        assert_eq!(blocks.len(), size, "the buffer is reused, not grown");
-        assert!(!verify_in("$argon2id$nonsense", b"x", &mut blocks));
-        assert!(!verify_in("", b"x", &mut blocks));
-        // The dummy is a well-formed hash of the same cost that nothing matches.
-        let dummy = PasswordHash::new(&DUMMY_HASH).unwrap();
-        let (params, default) = (
-            argon2::Params::try_from(&dummy).unwrap(),
-            argon2::Params::default(),
-        );
-        assert_eq!(
-            (params.m_cost(), params.t_cost(), params.p_cost()),
-            (default.m_cost(), default.t_cost(), default.p_cost())
-        );
-        assert!(!verify_in(&DUMMY_HASH, b"", &mut blocks));
-        // A hash asking for 1 GiB is refused without allocating it.
-        let greedy = hash.replace("m=19456", "m=1048576");
-        assert!(!verify_in(&greedy, b"correct horse", &mut blocks));
-        assert_eq!(blocks.len(), size);
-    }
-
-    #[test]
-    fn names_in_logs_are_short_and_printable() {
-        assert_eq!(loggable("alice"), "alice");
-        let long = loggable(&"x".repeat(10_000));
-        assert_eq!(long.chars().count(), MAX_LOGIN_NAME_CHARS + 1);
-        assert_eq!(loggable("a\nb"), "a\\nb");
+        reserve(&service, "someone-new").await.unwrap();
+        assert_eq!(remembered(&service).await, 2, "the stale names made room");
     }
 
     #[tokio::test]
@@ -756,7 +761,7 @@ mod tests {
                 Err(LoginError::WrongCredentials)
             ));
         }
-        assert_eq!(service.login_throttle.len(), 0);
+        assert_eq!(remembered(&service).await, 0);
     }
 
     #[tokio::test]
