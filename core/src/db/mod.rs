@@ -12,6 +12,7 @@
 
 pub mod actions;
 pub mod api_tokens;
+pub mod copy;
 pub mod packages;
 pub mod servers;
 pub mod sessions;
@@ -46,6 +47,8 @@ pub enum DbError {
         #[source]
         source: std::io::Error,
     },
+    #[error("there is no database file {0}")]
+    NoSuchFile(String),
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
@@ -159,6 +162,17 @@ impl Database {
             backend,
             write_turn: sqlite.then(Arc::default),
         })
+    }
+
+    /// Opens a database that must already exist: unlike [`Database::connect`], a
+    /// SQLite file that is not there is an error, never created empty.
+    pub async fn connect_existing(url: &str) -> Result<Self, DbError> {
+        if let Some(file) = sqlite_file(url)
+            && !file.exists()
+        {
+            return Err(DbError::NoSuchFile(file.display().to_string()));
+        }
+        Self::connect(url).await
     }
 
     /// Which database this is.
