@@ -138,6 +138,9 @@ async fn migrate_to(args: &MigrateArgs) -> anyhow::Result<()> {
     let source = Database::connect_existing(source_url)
         .await
         .with_context(|| format!("opening the source database {source_shown}"))?;
+    crate::db::probe(target_url)
+        .await
+        .with_context(|| format!("opening the target database {target_shown}"))?;
     let target = Database::connect(target_url)
         .await
         .with_context(|| format!("opening the target database {target_shown}"))?;

@@ -93,8 +93,8 @@ pub enum ApiTokenCommand {
 /// Confirmation of a change that cannot be undone.
 #[derive(Debug, Clone, Args)]
 pub struct Confirm {
-    /// Do it without asking (for scripts); otherwise the name is asked for on the
-    /// terminal.
+    /// Do it without asking (for scripts); otherwise the terminal asks for the name
+    /// (for `migrate-to`, the word `migrate`) to be typed.
     #[arg(long)]
     pub yes: bool,
 }

@@ -49,6 +49,8 @@ pub enum DbError {
     },
     #[error("there is no database file {0}")]
     NoSuchFile(String),
+    #[error("the database server did not answer within {0} s")]
+    NoAnswer(u64),
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
@@ -172,6 +174,7 @@ impl Database {
         {
             return Err(DbError::NoSuchFile(file.display().to_string()));
         }
+        probe(url).await?;
         Self::connect(url).await
     }
 
@@ -224,6 +227,23 @@ impl Database {
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
+}
+
+/// Connects once to a PostgreSQL server, without the pool's retries: an unreachable
+/// server or a refused login is reported at once with its own reason, where the pool
+/// would only say, ten seconds later, that it timed out. A SQLite URL passes.
+pub async fn probe(url: &str) -> Result<(), DbError> {
+    use sqlx::Connection as _;
+    const WAIT_S: u64 = 10;
+    if Backend::of(url) != Some(Backend::Postgres) {
+        return Ok(());
+    }
+    sqlx::any::install_default_drivers();
+    let conn = tokio::time::timeout(Duration::from_secs(WAIT_S), AnyConnection::connect(url))
+        .await
+        .map_err(|_| DbError::NoAnswer(WAIT_S))??;
+    conn.close().await?;
+    Ok(())
 }
 
 /// The SQLite file a URL names, unless it is in memory or opened read-only (a file
