@@ -6,8 +6,10 @@ use std::io::{BufRead, IsTerminal};
 use anyhow::Context as _;
 use homelab_protocol::{ServerId, ServerName};
 
-use crate::config::{ApiTokenCommand, Command, Confirm, DatabaseArgs, ServerCommand, UserCommand};
-use crate::db::Database;
+use crate::config::{
+    ApiTokenCommand, Command, Confirm, DatabaseArgs, MigrateArgs, ServerCommand, UserCommand,
+};
+use crate::db::{Database, copy, redacted};
 use crate::service::Service;
 
 /// Runs a command other than `serve`.
@@ -112,7 +114,44 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
                 .await?;
             println!("Removed {id}.");
         }
+        Command::MigrateTo(args) => migrate_to(&args).await?,
     }
+    Ok(())
+}
+
+/// Copies the whole database into an empty one and says what went across.
+async fn migrate_to(args: &MigrateArgs) -> anyhow::Result<()> {
+    let (source_url, target_url) = (&args.database.database_url, &args.target_url);
+    let (source_shown, target_shown) = (redacted(source_url), redacted(target_url));
+    if copy::same_database(source_url, target_url) {
+        return Err(copy::CopyError::SameDatabase)
+            .with_context(|| format!("copying {source_shown} into {target_shown}"));
+    }
+    confirmed(
+        &args.confirm,
+        &format!(
+            "copy everything in {source_shown} into {target_shown} (stop the dashboard \
+             first: what it writes meanwhile would not be copied)"
+        ),
+        "migrate",
+    )?;
+    let source = Database::connect_existing(source_url)
+        .await
+        .with_context(|| format!("opening the source database {source_shown}"))?;
+    crate::db::probe(target_url)
+        .await
+        .with_context(|| format!("opening the target database {target_shown}"))?;
+    let target = Database::connect(target_url)
+        .await
+        .with_context(|| format!("opening the target database {target_shown}"))?;
+    let copied = copy::copy_all(&source, &target)
+        .await
+        .with_context(|| format!("copying {source_shown} into {target_shown}: nothing copied"))?;
+    println!("Copied {source_shown} into {target_shown}:");
+    for (table, rows) in copied.tables() {
+        println!("  {table:<17}{rows:>9}");
+    }
+    println!("Start the dashboard with --database-url (or DATABASE_URL) {target_shown}.");
     Ok(())
 }
 

@@ -29,6 +29,27 @@ pub enum Command {
     /// Manage tokens for the JSON API.
     #[command(subcommand, name = "api-token")]
     ApiToken(ApiTokenCommand),
+    /// Copy everything (servers, packages, the action history with its ids, accounts,
+    /// sessions, API tokens) from the database into another, empty one: SQLite to
+    /// PostgreSQL, or back. Stop the dashboard first: what it writes during the copy
+    /// would not be copied.
+    #[command(name = "migrate-to")]
+    MigrateTo(MigrateArgs),
+}
+
+/// `homelab-cmd migrate-to TARGET_URL`
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// The database to copy into, e.g. `postgres://homelab:PASSWORD@db/homelab`: it
+    /// must exist and be empty (its tables are made). A password on the command line
+    /// is visible to the machine's other users: the environment variable keeps it out.
+    #[arg(env = "HOMELAB_MIGRATE_TARGET_URL", hide_env_values = true)]
+    pub target_url: String,
+    #[command(flatten)]
+    pub confirm: Confirm,
+    /// The database to copy from (left unchanged).
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// `homelab-cmd user ...`
@@ -72,8 +93,8 @@ pub enum ApiTokenCommand {
 /// Confirmation of a change that cannot be undone.
 #[derive(Debug, Clone, Args)]
 pub struct Confirm {
-    /// Do it without asking (for scripts); otherwise the name is asked for on the
-    /// terminal.
+    /// Do it without asking (for scripts); otherwise the terminal asks for the name
+    /// (for `migrate-to`, the word `migrate`) to be typed.
     #[arg(long)]
     pub yes: bool,
 }
@@ -120,6 +141,7 @@ pub struct DatabaseArgs {
     #[arg(
         long,
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://data/homelab-cmd.db"
     )]
     pub database_url: String,

@@ -12,6 +12,7 @@
 
 pub mod actions;
 pub mod api_tokens;
+pub mod copy;
 pub mod login_attempts;
 pub mod packages;
 pub mod servers;
@@ -47,6 +48,10 @@ pub enum DbError {
         #[source]
         source: std::io::Error,
     },
+    #[error("there is no database file {0}")]
+    NoSuchFile(String),
+    #[error("the database server did not answer within {0} s")]
+    NoAnswer(u64),
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
@@ -165,6 +170,18 @@ impl Database {
         })
     }
 
+    /// Opens a database that must already exist: unlike [`Database::connect`], a
+    /// SQLite file that is not there is an error, never created empty.
+    pub async fn connect_existing(url: &str) -> Result<Self, DbError> {
+        if let Some(file) = sqlite_file(url)
+            && !file.exists()
+        {
+            return Err(DbError::NoSuchFile(file.display().to_string()));
+        }
+        probe(url).await?;
+        Self::connect(url).await
+    }
+
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -219,6 +236,23 @@ impl Database {
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
+}
+
+/// Connects once to a PostgreSQL server, without the pool's retries: an unreachable
+/// server or a refused login is reported at once with its own reason, where the pool
+/// would only say, ten seconds later, that it timed out. A SQLite URL passes.
+pub async fn probe(url: &str) -> Result<(), DbError> {
+    use sqlx::Connection as _;
+    const WAIT_S: u64 = 10;
+    if Backend::of(url) != Some(Backend::Postgres) {
+        return Ok(());
+    }
+    sqlx::any::install_default_drivers();
+    let conn = tokio::time::timeout(Duration::from_secs(WAIT_S), AnyConnection::connect(url))
+        .await
+        .map_err(|_| DbError::NoAnswer(WAIT_S))??;
+    conn.close().await?;
+    Ok(())
 }
 
 /// The SQLite file a URL names, unless it is in memory or opened read-only (a file

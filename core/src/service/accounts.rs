@@ -695,7 +695,11 @@ mod tests {
         // wait are checked at all, each in its own slot.
         assert!(checked.len() < 10, "{checked:?}");
         // The three free attempts, then one slot each, never two at once.
-        assert_eq!(checked.iter().filter(|w| w.is_zero()).count(), 3, "{checked:?}");
+        assert_eq!(
+            checked.iter().filter(|w| w.is_zero()).count(),
+            3,
+            "{checked:?}"
+        );
         assert!(checked[3..].windows(2).all(|w| w[0] < w[1]), "{checked:?}");
         assert!(checked.iter().all(|w| *w <= THROTTLE_MAX_WAIT));
         // A minute later the queue has drained, and the spacing stays at 8 s.

@@ -4,6 +4,7 @@
 //! migrated database.
 
 mod actions;
+mod copy;
 mod servers;
 mod support;
 mod tokens;
