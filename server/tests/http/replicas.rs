@@ -23,6 +23,22 @@ fn apt_update() -> Value {
     json!({"action_type": "apt_update"})
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_at_once_on_an_empty_database_migrate_it_once() {
+    let url = homelab_core::db::testing::fresh_postgres_url().await;
+    let starts = (0..4).map(|_| homelab_server::db::Database::connect(&url));
+    for started in futures::future::join_all(starts).await {
+        started.expect("every replica starts");
+    }
+    let db = homelab_server::db::Database::connect(&url).await.unwrap();
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(applied, [1, 2], "each migration once");
+}
+
 #[tokio::test]
 async fn an_agent_long_polling_one_replica_gets_an_action_queued_on_the_other_at_once() {
     let (a, b) = two_replicas(60).await;
