@@ -15,6 +15,13 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/homelab-cmd/target}"
 # Incremental caches are keyed by the checkout's path: every fresh clone would add
 # gigabytes that no later build reads.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+# Leptos names each server function's URL after a hash of the crate's directory
+# unless this is set. Cargo shares a workspace crate's artifacts between checkouts
+# (it fingerprints sources relative to the package), so after a fresh clone built
+# into the shared target directory, a build here could pair that clone's bundle with
+# this checkout's server: every server function would answer 404. One fixed key for
+# every checkout makes the names the same wherever the code was built.
+export SERVER_FN_OVERRIDE_KEY="${SERVER_FN_OVERRIDE_KEY:-homelab-cmd}"
 export PATH="$HOME/.cargo/bin:$REPO_ROOT/end2end/node_modules/.bin:$PATH"
 
 CARGO_LEPTOS_VERSION=0.3.10

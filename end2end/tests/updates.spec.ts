@@ -145,6 +145,8 @@ test("a failed action shows its failure in the history", async ({ page, request 
   await serverPage(page);
   await page.getByLabel("Unit").fill("no-such.service");
   await page.getByRole("button", { name: "Restart unit" }).click();
+  // Answered under its own form before the history is read.
+  await expect(page.getByRole("status").filter({ hasText: /^Queued Restart service/ })).toBeVisible();
   const action = await newestAction(request);
   expect(action.argv).toEqual(["systemctl", "restart", "no-such.service"]);
   expect((await finished(request, action.id)).status).toBe("failed");
