@@ -98,6 +98,34 @@ async fn a_hundred_identical_apt_requests_across_two_replicas_create_one_action(
 }
 
 #[tokio::test]
+async fn claims_through_two_replicas_at_once_hand_each_action_out_once() {
+    let (a, b) = two_replicas(60).await;
+    let token = a.add_server("nas", "NAS").await;
+    let mut queued = Vec::new();
+    for unit in ["one", "two", "three"] {
+        let (status, created) = b
+            .api_post(
+                "/api/v1/servers/nas/actions",
+                &json!({"action_type": "restart_service", "parameters": {"unit": unit}}),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        queued.push(created["id"].as_i64().unwrap());
+    }
+    // Eight claims at once, half through each replica (an agent retried through the
+    // other, or two agents holding one token): three actions, each handed out once.
+    let claims = (0..8).map(|i| if i % 2 == 0 { &a } else { &b }.agent_next(&token, 0));
+    let mut claimed: Vec<i64> = futures::future::join_all(claims)
+        .await
+        .into_iter()
+        .flatten()
+        .map(|next| next["id"].as_i64().unwrap())
+        .collect();
+    claimed.sort();
+    assert_eq!(claimed, queued);
+}
+
+#[tokio::test]
 async fn a_page_on_one_replica_hears_changes_made_through_the_other() {
     let (a, b) = two_replicas(60).await;
     let response = a.client.get(a.url("/events")).send().await.unwrap();
