@@ -96,10 +96,20 @@ pub struct Database {
     pool: AnyPool,
     backend: Backend,
     /// The URL it was opened with (PostgreSQL's listener opens its own connection).
-    url: Arc<str>,
+    url: DatabaseUrl,
     /// SQLite has one writer at a time: writers queue here, in order, rather than
     /// spin in its busy handler (which starves some of them until they fail).
     write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// A database URL, which may hold a password: `Debug` shows it without.
+#[derive(Clone)]
+struct DatabaseUrl(Arc<str>);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redacted(&self.0))
+    }
 }
 
 /// Whether sqlx still counts `conn` as inside a transaction.
@@ -165,7 +175,7 @@ impl Database {
         Ok(Database {
             pool,
             backend,
-            url: url.as_str().into(),
+            url: DatabaseUrl(url.as_str().into()),
             write_turn: sqlite.then(Arc::default),
         })
     }
@@ -189,7 +199,7 @@ impl Database {
 
     /// The URL it was opened with (it may hold a password: never log it as is).
     pub fn url(&self) -> &str {
-        &self.url
+        &self.url.0
     }
 
     /// Runs `work` in one transaction and commits it when `work` succeeds (an error
@@ -350,6 +360,26 @@ pub use homelab_protocol::now_ms;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_never_show_in_urls_shown() {
+        assert_eq!(
+            redacted("postgres://homelab:s3cret@db.lan:5432/homelab"),
+            "postgres://homelab:***@db.lan:5432/homelab"
+        );
+        assert_eq!(
+            redacted("postgres://homelab@db.lan/x"),
+            "postgres://homelab@db.lan/x"
+        );
+        assert_eq!(
+            redacted("sqlite://data/homelab-cmd.db"),
+            "sqlite://data/homelab-cmd.db"
+        );
+        // A password holding '@' is cut at the last one, where the host starts.
+        assert_eq!(redacted("postgres://u:p@ss@h/d"), "postgres://u:***@h/d");
+        let url = DatabaseUrl("postgres://u:topsecret@h/d".into());
+        assert!(!format!("{url:?}").contains("topsecret"));
+    }
 
     #[test]
     fn sqlite_urls_get_create_mode_unless_they_chose_one() {
