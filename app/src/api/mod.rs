@@ -22,8 +22,8 @@ pub use actions::{
 };
 pub use onboarding::{AgentDownload, LoadOnboarding, OnboardingInfo, load_onboarding};
 pub use servers::{
-    AddServer, Fleet, ListServers, LoadServerPage, ServerPageData, SetApprovalPolicy,
-    SetMaintenance, add_server, list_servers, load_server_page, set_approval_policy,
+    AddServer, Fleet, ListServers, LoadServerPage, ServerIds, ServerPageData, SetApprovalPolicy,
+    SetMaintenance, add_server, list_servers, load_server_page, server_ids, set_approval_policy,
     set_maintenance,
 };
 

@@ -45,6 +45,12 @@ pub async fn list_servers() -> Result<Fleet, AppError> {
     )
 }
 
+/// The ids of the fleet's servers, for the history's filter: no counts, no names.
+#[server]
+pub async fn server_ids() -> Result<Vec<crate::domain::ServerId>, AppError> {
+    super::ssr::respond(async { Ok(super::ssr::service()?.server_ids().await?) }.await)
+}
+
 /// Adds a server from the dashboard's form. The fields are parsed here, at the edge.
 #[server]
 pub async fn add_server(id: String, name: String) -> Result<AddedServer, AppError> {

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{ApproveAction, RejectAction, action_history, list_servers};
+use crate::api::{ApproveAction, RejectAction, action_history, server_ids};
 use crate::components::{ActionError, ActionsTable, use_live};
 use crate::domain::{ActionStatus, ActionType, Label, LiveEvent};
 
@@ -34,7 +34,8 @@ pub fn HistoryPage() -> impl IntoView {
             action_history(server, status, action_type, cursor)
         },
     );
-    let servers = Resource::new(|| (), |_| list_servers());
+    // Ids only: the whole fleet with its counts would cost every history page.
+    let servers = Resource::new(|| (), |_| server_ids());
 
     view! {
         <Title text="History"/>
@@ -43,7 +44,7 @@ pub fn HistoryPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let server_ids: Vec<String> = servers
                     .await
-                    .map(|f| f.servers.into_iter().map(|s| s.id.to_string()).collect())
+                    .map(|ids| ids.into_iter().map(|id| id.to_string()).collect())
                     .unwrap_or_default();
                 view! {
                     <Filters

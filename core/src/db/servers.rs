@@ -122,6 +122,20 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<ServerRecord>, DbError> {
     rows.into_iter().map(ServerRecord::try_from).collect()
 }
 
+/// The ids of the servers in the fleet, in order: all a filter needs.
+pub async fn ids(pool: &AnyPool) -> Result<Vec<ServerId>, DbError> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM servers WHERE removed_at_ms IS NULL ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    ids.into_iter()
+        .map(|id| {
+            ServerId::parse(id)
+                .map_err(|e| DbError::Sqlx(sqlx::Error::Decode(format!("servers.id: {e}").into())))
+        })
+        .collect()
+}
+
 /// One server, if it exists.
 pub async fn get(pool: &AnyPool, id: &ServerId) -> Result<Option<ServerRecord>, DbError> {
     let row: Option<ServerRow> = sqlx::query_as(&format!(

@@ -127,6 +127,12 @@ impl Service {
             .collect())
     }
 
+    /// The ids of the fleet's servers, in order: one small query, for filters (the
+    /// whole fleet with its counts costs a page with a thousand servers ~76 ms).
+    pub async fn server_ids(&self) -> Result<Vec<ServerId>, Error> {
+        db::servers::ids(self.db.pool()).await.context("server ids")
+    }
+
     /// A server's fleet-table row from its record and counts.
     fn summary(
         &self,

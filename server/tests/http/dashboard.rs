@@ -117,3 +117,16 @@ async fn a_server_that_never_reported_says_it_waits_for_its_agent() {
     assert!(page.contains("No security updates"), "{page}");
     assert!(!page.contains("Apply security updates (0)"), "{page}");
 }
+
+#[tokio::test]
+async fn the_history_page_carries_server_ids_for_its_filter_not_the_fleet() {
+    let app = spawn_app().await;
+    app.add_server("nas-01", "Attic NAS with a name only the fleet shows")
+        .await;
+    let (status, html) = app.get("/actions").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"<option value="nas-01""#), "{html}");
+    // The fleet's summaries (names, counts) are neither rendered nor in the
+    // hydration data: the filter needs the ids only.
+    assert!(!html.contains("only the fleet shows"), "{html}");
+}
