@@ -78,6 +78,24 @@ impl Service {
             tracing::info!(action = %first, request = rid.as_str(), "repeated request: same action");
             return self.repeat(first, server, &spec).await;
         }
+        // A duplicate learns so from a read, without queueing for the write lock;
+        // the write below still decides (its unique index) when two race.
+        if let Some(slot) = spec.slot()
+            && let Some(existing) = db::actions::holding(self.db.pool(), server, &slot.name)
+                .await
+                .context("looking up the duplicate guard")?
+        {
+            // The same request, sent twice at once, may be what holds the slot.
+            if let Some(rid) = request_id
+                && let Some(first) = db::actions::by_request(self.db.pool(), actor, rid.as_str())
+                    .await
+                    .context("looking up a repeated request")?
+            {
+                return self.repeat(first, server, &spec).await;
+            }
+            tracing::debug!(server = %server, action = %existing, "duplicate refused before writing");
+            return Err(self.duplicate(server, &spec).await);
+        }
         let action_type = spec.action_type();
         let now = self.now_ms();
         let timeout_s = self.timeouts.get(action_type);
@@ -666,6 +684,63 @@ mod tests {
         let lost = service.action(created.id).await.unwrap();
         assert_eq!(lost.failure, Some(FailureReason::AgentLost));
         assert_eq!(lost.lease_lost_at_ms, Some(clock.now()));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_duplicate_is_refused_without_waiting_for_the_write_lock() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let (db, _guard) = crate::db::testing::fresh_db().await;
+        let service = Service::new(db.clone(), Duration::from_secs(60));
+        let nas = ServerId::parse("nas").unwrap();
+        service
+            .add_server(
+                nas.clone(),
+                homelab_protocol::ServerName::parse("NAS").unwrap(),
+            )
+            .await
+            .unwrap();
+        let apt = || ActionSpec::parse(homelab_protocol::ActionType::AptUpdate, None).unwrap();
+        let first = service.create_action(&nas, apt(), "alice").await.unwrap();
+        // A long write holds SQLite's one writer turn.
+        let (holding, released) = (
+            tokio::sync::oneshot::channel::<()>(),
+            std::sync::Arc::new(AtomicBool::new(false)),
+        );
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let (hold_tx, hold_rx) = holding;
+        let writer = {
+            let (db, released) = (db.clone(), released.clone());
+            tokio::spawn(async move {
+                db.write(move |_tx| {
+                    Box::pin(async move {
+                        let _ = started_tx.send(());
+                        let _ = hold_rx.await;
+                        released.store(true, Ordering::SeqCst);
+                        Ok::<_, DbError>(())
+                    })
+                })
+                .await
+            })
+        };
+        started_rx.await.unwrap();
+        // (Waiting for the writer would wait forever: it ends only after this.)
+        let err = tokio::time::timeout(
+            Duration::from_secs(30),
+            service.create_action(&nas, apt(), "bob"),
+        )
+        .await
+        .expect("the duplicate was answered without waiting for the write lock")
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::Conflict { existing_action_id: Some(id), .. } if id == first.id),
+            "{err:?}"
+        );
+        assert!(
+            !released.load(Ordering::SeqCst),
+            "answered while the write still ran"
+        );
+        hold_tx.send(()).unwrap();
+        writer.await.unwrap().unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
