@@ -122,11 +122,17 @@ fn ActionView(
             {if a.stdout.is_empty() && a.stderr.is_empty() {
                 view! { <p class="muted">{if a.status.is_final() { "No output." } else { "No output yet." }}</p> }.into_any()
             } else {
+                // Each stream only when it has something: an empty box reads as
+                // something missing.
+                let stream = |name: &'static str, text: String| {
+                    (!text.is_empty()).then(|| view! {
+                        <h3>{name}</h3>
+                        <pre class="output" aria-label=name>{text}</pre>
+                    })
+                };
                 view! {
-                    <h3>"stdout"</h3>
-                    <pre class="output" aria-label="stdout">{a.stdout}</pre>
-                    <h3>"stderr"</h3>
-                    <pre class="output" aria-label="stderr">{a.stderr}</pre>
+                    {stream("stdout", a.stdout)}
+                    {stream("stderr", a.stderr)}
                 }.into_any()
             }}
         </section>
