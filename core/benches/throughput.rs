@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use homelab_core::service::Service;
 use homelab_protocol::{
-    ActionSpec, DebVersion, Heartbeat, Metrics, PackageName, PendingPackage, ServerId, ServerName,
-    UnitName,
+    ActionSpec, DebVersion, Heartbeat, PackageName, PendingPackage, ServerId, ServerName, UnitName,
 };
 
 const MACHINES: usize = 100;
 const CALLERS: usize = 32;
 const RUN: Duration = Duration::from_secs(5);
 
+/// A plausible heartbeat with 20 packages, 4 of them security updates.
 fn heartbeat(round: u64) -> Heartbeat {
     let packages = (0..20)
         .map(|i| {
@@ -36,23 +36,7 @@ fn heartbeat(round: u64) -> Heartbeat {
             }
         })
         .collect();
-    Heartbeat {
-        agent_version: "bench".into(),
-        os: "Debian GNU/Linux 12 (bookworm)".into(),
-        hostname: None,
-        metrics: Metrics {
-            cpu_percent: 1.0,
-            memory_percent: 2.0,
-            disk_percent: 3.0,
-            load_1: 0.0,
-            load_5: 0.0,
-            load_15: 0.0,
-            uptime_s: 1,
-        },
-        reboot_required: false,
-        reboot_required_pkgs: Vec::new(),
-        packages: Some(packages),
-    }
+    homelab_core::service::testing::heartbeat(Some(packages))
 }
 
 /// Runs `call` from [`CALLERS`] tasks for [`RUN`]; calls per second.

@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use homelab_protocol::LiveEvent;
 
 use crate::auth::{DashboardSession, NoSession, session_token};
@@ -59,7 +59,6 @@ struct Source {
     /// for a browser), and then it is not checked again.
     token: Option<String>,
     check: tokio::time::Interval,
-    greeted: bool,
 }
 
 /// The events of `service`, for as long as the session of `token` holds.
@@ -68,7 +67,9 @@ fn stream(
     token: Option<String>,
     check_every: Duration,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    let mut check = tokio::time::interval(check_every);
+    // The first check one period from now, not at once.
+    let mut check =
+        tokio::time::interval_at(tokio::time::Instant::now() + check_every, check_every);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let source = Source {
         events: service.subscribe(),
@@ -76,20 +77,13 @@ fn stream(
         service,
         token,
         check,
-        greeted: false,
     };
-    futures::stream::unfold(source, |mut s| async move {
-        if !s.greeted {
-            // The first tick of an interval is at once: skip it.
-            s.check.tick().await;
-            s.greeted = true;
-            // Sets the reconnect delay, and tells the page the stream is open.
-            let hello = Event::default()
-                .event("hello")
-                .data("{}")
-                .retry(RECONNECT_AFTER);
-            return Some((Ok(hello), s));
-        }
+    // Sets the reconnect delay, and tells the page the stream is open.
+    let hello = Event::default()
+        .event("hello")
+        .data("{}")
+        .retry(RECONNECT_AFTER);
+    futures::stream::once(async { Ok(hello) }).chain(futures::stream::unfold(source, |mut s| async move {
         loop {
             if *s.stopping.borrow_and_update() {
                 return None;
@@ -113,7 +107,7 @@ fn stream(
                 _ = s.stopping.changed() => return None,
             }
         }
-    })
+    }))
 }
 
 fn to_sse(event: &LiveEvent) -> Event {

@@ -209,37 +209,44 @@ pub async fn find_by_token_hash(
     executor: impl sqlx::Executor<'_, Database = Any>,
     token_hash: &str,
 ) -> Result<Option<TokenHolder>, DbError> {
-    let row = sqlx::query(
-        "SELECT id, packages_digest, last_seen_ms FROM servers WHERE agent_token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(executor)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
+    sqlx::query("SELECT id, packages_digest, last_seen_ms FROM servers WHERE agent_token_hash = $1")
+        .bind(token_hash)
+        .fetch_optional(executor)
+        .await?
+        .map(|row| token_holder(&row))
+        .transpose()
+}
+
+fn token_holder(row: &sqlx::any::AnyRow) -> Result<TokenHolder, DbError> {
     let id: String = row.try_get("id")?;
     let id = ServerId::parse(id)
         .map_err(|e| DbError::Sqlx(sqlx::Error::Decode(format!("servers.id: {e}").into())))?;
-    Ok(Some(TokenHolder {
+    Ok(TokenHolder {
         id,
         packages_digest: row.try_get("packages_digest")?,
         last_seen_ms: row.try_get("last_seen_ms")?,
-    }))
+    })
 }
 
-/// Takes the write lock on the row of the server holding `token_hash`, until the
-/// transaction ends (a no-op update: portable, where `SELECT ... FOR UPDATE` is
-/// not). On PostgreSQL two heartbeats of one machine would otherwise replace its
-/// package list at the same time, and the second's inserts would collide with the
-/// first's; SQLite's writers take turns anyway.
+/// [`find_by_token_hash`], taking the server row's write lock until the transaction
+/// ends (a no-op update: portable, where `SELECT ... FOR UPDATE` is not), so what it
+/// reads is what the last writer before it left. On PostgreSQL two heartbeats of one
+/// machine would otherwise replace its package list at the same time, and the
+/// second's inserts would collide with the first's; SQLite's writers take turns
+/// anyway.
 pub async fn lock_by_token_hash(
     tx: &mut Transaction<'_, Any>,
     token_hash: &str,
-) -> Result<(), DbError> {
-    sqlx::query("UPDATE servers SET last_seen_ms = last_seen_ms WHERE agent_token_hash = $1")
-        .bind(token_hash)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+) -> Result<Option<TokenHolder>, DbError> {
+    sqlx::query(
+        "UPDATE servers SET last_seen_ms = last_seen_ms WHERE agent_token_hash = $1 \
+         RETURNING id, packages_digest, last_seen_ms",
+    )
+    .bind(token_hash)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|row| token_holder(&row))
+    .transpose()
 }
 
 /// The server an agent token belongs to, with what a heartbeat compares against.

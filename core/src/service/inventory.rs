@@ -38,10 +38,9 @@ impl Service {
             .db
             .write(move |tx| {
                 Box::pin(async move {
-                    // First the row lock, then the read: what is read is what the
-                    // last heartbeat before this one left.
-                    db::servers::lock_by_token_hash(tx, &token_hash).await?;
-                    let holder = db::servers::find_by_token_hash(&mut **tx, &token_hash)
+                    // Read under the row's lock: what the last heartbeat before
+                    // this one left.
+                    let holder = db::servers::lock_by_token_hash(tx, &token_hash)
                         .await?
                         .ok_or(AgentError::Unauthorized)?;
                     let server = holder.id;

@@ -10,6 +10,7 @@ use tokio::sync::broadcast;
 
 use super::Service;
 use crate::Error;
+use crate::ResultExt as _;
 
 /// How many events a slow reader may fall behind before it is told to resync.
 const BACKLOG: usize = 1024;
@@ -72,22 +73,26 @@ impl Service {
     }
 
     /// Announces the servers that went offline since the last call: that happens by
-    /// time passing, with no request to announce it. One query
-    /// for the whole fleet, however many pages are open.
+    /// time passing, with no request to announce it. One query (the server rows,
+    /// without the fleet table's counts) for the whole fleet, however many pages are
+    /// open.
     pub async fn announce_presence(&self, seen: &mut Presence) -> Result<(), Error> {
-        let servers = self.list_servers().await?;
-        let mut now = HashMap::with_capacity(servers.len());
-        for s in servers {
+        let records = crate::db::servers::list(self.db.pool())
+            .await
+            .context("presence")?;
+        let mut now = HashMap::with_capacity(records.len());
+        for r in records {
+            let status = self.status(r.last_seen_ms);
             // Coming online is announced by the heartbeat that brought it.
-            let went_offline = s.status == ServerStatus::Offline
-                && seen.0.get(&s.id).is_some_and(|&was| was != s.status);
+            let went_offline = status == ServerStatus::Offline
+                && seen.0.get(&r.id).is_some_and(|&was| was != status);
             if went_offline {
                 // Every replica's presence job sees it: announced here only.
                 self.publish_here(LiveEvent::Server {
-                    server: s.id.clone(),
+                    server: r.id.clone(),
                 });
             }
-            now.insert(s.id, s.status);
+            now.insert(r.id, status);
         }
         seen.0 = now;
         Ok(())

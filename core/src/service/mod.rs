@@ -11,8 +11,9 @@ mod dispatch;
 mod fanout;
 mod inventory;
 mod live;
-#[cfg(test)]
-mod testing;
+/// Fixtures for tests and benches (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use std::time::Duration;
 

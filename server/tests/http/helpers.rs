@@ -175,12 +175,7 @@ async fn start_app(
     let dir = tempfile::tempdir().expect("temporary directory");
     std::fs::create_dir(dir.path().join("site")).expect("site folder");
     make_site(&dir.path().join("site"));
-    // A replica's API token needs a name of its own: names are unique.
-    let token_name = if database_url.is_some() {
-        "tests-replica"
-    } else {
-        "tests"
-    };
+    let replica = database_url.is_some();
     // SQLite, or PostgreSQL when the run says so (HOMELAB_TEST_BACKEND=postgres).
     let (database_url, db_guard) = match database_url {
         Some(url) => (url, homelab_core::db::testing::Guard::default()),
@@ -208,9 +203,11 @@ async fn start_app(
     }));
     let db = Database::connect(&database_url).await.expect("second pool");
     let service = Service::new(db.clone(), args.heartbeat_interval());
-    let token_name = match token_name {
-        "tests" => token_name.to_owned(),
-        replica => format!("{replica}-{}", addr.port()),
+    // A replica's API token needs a name of its own: names are unique.
+    let token_name = if replica {
+        format!("tests-replica-{}", addr.port())
+    } else {
+        "tests".to_owned()
     };
     let api_token = service
         .create_api_token(&token_name)
