@@ -1,8 +1,12 @@
-//! Writes per second through the service layer, the code every request runs:
-//! heartbeats (100 machines, a package list that changes every tenth beat) and
-//! action creation (restarts of distinct units), from 32 concurrent callers for 5 s
-//! each. On SQLite, or on PostgreSQL with `HOMELAB_TEST_BACKEND=postgres`. See
-//! docs/BENCHMARKS.md for the commands.
+//! Writes per second through the service layer, the code every request runs, from 16
+//! concurrent callers over 1,000 machines for 5 s per case: heartbeats whose
+//! 50-package list (10 security updates) is unchanged, has one package changed, or
+//! is replaced whole; action creation (restarts of distinct units); and the
+//! duplicate request answered 409. On SQLite, or on PostgreSQL with
+//! `HOMELAB_TEST_BACKEND=postgres`. See docs/BENCHMARKS.md for the commands.
+//!
+//! It measures the service and the database without HTTP; the fleet simulator
+//! (`homelab-fleet-sim hammer`) measures the same paths through the server.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,16 +17,31 @@ use homelab_protocol::{
     ActionSpec, DebVersion, Heartbeat, PackageName, PendingPackage, ServerId, ServerName, UnitName,
 };
 
-const MACHINES: usize = 100;
-const CALLERS: usize = 32;
+const MACHINES: usize = 1_000;
+const CALLERS: usize = 16;
+const PACKAGES: usize = 50;
 const RUN: Duration = Duration::from_secs(5);
 
-/// A plausible heartbeat with 20 packages, 4 of them security updates.
-fn heartbeat(round: u64) -> Heartbeat {
-    let packages = (0..20)
+/// How a machine's package list moves from one beat to the next.
+#[derive(Clone, Copy, Debug)]
+enum Churn {
+    Unchanged,
+    OneChanged,
+    Replaced,
+}
+
+/// Beat `round` of a machine: 50 packages, every fifth a security update.
+fn heartbeat(churn: Churn, round: u64) -> Heartbeat {
+    let packages = (0..PACKAGES)
         .map(|i| {
-            // A new list every tenth beat: most beats store no package rows.
-            let new_version = DebVersion::parse(format!("1.{}-1", round / 10)).unwrap();
+            let generation = match churn {
+                Churn::Unchanged => 0,
+                // The package whose turn it is carries the round: one differs.
+                Churn::OneChanged if i == (round as usize % PACKAGES) => round,
+                Churn::OneChanged => 0,
+                Churn::Replaced => round,
+            };
+            let new_version = DebVersion::parse(format!("1.{generation}-1")).unwrap();
             let is_security = i % 5 == 0;
             PendingPackage {
                 name: PackageName::parse(format!("pkg-{i}")).unwrap(),
@@ -39,36 +58,67 @@ fn heartbeat(round: u64) -> Heartbeat {
     homelab_core::service::testing::heartbeat(Some(packages))
 }
 
-/// Runs `call` from [`CALLERS`] tasks for [`RUN`]; calls per second.
-async fn per_second<F, Fut>(call: F) -> f64
+/// Calls per second and latency percentiles of one case.
+struct Figures {
+    per_s: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+/// Runs `call(n)` from [`CALLERS`] tasks for [`RUN`], `n` counting calls.
+async fn measure<F, Fut>(call: F) -> Figures
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let call = Arc::new(call);
-    let done = Arc::new(AtomicU64::new(0));
+    let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let tasks: Vec<_> = (0..CALLERS)
         .map(|_| {
-            let (call, done) = (call.clone(), done.clone());
+            let (call, next) = (call.clone(), next.clone());
             tokio::spawn(async move {
+                let mut latencies = Vec::new();
                 while started.elapsed() < RUN {
-                    let n = done.fetch_add(1, Ordering::Relaxed);
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let sent = Instant::now();
                     call(n).await;
+                    latencies.push(sent.elapsed());
                 }
+                latencies
             })
         })
         .collect();
+    let mut latencies = Vec::new();
     for task in tasks {
-        task.await.unwrap();
+        latencies.extend(task.await.unwrap());
     }
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    Figures {
+        per_s: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+        max: at(1.0),
+    }
+}
+
+fn report(backend: &str, case: &str, f: &Figures) {
+    println!(
+        "{backend:<9} {case:<26} {:>8.0}/s   p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms",
+        f.per_s,
+        f.p50.as_secs_f64() * 1e3,
+        f.p99.as_secs_f64() * 1e3,
+        f.max.as_secs_f64() * 1e3,
+    );
 }
 
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let backend = homelab_core::db::testing::backend();
+        let backend = format!("{:?}", homelab_core::db::testing::backend());
         let (db, _guard) = homelab_core::db::testing::fresh_db().await;
         let service = Service::new(db, Duration::from_secs(60));
         let mut tokens = Vec::new();
@@ -80,27 +130,40 @@ fn main() {
                 )
                 .await
                 .unwrap();
+            service
+                .heartbeat(&added.agent_token, heartbeat(Churn::Unchanged, 0))
+                .await
+                .unwrap();
             tokens.push(added.agent_token);
         }
         let tokens = Arc::new(tokens);
 
-        let beats = {
+        for (case, churn) in [
+            ("heartbeat, unchanged", Churn::Unchanged),
+            ("heartbeat, one changed", Churn::OneChanged),
+            ("heartbeat, list replaced", Churn::Replaced),
+        ] {
             let (service, tokens) = (service.clone(), tokens.clone());
-            per_second(move |n| {
+            let figures = measure(move |n| {
                 let (service, tokens) = (service.clone(), tokens.clone());
                 async move {
                     let token = &tokens[n as usize % MACHINES];
+                    // Each machine's own count of beats, so "one changed" differs
+                    // from that machine's previous list.
+                    let round = n / MACHINES as u64 + 1;
                     service
-                        .heartbeat(token, heartbeat(n / MACHINES as u64))
+                        .heartbeat(token, heartbeat(churn, round))
                         .await
                         .unwrap();
                 }
             })
-            .await
-        };
-        let creations = {
+            .await;
+            report(&backend, case, &figures);
+        }
+
+        let figures = {
             let service = service.clone();
-            per_second(move |n| {
+            measure(move |n| {
                 let service = service.clone();
                 async move {
                     let server = ServerId::parse(format!("m-{}", n as usize % MACHINES)).unwrap();
@@ -112,9 +175,33 @@ fn main() {
             })
             .await
         };
+        report(&backend, "create action", &figures);
+
+        // One apt action in flight per machine; asking again is the duplicate path.
+        for m in 0..MACHINES {
+            let server = ServerId::parse(format!("m-{m}")).unwrap();
+            service
+                .create_action(&server, ActionSpec::AptUpgradeAll, "bench")
+                .await
+                .unwrap();
+        }
+        let figures = {
+            let service = service.clone();
+            measure(move |n| {
+                let service = service.clone();
+                async move {
+                    let server = ServerId::parse(format!("m-{}", n as usize % MACHINES)).unwrap();
+                    let refused = service
+                        .create_action(&server, ActionSpec::AptUpgradeAll, "bench")
+                        .await;
+                    assert!(refused.is_err(), "a second apt action was accepted");
+                }
+            })
+            .await
+        };
+        report(&backend, "duplicate (409)", &figures);
         println!(
-            "{backend:?}: {beats:.0} heartbeats/s, {creations:.0} actions created/s \
-             ({CALLERS} concurrent callers, {MACHINES} machines, {} s each)",
+            "({CALLERS} concurrent callers, {MACHINES} machines, {PACKAGES} packages, {} s each)",
             RUN.as_secs()
         );
     });

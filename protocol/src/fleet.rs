@@ -155,15 +155,33 @@ pub struct PackageList {
 impl PackageList {
     /// Counts the list the way the fleet table does.
     pub fn new(packages: Vec<crate::PendingPackage>) -> Self {
-        let count = |f: &dyn Fn(&crate::PendingPackage) -> bool| {
-            u32::try_from(packages.iter().filter(|p| f(p)).count()).unwrap_or(u32::MAX)
-        };
-        let total = count(&|p| p.is_installable());
-        let security = count(&|p| p.is_security && !p.held);
+        let UpdateCounts { total, security } = UpdateCounts::of(&packages);
         PackageList {
             packages,
             total,
             security,
+        }
+    }
+}
+
+/// What the fleet counts of a package list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpdateCounts {
+    /// Installable updates: held and kept-back packages are not counted.
+    pub total: u32,
+    /// Packages with a security version available (held ones excluded).
+    pub security: u32,
+}
+
+impl UpdateCounts {
+    /// The counts of `packages`.
+    pub fn of(packages: &[crate::PendingPackage]) -> Self {
+        let count = |f: &dyn Fn(&crate::PendingPackage) -> bool| {
+            u32::try_from(packages.iter().filter(|p| f(p)).count()).unwrap_or(u32::MAX)
+        };
+        UpdateCounts {
+            total: count(&|p| p.is_installable()),
+            security: count(&|p| p.is_security && !p.held),
         }
     }
 }

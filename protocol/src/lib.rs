@@ -46,7 +46,7 @@ pub use action::{
 pub use command::{NO_SECURITY_PACKAGES, SecurityPin};
 pub use fleet::{
     AddedServer, ApiTokenInfo, ApprovalPolicy, PackageList, ServerDetail, ServerStatus,
-    ServerSummary,
+    ServerSummary, UpdateCounts,
 };
 pub use heartbeat::{Heartbeat, HeartbeatAck, HeartbeatError, Metrics};
 pub use kind::{Kind, Slot, SlotRule};

@@ -340,6 +340,8 @@ table! {
         reboot_required_pkgs: String,
         removed_at_ms: Option<i64>,
         removed_by: Option<String>,
+        updates_count: i64,
+        security_updates_count: i64,
     }
 }
 

@@ -6,9 +6,9 @@
 //! no request owns, so a client that goes away mid-request can never leave a
 //! connection inside a transaction (sqlx 0.8's `begin` is not cancellation-safe: a
 //! future dropped between `BEGIN` and the guard keeps the write lock for good). On
-//! SQLite the writes also take turns in the process instead of in SQLite's busy
-//! handler. The pool refuses to hand out, or take back, a connection still inside a
-//! transaction, whatever put it there.
+//! SQLite one writer task runs every write, committing concurrent ones together
+//! ([`writer`]): writes never wait in SQLite's busy handler. The pool refuses to hand
+//! out, or take back, a connection still inside a transaction, whatever put it there.
 
 pub mod actions;
 pub mod api_tokens;
@@ -18,6 +18,7 @@ pub mod packages;
 pub mod servers;
 pub mod sessions;
 pub mod users;
+pub mod writer;
 
 use std::future::Future;
 use std::path::Path;
@@ -58,6 +59,14 @@ pub enum DbError {
     Sqlx(#[from] sqlx::Error),
     #[error("a database write task ended abnormally")]
     WriteTask(#[from] tokio::task::JoinError),
+    #[error("a unit of database write work panicked; its changes were rolled back")]
+    WorkPanicked,
+    #[error("the database writer has stopped")]
+    WriterStopped,
+    #[error("the write was abandoned: its transaction failed before it ran")]
+    WriteAbandoned,
+    #[error("the write was not committed")]
+    NotCommitted(#[source] Arc<sqlx::Error>),
 }
 
 /// Whether a unique constraint refused the last write.
@@ -97,9 +106,10 @@ pub struct Database {
     backend: Backend,
     /// The URL it was opened with (PostgreSQL's listener opens its own connection).
     url: DatabaseUrl,
-    /// SQLite has one writer at a time: writers queue here, in order, rather than
-    /// spin in its busy handler (which starves some of them until they fail).
-    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite has one writer at a time: every write goes through this one task,
+    /// rather than spin in SQLite's busy handler (which starves some writers until
+    /// they fail). PostgreSQL takes concurrent writers itself.
+    writer: Option<writer::Writer>,
 }
 
 /// A database URL, which may hold a password: `Debug` shows it without.
@@ -173,10 +183,10 @@ impl Database {
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
         Ok(Database {
+            writer: sqlite.then(|| writer::Writer::start(pool.clone())),
             pool,
             backend,
             url: DatabaseUrl(url.as_str().into()),
-            write_turn: sqlite.then(Arc::default),
         })
     }
 
@@ -202,10 +212,13 @@ impl Database {
         &self.url.0
     }
 
-    /// Runs `work` in one transaction and commits it when `work` succeeds (an error
-    /// rolls it back). The transaction lives on its own task: when the caller's future
-    /// is dropped (the client went away), the write still runs to its end, commits or
-    /// rolls back, and returns its connection clean. Accepted work is never half done.
+    /// Runs `work` in a transaction and commits it when `work` succeeds (an error
+    /// undoes what it did). The transaction lives on a task of its own, not the
+    /// caller's: when the caller's future is dropped (the client went away), the
+    /// write still runs to its end, commits or rolls back, and returns its
+    /// connection clean. Accepted work is never half done. On SQLite the transaction
+    /// may carry other callers' work too ([`writer`]); each answer waits for the
+    /// commit.
     ///
     /// `work` must own what it uses (`move` it in): it may outlive the caller.
     pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
@@ -214,25 +227,12 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let db = self.clone();
+        if let Some(writer) = &self.writer {
+            return writer.write(work).await;
+        }
+        let pool = self.pool.clone();
         let task = async move {
-            // Held until the transaction ends: SQLite allows one writer anyway.
-            let _turn = match &db.write_turn {
-                Some(turn) => Some(turn.lock().await),
-                None => None,
-            };
-            // `BEGIN IMMEDIATE` takes SQLite's write lock at once: a transaction that
-            // reads first and upgrades later can fail with SQLITE_BUSY at once.
-            let statement = if db.backend == Backend::Sqlite {
-                "BEGIN IMMEDIATE"
-            } else {
-                "BEGIN"
-            };
-            let mut tx = db
-                .pool
-                .begin_with(statement)
-                .await
-                .map_err(|e| E::from(e.into()))?;
+            let mut tx = pool.begin().await.map_err(|e| E::from(e.into()))?;
             let value = work(&mut tx).await?;
             tx.commit().await.map_err(|e| E::from(e.into()))?;
             Ok(value)
@@ -240,6 +240,12 @@ impl Database {
         tokio::spawn(task.instrument(tracing::Span::current()))
             .await
             .map_err(|e| E::from(DbError::from(e)))?
+    }
+
+    /// SQLite's writer's count of transactions and of the units of work they
+    /// carried; `None` on PostgreSQL (each write is its own transaction).
+    pub fn write_stats(&self) -> Option<(u64, u64)> {
+        self.writer.as_ref().map(writer::Writer::stats)
     }
 
     /// The pool, for the query modules.

@@ -3,52 +3,110 @@
 use std::collections::HashMap;
 
 use homelab_protocol::{DebVersion, PackageName, PendingPackage, ServerId};
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::DbError;
 
-/// Replaces the server's list with `packages`, keeping the first-seen time of every
-/// package that was already pending.
+/// Rows per multi-row statement, largest first: a change of any size is written with
+/// a few statements of these three shapes only, so each stays prepared in the
+/// connection's statement cache.
+const CHUNKS: [usize; 3] = [64, 8, 1];
+
+/// Splits `items` into runs of the sizes in [`CHUNKS`].
+fn chunked<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let size = CHUNKS.into_iter().find(|&c| c <= items.len())?;
+        let (run, rest) = items.split_at(size);
+        items = rest;
+        Some(run)
+    })
+}
+
+/// Replaces the server's list with `packages`, writing only what changed: packages
+/// gone are deleted, new or changed ones written, unchanged rows left alone. A
+/// package that was already pending keeps its first-seen time.
 pub async fn replace(
     tx: &mut Transaction<'_, Any>,
     server: &ServerId,
     packages: &[PendingPackage],
     now_ms: i64,
 ) -> Result<(), DbError> {
-    let first_seen: HashMap<String, i64> =
-        sqlx::query("SELECT name, first_seen_ms FROM pending_packages WHERE server_id = $1")
-            .bind(server.as_str())
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get("name")?, row.try_get("first_seen_ms")?)))
-            .collect::<Result<_, sqlx::Error>>()?;
+    let stored: HashMap<String, StoredPackage> = list(&mut **tx, server)
+        .await?
+        .into_iter()
+        .map(|s| (s.package.name.as_str().to_owned(), s))
+        .collect();
+    let incoming: HashMap<&str, &PendingPackage> =
+        packages.iter().map(|p| (p.name.as_str(), p)).collect();
 
-    sqlx::query("DELETE FROM pending_packages WHERE server_id = $1")
-        .bind(server.as_str())
-        .execute(&mut **tx)
-        .await?;
-    for p in packages {
-        sqlx::query(
+    // Changed rows are deleted and written again, with their first-seen time.
+    let stale: Vec<&str> = stored
+        .iter()
+        .filter(|(name, s)| incoming.get(name.as_str()) != Some(&&s.package))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let fresh: Vec<StoredPackage> = packages
+        .iter()
+        .filter(|p| stored.get(p.name.as_str()).is_none_or(|s| &s.package != *p))
+        .map(|p| StoredPackage {
+            package: p.clone(),
+            first_seen_ms: stored
+                .get(p.name.as_str())
+                .map_or(now_ms, |s| s.first_seen_ms),
+        })
+        .collect();
+
+    for names in chunked(&stale) {
+        let placeholders = (2..names.len() + 2)
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "DELETE FROM pending_packages WHERE server_id = $1 AND name IN ({placeholders})"
+        );
+        let mut query = sqlx::query(&sql).bind(server.as_str());
+        for name in names {
+            query = query.bind(*name);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    for rows in chunked(&fresh) {
+        let values = (0..rows.len())
+            .map(|r| {
+                let cols = (1..=INSERT_COLUMNS)
+                    .map(|c| format!("${}", r * INSERT_COLUMNS + c))
+                    .collect::<Vec<_>>();
+                format!("({})", cols.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
             "INSERT INTO pending_packages (server_id, name, current_version, new_version, \
              repository, is_security, security_version, held, kept_back, first_seen_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(server.as_str())
-        .bind(p.name.as_str())
-        .bind(p.current_version.as_str())
-        .bind(p.new_version.as_str())
-        .bind(p.repository.as_str())
-        .bind(i32::from(p.is_security))
-        .bind(p.security_version.as_ref().map(DebVersion::as_str))
-        .bind(i32::from(p.held))
-        .bind(i32::from(p.kept_back))
-        .bind(first_seen.get(p.name.as_str()).copied().unwrap_or(now_ms))
-        .execute(&mut **tx)
-        .await?;
+             VALUES {values}"
+        );
+        let mut query = sqlx::query(&sql);
+        for row in rows {
+            let p = &row.package;
+            query = query
+                .bind(server.as_str())
+                .bind(p.name.as_str())
+                .bind(p.current_version.as_str())
+                .bind(p.new_version.as_str())
+                .bind(p.repository.as_str())
+                .bind(i32::from(p.is_security))
+                .bind(p.security_version.as_ref().map(DebVersion::as_str))
+                .bind(i32::from(p.held))
+                .bind(i32::from(p.kept_back))
+                .bind(row.first_seen_ms);
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }
+
+/// The values each inserted package row binds.
+const INSERT_COLUMNS: usize = 10;
 
 /// A pending package with the time it was first reported.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,33 +173,13 @@ impl TryFrom<PackageRow> for StoredPackage {
     }
 }
 
-/// Per server: installable updates and security updates (held packages excluded from
-/// both, kept-back ones from the installable count).
-pub async fn counts(pool: &sqlx::AnyPool) -> Result<HashMap<String, (u32, u32)>, DbError> {
-    let rows = sqlx::query(
-        "SELECT server_id, \
-         SUM(CASE WHEN held = 0 AND kept_back = 0 THEN 1 ELSE 0 END) AS installable, \
-         SUM(CASE WHEN held = 0 AND is_security = 1 THEN 1 ELSE 0 END) AS security \
-         FROM pending_packages GROUP BY server_id",
-    )
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let count = |col: &str| -> Result<u32, sqlx::Error> {
-                Ok(u32::try_from(row.try_get::<i64, _>(col)?).unwrap_or(u32::MAX))
-            };
-            Ok((
-                row.try_get("server_id")?,
-                (count("installable")?, count("security")?),
-            ))
-        })
-        .collect()
-}
-
-/// Forgets the server's pending packages (it was removed).
+/// Forgets the server's pending packages (it was removed), and their counts.
 pub async fn clear(tx: &mut Transaction<'_, Any>, server: &ServerId) -> Result<(), DbError> {
     sqlx::query("DELETE FROM pending_packages WHERE server_id = $1")
+        .bind(server.as_str())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE servers SET updates_count = 0, security_updates_count = 0 WHERE id = $1")
         .bind(server.as_str())
         .execute(&mut **tx)
         .await?;

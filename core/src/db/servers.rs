@@ -4,6 +4,7 @@ use homelab_protocol::{ApprovalPolicy, Heartbeat, Metrics, Millis, ServerId, Ser
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 use super::DbError;
+use homelab_protocol::UpdateCounts;
 
 /// A server as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,11 +24,13 @@ pub struct ServerRecord {
     pub approval_policy: ApprovalPolicy,
     /// When the agent last sent a package list.
     pub packages_seen_at_ms: Option<Millis>,
+    /// The counts of its pending packages, stored with its list.
+    pub updates: UpdateCounts,
 }
 
 const COLUMNS: &str = "id, name, hostname, os, agent_version, last_seen_ms, cpu_percent, \
     memory_percent, disk_percent, load_1, load_5, load_15, uptime_s, reboot_required, reboot_required_pkgs, paused, \
-    paused_at_ms, approval_policy, packages_seen_at_ms";
+    paused_at_ms, approval_policy, packages_seen_at_ms, updates_count, security_updates_count";
 
 /// Why a server could not be added.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +58,8 @@ pub async fn insert(
          agent_version = NULL, last_seen_ms = NULL, cpu_percent = NULL, memory_percent = NULL, \
          disk_percent = NULL, load_1 = NULL, load_5 = NULL, load_15 = NULL, uptime_s = NULL, \
          reboot_required = 0, reboot_required_pkgs = $5, paused = 0, paused_at_ms = NULL, \
-         approval_policy = $6, packages_digest = NULL, packages_seen_at_ms = NULL \
+         approval_policy = $6, packages_digest = NULL, packages_seen_at_ms = NULL, \
+         updates_count = 0, security_updates_count = 0 \
          WHERE servers.removed_at_ms IS NOT NULL",
     )
     .bind(id.as_str())
@@ -259,42 +263,98 @@ pub struct TokenHolder {
     pub last_seen_ms: Option<i64>,
 }
 
-/// Stores what a heartbeat says about the machine. `packages_digest` is the digest of
-/// the list it carried, if it carried one.
+/// Stores what a heartbeat says about the machine. `packages` is the digest of the
+/// list it carried, if it carried one, with that list's counts when it is new.
 pub async fn record_heartbeat(
     tx: &mut Transaction<'_, Any>,
     id: &ServerId,
     hb: &Heartbeat,
-    packages_digest: Option<&str>,
+    packages: Option<(&str, Option<UpdateCounts>)>,
     now_ms: i64,
 ) -> Result<(), DbError> {
-    let m = &hb.metrics;
-    sqlx::query(
-        "UPDATE servers SET hostname = $2, os = $3, agent_version = $4, last_seen_ms = $5, \
-         cpu_percent = $6, memory_percent = $7, disk_percent = $8, load_1 = $9, load_5 = $10, \
-         load_15 = $11, uptime_s = $12, reboot_required = $13, reboot_required_pkgs = $15, \
-         packages_digest = COALESCE($14, packages_digest), \
-         packages_seen_at_ms = CASE WHEN $14 IS NULL THEN packages_seen_at_ms ELSE $5 END \
-         WHERE id = $1",
-    )
-    .bind(id.as_str())
-    .bind(hb.hostname.as_deref())
-    .bind(hb.os.as_str())
-    .bind(hb.agent_version.as_str())
-    .bind(now_ms)
-    .bind(m.cpu_percent)
-    .bind(m.memory_percent)
-    .bind(m.disk_percent)
-    .bind(m.load_1)
-    .bind(m.load_5)
-    .bind(m.load_15)
-    .bind(i64::try_from(m.uptime_s).unwrap_or(i64::MAX))
-    .bind(i32::from(hb.reboot_required))
-    .bind(packages_digest)
-    .bind(serde_json::to_string(&hb.reboot_required_pkgs).unwrap_or_else(|_| "[]".to_owned()))
-    .execute(&mut **tx)
-    .await?;
+    let sql = format!("UPDATE servers SET {HEARTBEAT_SET} WHERE id = $1");
+    bind_heartbeat(sqlx::query(&sql), id.as_str(), hb, packages, now_ms)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
+}
+
+/// Stores a routine heartbeat in one statement, if it is one: its machine was online
+/// (heard from after `online_since_ms`), no newer heartbeat was stored, and the
+/// package list it carries (`digest`), if any, is the one stored. Returns the
+/// machine's id; `None` when the heartbeat is not routine (or the token is unknown),
+/// and nothing was written: then [`lock_by_token_hash`] and [`record_heartbeat`]
+/// take it.
+pub async fn record_routine_heartbeat(
+    tx: &mut Transaction<'_, Any>,
+    token_hash: &str,
+    hb: &Heartbeat,
+    digest: Option<&str>,
+    now_ms: i64,
+    online_since_ms: i64,
+) -> Result<Option<ServerId>, DbError> {
+    let sql = format!(
+        "UPDATE servers SET {HEARTBEAT_SET} WHERE agent_token_hash = $1 \
+         AND last_seen_ms > $18 AND last_seen_ms <= $5 \
+         AND ($14 IS NULL OR packages_digest = $14) RETURNING id"
+    );
+    let id: Option<String> = bind_heartbeat(
+        sqlx::query(&sql),
+        token_hash,
+        hb,
+        digest.map(|d| (d, None)),
+        now_ms,
+    )
+    .bind(online_since_ms)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|row| row.try_get("id"))
+    .transpose()?;
+    id.map(|id| {
+        ServerId::parse(id)
+            .map_err(|e| DbError::Sqlx(sqlx::Error::Decode(format!("servers.id: {e}").into())))
+    })
+    .transpose()
+}
+
+/// What a heartbeat sets, with its values bound as $2 to $17 by [`bind_heartbeat`].
+const HEARTBEAT_SET: &str = "hostname = $2, os = $3, agent_version = $4, last_seen_ms = $5, \
+    cpu_percent = $6, memory_percent = $7, disk_percent = $8, load_1 = $9, load_5 = $10, \
+    load_15 = $11, uptime_s = $12, reboot_required = $13, reboot_required_pkgs = $15, \
+    packages_digest = COALESCE($14, packages_digest), \
+    packages_seen_at_ms = CASE WHEN $14 IS NULL THEN packages_seen_at_ms ELSE $5 END, \
+    updates_count = COALESCE($16, updates_count), \
+    security_updates_count = COALESCE($17, security_updates_count)";
+
+/// Binds `key` as $1 and the heartbeat's values as [`HEARTBEAT_SET`] names them.
+fn bind_heartbeat<'q>(
+    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    key: &'q str,
+    hb: &'q Heartbeat,
+    packages: Option<(&'q str, Option<UpdateCounts>)>,
+    now_ms: i64,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    let digest = packages.map(|(digest, _)| digest);
+    let counts = packages.and_then(|(_, counts)| counts);
+    let m = &hb.metrics;
+    query
+        .bind(key)
+        .bind(hb.hostname.as_deref())
+        .bind(hb.os.as_str())
+        .bind(hb.agent_version.as_str())
+        .bind(now_ms)
+        .bind(m.cpu_percent)
+        .bind(m.memory_percent)
+        .bind(m.disk_percent)
+        .bind(m.load_1)
+        .bind(m.load_5)
+        .bind(m.load_15)
+        .bind(i64::try_from(m.uptime_s).unwrap_or(i64::MAX))
+        .bind(i32::from(hb.reboot_required))
+        .bind(digest)
+        .bind(serde_json::to_string(&hb.reboot_required_pkgs).unwrap_or_else(|_| "[]".to_owned()))
+        .bind(counts.map(|c| i64::from(c.total)))
+        .bind(counts.map(|c| i64::from(c.security)))
 }
 
 /// A `servers` row as stored; [`ServerRecord`] is what it means.
@@ -320,6 +380,8 @@ struct ServerRow {
     paused_at_ms: Option<i64>,
     approval_policy: String,
     packages_seen_at_ms: Option<i64>,
+    updates_count: i64,
+    security_updates_count: i64,
 }
 
 impl TryFrom<ServerRow> for ServerRecord {
@@ -370,6 +432,10 @@ impl TryFrom<ServerRow> for ServerRecord {
             approval_policy: ApprovalPolicy::parse(&r.approval_policy)
                 .ok_or_else(|| corrupt("servers.approval_policy: unknown value".to_owned()))?,
             packages_seen_at_ms: r.packages_seen_at_ms.map(Millis::new),
+            updates: UpdateCounts {
+                total: u32::try_from(r.updates_count).unwrap_or(0),
+                security: u32::try_from(r.security_updates_count).unwrap_or(0),
+            },
         })
     }
 }

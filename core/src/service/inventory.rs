@@ -38,6 +38,23 @@ impl Service {
             .db
             .write(move |tx| {
                 Box::pin(async move {
+                    let digest = hb.packages.as_deref().map(package_digest);
+                    // Most heartbeats change nothing a page shows: one statement.
+                    let online_since = now.saturating_sub(
+                        ServerStatus::MISSED_HEARTBEATS.saturating_mul(interval_ms),
+                    );
+                    if let Some(server) = db::servers::record_routine_heartbeat(
+                        tx,
+                        &token_hash,
+                        &hb,
+                        digest.as_deref(),
+                        now,
+                        online_since,
+                    )
+                    .await?
+                    {
+                        return Ok::<_, AgentError>((server, false));
+                    }
                     // Read under the row's lock: what the last heartbeat before
                     // this one left.
                     let holder = db::servers::lock_by_token_hash(tx, &token_hash)
@@ -51,20 +68,22 @@ impl Service {
                         tracing::debug!(server = %server, "heartbeat overtaken by a newer one; ignored");
                         return Ok::<_, AgentError>((server, false));
                     }
-                    let digest = hb.packages.as_deref().map(package_digest);
                     let mut news = holder.last_seen_ms.is_none_or(|seen| {
                         ServerStatus::derive(Some(Millis::new(seen)), Millis::new(now), interval_ms)
                             != ServerStatus::Online
                     });
+                    let mut counts = None;
                     if let (Some(packages), Some(digest)) = (&hb.packages, &digest)
                         && holder.packages_digest.as_deref() != Some(digest.as_str())
                     {
                         db::packages::replace(tx, &server, packages, now).await?;
                         tracing::info!(server = %server, pending = packages.len(),
                             "package list changed");
+                        counts = Some(homelab_protocol::UpdateCounts::of(packages));
                         news = true;
                     }
-                    db::servers::record_heartbeat(tx, &server, &hb, digest.as_deref(), now).await?;
+                    let packages = digest.as_deref().map(|d| (d, counts));
+                    db::servers::record_heartbeat(tx, &server, &hb, packages, now).await?;
                     Ok::<_, AgentError>((server, news))
                 })
             })
@@ -95,7 +114,7 @@ impl Service {
             .copied()
             .unwrap_or(0);
         Ok(ServerDetail {
-            summary: self.summary(&record, (packages.total, packages.security), awaiting),
+            summary: self.summary(&record, awaiting),
             hostname: record.hostname,
             os: record.os,
             agent_version: record.agent_version,
@@ -304,5 +323,59 @@ mod tests {
             .map(|p| p.name.to_string())
             .collect();
         assert_eq!(names, ["curl"]);
+    }
+
+    #[tokio::test]
+    async fn a_routine_heartbeat_is_stored_and_a_machine_back_from_offline_is_announced() {
+        let (db, _dir) = fresh_db().await;
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::at(Millis::new(1_000_000)));
+        let service = Service::new(db, Duration::from_secs(60)).with_clock(clock.clone());
+        let nas = ServerId::parse("nas").unwrap();
+        let token = service
+            .add_server(nas.clone(), ServerName::parse("NAS").unwrap())
+            .await
+            .unwrap()
+            .agent_token;
+        let list = vec![package("curl")];
+        service
+            .heartbeat(&token, heartbeat(Some(list.clone())))
+            .await
+            .unwrap();
+        let mut events = service.subscribe();
+        let announced = |events: &mut crate::service::LiveReceiver| events.drain_now().len();
+
+        // A routine beat: same list, still online. Its metrics and time are stored,
+        // nothing is announced.
+        clock.advance(60_000);
+        let mut routine = heartbeat(Some(list.clone()));
+        routine.metrics.cpu_percent = 42.0;
+        service.heartbeat(&token, routine).await.unwrap();
+        let detail = service.server_detail(&nas).await.unwrap();
+        assert_eq!(detail.summary.last_seen_ms, Some(Millis::new(1_060_000)));
+        assert_eq!(detail.metrics.unwrap().cpu_percent, 42.0);
+        assert_eq!(detail.packages_seen_at_ms, Some(Millis::new(1_060_000)));
+        assert_eq!(announced(&mut events), 0);
+
+        // Silent for just under three intervals: still online, still routine.
+        clock.advance(179_999);
+        service
+            .heartbeat(&token, heartbeat(Some(list.clone())))
+            .await
+            .unwrap();
+        assert_eq!(announced(&mut events), 0);
+
+        // Silent for exactly three: it was offline, and is back.
+        clock.advance(180_000);
+        service
+            .heartbeat(&token, heartbeat(Some(list.clone())))
+            .await
+            .unwrap();
+        assert_eq!(announced(&mut events), 1);
+
+        // An unknown token is refused, routine or not.
+        let refused = service
+            .heartbeat("hca_unknown", heartbeat(Some(list)))
+            .await;
+        assert!(matches!(refused, Err(AgentError::Unauthorized)));
     }
 }

@@ -46,6 +46,12 @@ impl LiveReceiver {
             Err(broadcast::error::RecvError::Closed) => None,
         }
     }
+
+    /// Every event published so far, without waiting (for tests).
+    #[cfg(test)]
+    pub(crate) fn drain_now(&mut self) -> Vec<LiveEvent> {
+        std::iter::from_fn(|| self.0.try_recv().ok()).collect()
+    }
 }
 
 /// What the presence watch last saw of each server, to announce only changes.
@@ -113,11 +119,7 @@ mod tests {
 
     /// Every event published so far, without waiting.
     fn drain(events: &mut LiveReceiver) -> Vec<LiveEvent> {
-        let mut got = Vec::new();
-        while let Ok(event) = events.0.try_recv() {
-            got.push(event);
-        }
-        got
+        events.drain_now()
     }
 
     #[tokio::test]

@@ -112,18 +112,14 @@ impl Service {
         let records = db::servers::list(self.db.pool())
             .await
             .context("list servers")?;
-        let counts = db::packages::counts(self.db.pool())
-            .await
-            .context("list servers")?;
         let pending = db::actions::pending_counts(self.db.pool())
             .await
             .context("list servers")?;
         Ok(records
             .into_iter()
             .map(|r| {
-                let updates = counts.get(r.id.as_str()).copied().unwrap_or((0, 0));
                 let awaiting = pending.get(r.id.as_str()).copied().unwrap_or(0);
-                self.summary(&r, updates, awaiting)
+                self.summary(&r, awaiting)
             })
             .collect())
     }
@@ -135,19 +131,14 @@ impl Service {
     }
 
     /// A server's fleet-table row from its record and counts.
-    fn summary(
-        &self,
-        r: &db::servers::ServerRecord,
-        (updates, security_updates): (u32, u32),
-        awaiting_approval: u32,
-    ) -> ServerSummary {
+    fn summary(&self, r: &db::servers::ServerRecord, awaiting_approval: u32) -> ServerSummary {
         ServerSummary {
             status: self.status(r.last_seen_ms),
             id: r.id.clone(),
             name: r.name.clone(),
             last_seen_ms: r.last_seen_ms,
-            updates,
-            security_updates,
+            updates: r.updates.total,
+            security_updates: r.updates.security,
             paused: r.paused,
             paused_at_ms: r.paused_at_ms,
             approval_policy: r.approval_policy,

@@ -29,6 +29,7 @@ macro_rules! suite_for {
             servers::servers_are_listed_by_name_and_a_second_id_is_refused,
             servers::a_removed_server_is_hidden_locked_out_and_its_id_reusable,
             servers::a_package_list_keeps_first_seen_times_and_counts_exclude_held,
+            servers::a_changed_list_is_stored_exactly_whatever_its_size,
             actions::one_action_per_slot_and_the_slot_is_named_for_the_conflict,
             actions::a_slot_held_only_while_waiting_is_freed_by_the_claim,
             actions::transitions_happen_only_from_the_allowed_statuses,

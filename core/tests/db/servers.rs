@@ -1,7 +1,7 @@
 //! `servers` and `pending_packages`.
 
 use homelab_core::db::{Database, DbError, packages, servers};
-use homelab_protocol::{DebVersion, PackageName, PendingPackage};
+use homelab_protocol::{DebVersion, PackageName, PendingPackage, UpdateCounts};
 
 use crate::support::{add_server, id, name, write};
 
@@ -68,23 +68,31 @@ fn package(name: &str, security: bool, held: bool) -> PendingPackage {
     }
 }
 
+/// Stores `list` as a heartbeat at `now` would: the rows, then the counts with the
+/// server.
+async fn store_list(db: &Database, list: Vec<PendingPackage>, now: i64) {
+    write(db, move |tx| {
+        Box::pin(async move {
+            packages::replace(tx, &id("nas"), &list, now).await?;
+            let hb = homelab_core::service::testing::heartbeat(None);
+            let counts = UpdateCounts::of(&list);
+            servers::record_heartbeat(tx, &id("nas"), &hb, Some(("digest", Some(counts))), now)
+                .await
+        })
+    })
+    .await
+}
+
 pub async fn a_package_list_keeps_first_seen_times_and_counts_exclude_held(db: Database) {
     add_server(&db, "nas", "h1").await;
-    let replace = |list: Vec<PendingPackage>, now: i64| {
-        let db = db.clone();
-        async move {
-            write(&db, move |tx| {
-                Box::pin(async move { packages::replace(tx, &id("nas"), &list, now).await })
-            })
-            .await
-        }
-    };
-    replace(
+    store_list(
+        &db,
         vec![package("curl", true, false), package("vim", false, false)],
         100,
     )
     .await;
-    replace(
+    store_list(
+        &db,
         vec![
             package("curl", true, false),
             package("held", true, true),
@@ -107,10 +115,59 @@ pub async fn a_package_list_keeps_first_seen_times_and_counts_exclude_held(db: D
             ("zsh".to_owned(), 200)
         ]
     );
-    let counts = packages::counts(db.pool()).await.unwrap();
+    let server = servers::get(db.pool(), &id("nas")).await.unwrap().unwrap();
     assert_eq!(
-        counts.get("nas"),
-        Some(&(2, 1)),
+        server.updates,
+        UpdateCounts {
+            total: 2,
+            security: 1
+        },
         "held is neither installable nor counted"
     );
+    assert_eq!(
+        servers::list(db.pool()).await.unwrap()[0].updates,
+        server.updates
+    );
+}
+
+pub async fn a_changed_list_is_stored_exactly_whatever_its_size(db: Database) {
+    add_server(&db, "nas", "h1").await;
+    let with_version = |i: usize, version: &str| PendingPackage {
+        new_version: DebVersion::parse(version).unwrap(),
+        ..package(&format!("pkg-{i:03}"), i % 5 == 0, false)
+    };
+    // 150 packages: written in runs of 64, 8 and 1 rows.
+    let first: Vec<_> = (0..150).map(|i| with_version(i, "1.1-1")).collect();
+    store_list(&db, first, 100).await;
+    // Then: 0..10 gone, every seventh changed, 150..223 new (73: 64 + 8 + 1).
+    let second: Vec<_> = (10..223)
+        .map(|i| with_version(i, if i % 7 == 0 { "1.2-1" } else { "1.1-1" }))
+        .collect();
+    store_list(&db, second.clone(), 200).await;
+    let mut stored = packages::list(db.pool(), &id("nas")).await.unwrap();
+    stored.sort_by(|a, b| a.package.name.cmp(&b.package.name));
+    let expected: Vec<_> = second
+        .into_iter()
+        .enumerate()
+        .map(|(n, package)| packages::StoredPackage {
+            first_seen_ms: if n + 10 < 150 { 100 } else { 200 },
+            package,
+        })
+        .collect();
+    assert_eq!(stored, expected);
+    // The same list again changes nothing; an empty one empties it.
+    let again = stored.iter().map(|s| s.package.clone()).collect();
+    store_list(&db, again, 300).await;
+    let mut after = packages::list(db.pool(), &id("nas")).await.unwrap();
+    after.sort_by(|a, b| a.package.name.cmp(&b.package.name));
+    assert_eq!(after, stored);
+    store_list(&db, Vec::new(), 400).await;
+    assert!(
+        packages::list(db.pool(), &id("nas"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let server = servers::get(db.pool(), &id("nas")).await.unwrap().unwrap();
+    assert_eq!(server.updates, UpdateCounts::default());
 }
