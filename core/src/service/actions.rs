@@ -142,7 +142,9 @@ impl Service {
                             Err(db::actions::InsertError::Duplicate) => return Ok(None),
                             Err(db::actions::InsertError::Db(e)) => return Err(e.into()),
                         };
-                        if approved_by.is_some() {
+                        // The security upgrade with nothing to upgrade has no argv:
+                        // it is done at once.
+                        if approved_by.is_some() && argv.is_empty() {
                             db::actions::complete_if_nothing_to_run(
                                 tx,
                                 id,
