@@ -17,13 +17,14 @@ export LEPTOS_SITE_ROOT="$repo/target/site"
 export HOMELAB_LISTEN="127.0.0.1:$port"
 export HOMELAB_HEARTBEAT_INTERVAL=2
 # What the install line tells agents; the sandbox roots share the host's network.
-# The agent binary is found beside homelab-cmd (cargo build --release puts it there).
 export HOMELAB_PUBLIC_URL="http://127.0.0.1:$port"
+# The agent served for download: the one `cargo build --profile agent` made.
+export HOMELAB_AGENT_BINARY="$target/agent/homelab-agent"
 # Warnings and errors only: the Playwright report stays readable.
 export RUST_LOG="${RUST_LOG:-warn}"
 
 "$repo/scripts/sandbox/make-host.sh" "$state/host"
-install -m 0755 "$target/release/homelab-agent" "$state/host/root/usr/local/bin/homelab-agent"
+install -m 0755 "$target/agent/homelab-agent" "$state/host/root/usr/local/bin/homelab-agent"
 # The agent reads its metrics from /proc.
 mount -t proc proc "$state/host/root/proc"
 "$repo/scripts/sandbox/make-bare-host.sh" "$state/bare"

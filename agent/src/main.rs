@@ -7,7 +7,9 @@ use homelab_agent::config::{Args, Config};
 use homelab_agent::{actions, client, executor, heartbeat, state, units, whitelist};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-#[tokio::main]
+// One thread: the agent waits on the network and on child processes, and every thread
+// would cost memory on each machine of the fleet.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
