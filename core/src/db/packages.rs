@@ -1,7 +1,5 @@
 //! The `pending_packages` table: each server's pending apt updates.
 
-use std::collections::HashMap;
-
 use homelab_protocol::{DebVersion, PackageName, PendingPackage, ServerId};
 use sqlx::{Any, Transaction};
 
@@ -23,54 +21,36 @@ fn chunked<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
 }
 
 /// Replaces the server's list with `packages`, writing only what changed: packages
-/// gone are deleted, new or changed ones written, unchanged rows left alone. A
-/// package that was already pending keeps its first-seen time.
+/// gone are deleted, new ones inserted, changed ones updated, unchanged rows left
+/// alone. A package that was already pending keeps its first-seen time.
+///
+/// The database compares, not this process: reading the stored list back would
+/// cost a round trip per row (sqlx hands SQLite's rows over one by one), where these
+/// statements cost one each, whatever the list's size (64 rows per insert).
 pub async fn replace(
     tx: &mut Transaction<'_, Any>,
     server: &ServerId,
     packages: &[PendingPackage],
     now_ms: i64,
 ) -> Result<(), DbError> {
-    let stored: HashMap<String, StoredPackage> = list(&mut **tx, server)
-        .await?
-        .into_iter()
-        .map(|s| (s.package.name.as_str().to_owned(), s))
-        .collect();
-    let incoming: HashMap<&str, &PendingPackage> =
-        packages.iter().map(|p| (p.name.as_str(), p)).collect();
-
-    // Changed rows are deleted and written again, with their first-seen time.
-    let stale: Vec<&str> = stored
-        .iter()
-        .filter(|(name, s)| incoming.get(name.as_str()) != Some(&&s.package))
-        .map(|(name, _)| name.as_str())
-        .collect();
-    let fresh: Vec<StoredPackage> = packages
-        .iter()
-        .filter(|p| stored.get(p.name.as_str()).is_none_or(|s| &s.package != *p))
-        .map(|p| StoredPackage {
-            package: p.clone(),
-            first_seen_ms: stored
-                .get(p.name.as_str())
-                .map_or(now_ms, |s| s.first_seen_ms),
-        })
-        .collect();
-
-    for names in chunked(&stale) {
-        let placeholders = (2..names.len() + 2)
+    // Gone: every stored name the list does not carry.
+    let mut sql = "DELETE FROM pending_packages WHERE server_id = $1".to_owned();
+    if !packages.is_empty() {
+        let names = (2..packages.len() + 2)
             .map(|n| format!("${n}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let sql = format!(
-            "DELETE FROM pending_packages WHERE server_id = $1 AND name IN ({placeholders})"
-        );
-        let mut query = sqlx::query(&sql).bind(server.as_str());
-        for name in names {
-            query = query.bind(*name);
-        }
-        query.execute(&mut **tx).await?;
+        sql.push_str(&format!(" AND name NOT IN ({names})"));
     }
-    for rows in chunked(&fresh) {
+    let mut query = sqlx::query(&sql).bind(server.as_str());
+    for p in packages {
+        query = query.bind(p.name.as_str());
+    }
+    query.execute(&mut **tx).await?;
+
+    // New or changed: inserted, or updated in place when a column differs (the
+    // first-seen time stays).
+    for rows in chunked(packages) {
         let values = (0..rows.len())
             .map(|r| {
                 let cols = (1..=INSERT_COLUMNS)
@@ -83,11 +63,23 @@ pub async fn replace(
         let sql = format!(
             "INSERT INTO pending_packages (server_id, name, current_version, new_version, \
              repository, is_security, security_version, held, kept_back, first_seen_ms) \
-             VALUES {values}"
+             VALUES {values} \
+             ON CONFLICT (server_id, name) DO UPDATE SET \
+             current_version = excluded.current_version, new_version = excluded.new_version, \
+             repository = excluded.repository, is_security = excluded.is_security, \
+             security_version = excluded.security_version, held = excluded.held, \
+             kept_back = excluded.kept_back \
+             WHERE pending_packages.current_version <> excluded.current_version \
+             OR pending_packages.new_version <> excluded.new_version \
+             OR pending_packages.repository <> excluded.repository \
+             OR pending_packages.is_security <> excluded.is_security \
+             OR COALESCE(pending_packages.security_version, '') \
+                <> COALESCE(excluded.security_version, '') \
+             OR pending_packages.held <> excluded.held \
+             OR pending_packages.kept_back <> excluded.kept_back"
         );
         let mut query = sqlx::query(&sql);
-        for row in rows {
-            let p = &row.package;
+        for p in rows {
             query = query
                 .bind(server.as_str())
                 .bind(p.name.as_str())
@@ -98,7 +90,7 @@ pub async fn replace(
                 .bind(p.security_version.as_ref().map(DebVersion::as_str))
                 .bind(i32::from(p.held))
                 .bind(i32::from(p.kept_back))
-                .bind(row.first_seen_ms);
+                .bind(now_ms);
         }
         query.execute(&mut **tx).await?;
     }

@@ -161,6 +161,14 @@ pub async fn a_changed_list_is_stored_exactly_whatever_its_size(db: Database) {
     let mut after = packages::list(db.pool(), &id("nas")).await.unwrap();
     after.sort_by(|a, b| a.package.name.cmp(&b.package.name));
     assert_eq!(after, stored);
+    // The largest list a heartbeat may carry, then all but one of it.
+    let most: Vec<_> = (0..homelab_protocol::MAX_PACKAGES)
+        .map(|i| with_version(i, "1.1-1"))
+        .collect();
+    store_list(&db, most.clone(), 350).await;
+    store_list(&db, most[1..].to_vec(), 360).await;
+    let stored = packages::list(db.pool(), &id("nas")).await.unwrap();
+    assert_eq!(stored.len(), homelab_protocol::MAX_PACKAGES - 1);
     store_list(&db, Vec::new(), 400).await;
     assert!(
         packages::list(db.pool(), &id("nas"))
