@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, Api, ApiError};
 use crate::cli::FleetArgs;
 use crate::packages::{ListShape, Packages, ShapeError};
-use crate::proc_stats::{ProcError, Sampler};
+use crate::proc_stats::{ProcError, Watch};
 use crate::report::Report;
 use crate::setup::{self, SetupError, SimServer};
 use crate::stats::{Answer, Recorder};
@@ -147,13 +147,7 @@ pub async fn run(args: &FleetArgs) -> Result<Report, FleetError> {
         seen: Mutex::new(HashMap::new()),
         sent: Mutex::new(Vec::new()),
     });
-    let stop_sampling = CancellationToken::new();
-    let sampler = match args.output.server_pid {
-        Some(pid) => Some(tokio::spawn(
-            Sampler::start(pid)?.run(stop_sampling.clone()),
-        )),
-        None => None,
-    };
+    let watch = Watch::start(args.output.server_pid)?;
     let started = Instant::now();
     let stop_polls = CancellationToken::new();
     let stop_beats = CancellationToken::new();
@@ -200,11 +194,7 @@ pub async fn run(args: &FleetArgs) -> Result<Report, FleetError> {
     stop_beats.cancel();
     stop_polls.cancel();
     while tasks.join_next().await.is_some() {}
-    stop_sampling.cancel();
-    let usage = match sampler {
-        Some(s) => s.await.ok(),
-        None => None,
-    };
+    let usage = watch.finish().await;
 
     let unclaimed = {
         let seen = shared.seen.lock().unwrap_or_else(|p| p.into_inner());

@@ -14,12 +14,8 @@ pub const API_TIMEOUT: Duration = Duration::from_secs(60);
 /// Why an API call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("cannot reach {url}: {source}")]
-    Transport {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
+    #[error("cannot reach {url}: {}", root_cause(source))]
+    Transport { url: String, source: reqwest::Error },
     #[error("{what}: the server answered {status}: {message}")]
     Status {
         what: String,
@@ -38,6 +34,16 @@ impl ApiError {
             _ => None,
         }
     }
+}
+
+/// The innermost cause of an error ("Connection refused"), not reqwest's generic
+/// "error sending request".
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
 }
 
 /// The server's `{"code", "message"}` error body.

@@ -10,12 +10,11 @@ use std::time::Instant;
 use futures::{StreamExt, TryStreamExt, stream};
 use rand::Rng;
 use reqwest::StatusCode;
-use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, Api, ApiError};
 use crate::cli::{HammerArgs, Target};
 use crate::packages::{Churn, ListShape, Packages, ShapeError};
-use crate::proc_stats::{ProcError, Sampler};
+use crate::proc_stats::{ProcError, Watch};
 use crate::report::Report;
 use crate::setup::{self, SetupError, SimServer};
 use crate::stats::{Answer, Recorder};
@@ -153,13 +152,7 @@ pub async fn run(args: &HammerArgs) -> Result<Report, HammerError> {
     warm_up(&plan, &setup_http, concurrency).await?;
 
     let rec = Arc::new(Recorder::default());
-    let stop_sampling = CancellationToken::new();
-    let sampler = match args.output.server_pid {
-        Some(pid) => Some(tokio::spawn(
-            Sampler::start(pid)?.run(stop_sampling.clone()),
-        )),
-        None => None,
-    };
+    let watch = Watch::start(args.output.server_pid)?;
     let connections = args.connections as usize;
     let started = Instant::now();
     let deadline = started + args.duration;
@@ -178,11 +171,7 @@ pub async fn run(args: &HammerArgs) -> Result<Report, HammerError> {
         let _ = t.await;
     }
     let elapsed = started.elapsed();
-    stop_sampling.cancel();
-    let usage = match sampler {
-        Some(s) => s.await.ok(),
-        None => None,
-    };
+    let usage = watch.finish().await;
     let mut settings = BTreeMap::from([
         ("connections".to_owned(), connections.to_string()),
         (

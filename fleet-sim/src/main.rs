@@ -36,7 +36,8 @@ async fn main() -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Each error names its cause in its own message.
+            eprintln!("error: {e}");
             ExitCode::from(2)
         }
     }

@@ -88,6 +88,38 @@ pub fn read(pid: u32) -> Result<Reading, ProcError> {
     })
 }
 
+/// A sampler running beside a run, when a process is watched at all.
+pub struct Watch {
+    task: Option<tokio::task::JoinHandle<ServerUsage>>,
+    stop: CancellationToken,
+}
+
+impl Watch {
+    /// Starts sampling `pid` every second; nothing without a pid. Fails at once
+    /// when the process cannot be read.
+    pub fn start(pid: Option<u32>) -> Result<Watch, ProcError> {
+        let stop = CancellationToken::new();
+        let task = match pid {
+            Some(pid) => Some(tokio::spawn(Sampler::start(pid)?.run(stop.clone()))),
+            None => None,
+        };
+        Ok(Watch { task, stop })
+    }
+
+    /// Stops sampling: the figures over the run.
+    pub async fn finish(self) -> Option<ServerUsage> {
+        self.stop.cancel();
+        self.task?.await.ok()
+    }
+}
+
+/// The machine's load averages over 1, 5 and 15 minutes, from `/proc/loadavg`.
+pub fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
+    (fields.len() == 3).then(|| fields.join(" "))
+}
+
 /// Samples a process until stopped.
 pub struct Sampler {
     pid: u32,

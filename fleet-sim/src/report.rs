@@ -73,6 +73,9 @@ pub struct Report {
     pub error_samples: Vec<String>,
     /// The server's CPU and memory over the run, with `--server-pid`.
     pub server: Option<ServerUsage>,
+    /// The machine's load average (1, 5, 15 min) at the end: the client shares the
+    /// machine with the server, and other work on it shows here.
+    pub load_average: Option<String>,
 }
 
 impl Report {
@@ -94,6 +97,7 @@ impl Report {
             errors: snapshot.errors,
             error_samples: snapshot.error_samples,
             server,
+            load_average: crate::proc_stats::load_average(),
         }
     }
 
@@ -165,6 +169,9 @@ impl Report {
                 s.rss_end_mb,
                 s.samples
             );
+        }
+        if let Some(load) = &self.load_average {
+            let _ = writeln!(out, "load average at the end: {load}");
         }
         let _ = writeln!(out, "errors: {}", self.errors);
         for e in &self.error_samples {

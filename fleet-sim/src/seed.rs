@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::api::{self, Api, ApiError};
 use crate::cli::SeedArgs;
 use crate::packages::{ListShape, ShapeError};
-use crate::proc_stats::{ProcError, Sampler};
+use crate::proc_stats::{ProcError, Watch};
 use crate::report::Report;
 use crate::setup::{self, SetupError};
 use crate::stats::Recorder;
@@ -48,10 +48,7 @@ pub async fn run(args: &SeedArgs) -> Result<Report, SeedError> {
         servers = servers.len(),
         "servers ready with their package lists"
     );
-    let sampler = match args.output.server_pid {
-        Some(pid) => Some(Sampler::start(pid)?),
-        None => None,
-    };
+    let watch = Watch::start(args.output.server_pid)?;
     let rec = Recorder::default();
     let started = Instant::now();
     let seeded = setup::seed_actions(
@@ -65,6 +62,7 @@ pub async fn run(args: &SeedArgs) -> Result<Report, SeedError> {
     )
     .await?;
     let elapsed = started.elapsed();
+    let usage = watch.finish().await;
     rec.count("actions_seeded", seeded);
     let settings = BTreeMap::from([
         ("servers".to_owned(), servers.len().to_string()),
@@ -80,6 +78,6 @@ pub async fn run(args: &SeedArgs) -> Result<Report, SeedError> {
         settings,
         elapsed.as_secs_f64(),
         rec.snapshot(elapsed),
-        sampler.map(|s| s.usage()),
+        usage,
     ))
 }
