@@ -316,7 +316,7 @@ mod tests {
             ),
             (&["hammer", "duplicate", "-d", "0"][..], "--duration"),
             (
-                &["fleet", "--heartbeat-interval", "-1"][..],
+                &["fleet", "--heartbeat-interval=-1"][..],
                 "--heartbeat-interval",
             ),
             (&["fleet", "--failure-ratio", "1.5"][..], "--failure-ratio"),

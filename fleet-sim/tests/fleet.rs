@@ -2,6 +2,7 @@
 //! fresh database): a small fleet, every hammer target, seeding, and refusals of
 //! bad settings. Nothing here is timed: speed targets are benchmarks.
 
+use clap::Parser as _;
 use homelab_fleet_sim::cli::{Cli, Command};
 use homelab_fleet_sim::report::Report;
 use homelab_fleet_sim::{agents, hammer, seed};
