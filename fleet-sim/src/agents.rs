@@ -5,7 +5,7 @@
 //! measures the time from their 201 to the claim an agent sees. At the end every
 //! result sent is read back through the API: one not stored as sent is a lost result.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -84,9 +84,33 @@ struct Shared {
     rec: Recorder,
     seen: Mutex<HashMap<i64, Seen>>,
     sent: Mutex<Vec<Sent>>,
+    /// Servers with an action of the creator's in flight: the creator picks others,
+    /// so create-to-claim measures dispatch, not an agent still busy with its last
+    /// action.
+    busy: Mutex<HashSet<ServerId>>,
 }
 
 impl Shared {
+    /// Marks one of `candidates` busy and returns it; None when the few tried were
+    /// all busy.
+    fn pick_idle(&self, servers: &[SimServer]) -> Option<ServerId> {
+        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        for _ in 0..20 {
+            let id = &servers[rand::rng().random_range(0..servers.len())].id;
+            if busy.insert(id.clone()) {
+                return Some(id.clone());
+            }
+        }
+        None
+    }
+
+    fn idle(&self, server: &ServerId) {
+        self.busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(server);
+    }
+
     fn created(&self, id: i64, at: Instant) {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         match seen.remove(&id) {
@@ -146,6 +170,7 @@ pub async fn run(args: &FleetArgs) -> Result<Report, FleetError> {
         rec: Recorder::default(),
         seen: Mutex::new(HashMap::new()),
         sent: Mutex::new(Vec::new()),
+        busy: Mutex::new(HashSet::new()),
     });
     let watch = Watch::start(args.output.server_pid)?;
     let started = Instant::now();
@@ -325,6 +350,7 @@ async fn poll_loop(
                 shared.rec.count("claims", 1);
                 shared.claimed(next.id.get(), at);
                 execute(&client, &server, next, &args, &shared).await;
+                shared.idle(&server);
             }
             Ok(Some(Claim::Unreadable { id, reason })) => {
                 shared
@@ -420,8 +446,9 @@ async fn execute(
     ));
 }
 
-/// Creates `restart_service` actions of distinct units on random servers at `rate`
-/// per second, each request on its own task so a slow answer does not slow the rate.
+/// Creates `restart_service` actions of distinct units on random idle servers (none
+/// of the creator's actions in flight) at `rate` per second, each request on its own
+/// task so a slow answer does not slow the rate.
 async fn create_loop(
     api: Api,
     servers: Vec<SimServer>,
@@ -438,9 +465,10 @@ async fn create_loop(
             () = stop.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let server = servers[rand::rng().random_range(0..servers.len())]
-            .id
-            .clone();
+        let Some(server) = shared.pick_idle(&servers) else {
+            shared.rec.count("creates_skipped_all_busy", 1);
+            continue;
+        };
         let (api, shared) = (api.clone(), shared.clone());
         inflight.spawn(async move {
             let body = serde_json::json!({
@@ -458,9 +486,12 @@ async fn create_loop(
             };
             let created = matches!(&r, Ok(c) if c.status == reqwest::StatusCode::CREATED);
             shared.rec.request("create-action", at - t, answer, created);
-            if let Ok(c) = r {
-                shared.rec.count("actions_created", 1);
-                shared.created(c.id, at);
+            match r {
+                Ok(c) => {
+                    shared.rec.count("actions_created", 1);
+                    shared.created(c.id, at);
+                }
+                Err(_) => shared.idle(&server),
             }
         });
         while inflight.try_join_next().is_some() {}

@@ -112,7 +112,8 @@ pub struct FleetArgs {
     pub failure_ratio: f64,
 
     /// Actions the simulator creates per second (restart_service of distinct units on
-    /// random simulated servers), measuring create-to-claim latency; 0: none.
+    /// random simulated servers without one of these in flight), measuring
+    /// create-to-claim latency; 0: none.
     #[arg(long, default_value = "0", value_parser = rate)]
     pub actions_per_s: f64,
 

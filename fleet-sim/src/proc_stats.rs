@@ -88,28 +88,56 @@ pub fn read(pid: u32) -> Result<Reading, ProcError> {
     })
 }
 
-/// A sampler running beside a run, when a process is watched at all.
+/// The server's and the simulator's own use of the machine over a run.
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    /// The watched server, with `--server-pid`.
+    pub server: Option<ServerUsage>,
+    /// This process: the load's own cost on the cores it shares with the server.
+    pub client: Option<ServerUsage>,
+}
+
+/// Samplers running beside a run: the server's when a pid is given, and always
+/// this process's.
 pub struct Watch {
-    task: Option<tokio::task::JoinHandle<ServerUsage>>,
+    server: Option<tokio::task::JoinHandle<ServerUsage>>,
+    client: Option<tokio::task::JoinHandle<ServerUsage>>,
     stop: CancellationToken,
 }
 
 impl Watch {
-    /// Starts sampling `pid` every second; nothing without a pid. Fails at once
-    /// when the process cannot be read.
-    pub fn start(pid: Option<u32>) -> Result<Watch, ProcError> {
+    /// Starts sampling every second. Fails at once when the server's process
+    /// cannot be read.
+    pub fn start(server_pid: Option<u32>) -> Result<Watch, ProcError> {
         let stop = CancellationToken::new();
-        let task = match pid {
+        let server = match server_pid {
             Some(pid) => Some(tokio::spawn(Sampler::start(pid)?.run(stop.clone()))),
             None => None,
         };
-        Ok(Watch { task, stop })
+        // This process is always readable; if not, the report just lacks it.
+        let client = Sampler::start(std::process::id())
+            .ok()
+            .map(|s| tokio::spawn(s.run(stop.clone())));
+        Ok(Watch {
+            server,
+            client,
+            stop,
+        })
     }
 
     /// Stops sampling: the figures over the run.
-    pub async fn finish(self) -> Option<ServerUsage> {
+    pub async fn finish(self) -> Usage {
         self.stop.cancel();
-        self.task?.await.ok()
+        let join = |t: Option<tokio::task::JoinHandle<ServerUsage>>| async move {
+            match t {
+                Some(t) => t.await.ok(),
+                None => None,
+            }
+        };
+        Usage {
+            server: join(self.server).await,
+            client: join(self.client).await,
+        }
     }
 }
 

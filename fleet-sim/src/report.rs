@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::proc_stats::ServerUsage;
+use crate::proc_stats::{ServerUsage, Usage};
 use crate::stats::Snapshot;
 
 /// Latency percentiles in milliseconds.
@@ -73,6 +73,8 @@ pub struct Report {
     pub error_samples: Vec<String>,
     /// The server's CPU and memory over the run, with `--server-pid`.
     pub server: Option<ServerUsage>,
+    /// The simulator's own CPU and memory: it shares the machine with the server.
+    pub client: Option<ServerUsage>,
     /// The machine's load average (1, 5, 15 min) at the end: the client shares the
     /// machine with the server, and other work on it shows here.
     pub load_average: Option<String>,
@@ -85,7 +87,7 @@ impl Report {
         settings: BTreeMap<String, String>,
         duration_s: f64,
         snapshot: Snapshot,
-        server: Option<ServerUsage>,
+        usage: Usage,
     ) -> Self {
         Report {
             run: run.into(),
@@ -96,7 +98,8 @@ impl Report {
             counters: snapshot.counters,
             errors: snapshot.errors,
             error_samples: snapshot.error_samples,
-            server,
+            server: usage.server,
+            client: usage.client,
             load_average: crate::proc_stats::load_average(),
         }
     }
@@ -156,19 +159,21 @@ impl Report {
                 .collect();
             let _ = writeln!(out, "\ncounters: {}", counters.join(" "));
         }
-        if let Some(s) = &self.server {
-            let _ = writeln!(
-                out,
-                "server pid {}: CPU {:.1} % of one core ({:.2} s over {:.1} s); RSS start {:.1} MB, peak {:.1} MB, end {:.1} MB ({} samples)",
-                s.pid,
-                s.cpu_percent,
-                s.cpu_s,
-                s.wall_s,
-                s.rss_start_mb,
-                s.rss_peak_mb,
-                s.rss_end_mb,
-                s.samples
-            );
+        for (who, usage) in [("server", &self.server), ("simulator", &self.client)] {
+            if let Some(s) = usage {
+                let _ = writeln!(
+                    out,
+                    "{who} pid {}: CPU {:.1} % of one core ({:.2} s over {:.1} s); RSS start {:.1} MB, peak {:.1} MB, end {:.1} MB ({} samples)",
+                    s.pid,
+                    s.cpu_percent,
+                    s.cpu_s,
+                    s.wall_s,
+                    s.rss_start_mb,
+                    s.rss_peak_mb,
+                    s.rss_end_mb,
+                    s.samples
+                );
+            }
         }
         if let Some(load) = &self.load_average {
             let _ = writeln!(out, "load average at the end: {load}");
@@ -243,7 +248,7 @@ mod tests {
             BTreeMap::from([("connections".to_owned(), "16".to_owned())]),
             2.0,
             r.snapshot(Duration::from_secs(2)),
-            None,
+            Usage::default(),
         );
         let table = report.table();
         assert!(table.contains("heartbeat"), "{table}");
