@@ -178,12 +178,23 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("homelab-agent/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Client {
+        Ok(Client::with_http(
             http,
-            servers: config.servers.clone(),
+            config.servers.clone(),
+            config.token.clone(),
+        ))
+    }
+
+    /// A client for `servers` and `token` over an existing connection pool: a fleet
+    /// simulator runs thousands of machines on one pool. `http` should carry a
+    /// default timeout, as [`Client::new`]'s does; the long-poll sets its own.
+    pub fn with_http(http: reqwest::Client, servers: ServerList, token: String) -> Self {
+        Client {
+            http,
+            servers,
             current: Arc::new(AtomicUsize::new(0)),
-            token: config.token.clone(),
-        })
+            token,
+        }
     }
 
     /// The server calls go to first.
