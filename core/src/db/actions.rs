@@ -249,6 +249,21 @@ pub async fn complete_if_nothing_to_run(
     Ok(())
 }
 
+/// Whether the server has an approved action waiting for its agent: a read, so an
+/// idle long-poll looks without queueing for the writer.
+pub async fn any_approved(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    server: &ServerId,
+) -> Result<bool, DbError> {
+    let waiting: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM actions WHERE server_id = $1 AND status = $2 LIMIT 1")
+            .bind(server.as_str())
+            .bind(ActionStatus::Approved.as_str())
+            .fetch_optional(executor)
+            .await?;
+    Ok(waiting.is_some())
+}
+
 /// Claims the server's oldest approved action: approved becomes executing, with a
 /// lease of its timeout plus `grace_ms`. Atomic: two claims never get the same action.
 pub async fn claim_next(
@@ -278,14 +293,7 @@ pub async fn claim_next(
         .fetch_optional(&mut **tx)
         .await?;
         let Some((id, action_type, argv, timeout_s)) = row else {
-            let waiting: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM actions WHERE server_id = $1 AND status = $2 LIMIT 1",
-            )
-            .bind(server.as_str())
-            .bind(ActionStatus::Approved.as_str())
-            .fetch_optional(&mut **tx)
-            .await?;
-            if waiting.is_some() {
+            if any_approved(&mut **tx, server).await? {
                 continue;
             }
             return Ok(None);

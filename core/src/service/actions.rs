@@ -415,22 +415,29 @@ impl Service {
             let rung = bell.notified();
             tokio::pin!(rung);
             rung.as_mut().enable();
+            // An idle agent's long-poll reads whether anything waits and goes back to
+            // waiting; only a claim writes (and checks the token again: the request
+            // was let in by it, but it may have been rotated since).
+            let waiting = db::actions::any_approved(self.db.pool(), server).await?;
             let grace = i64::try_from(LEASE_GRACE.as_millis()).unwrap_or(i64::MAX);
             let (claimant, now, hash) = (server.clone(), self.now_ms(), token_hash.clone());
-            let claimed = self
-                .db
-                .write(move |tx| {
-                    Box::pin(async move {
-                        // The token is checked again with every claim: one rotated, or
-                        // a server removed, while this long-poll waited claims nothing.
-                        let holder = db::servers::find_by_token_hash(&mut **tx, &hash).await?;
-                        if holder.is_none_or(|h| h.id != claimant) {
-                            return Err(DispatchError::Unauthorized);
-                        }
-                        Ok(db::actions::claim_next(tx, &claimant, now, grace).await?)
+            let claimed = if !waiting {
+                None
+            } else {
+                self.db
+                    .write(move |tx| {
+                        Box::pin(async move {
+                            // The token is checked again with every claim: one rotated, or
+                            // a server removed, while this long-poll waited claims nothing.
+                            let holder = db::servers::find_by_token_hash(&mut **tx, &hash).await?;
+                            if holder.is_none_or(|h| h.id != claimant) {
+                                return Err(DispatchError::Unauthorized);
+                            }
+                            Ok(db::actions::claim_next(tx, &claimant, now, grace).await?)
+                        })
                     })
-                })
-                .await?;
+                    .await?
+            };
             if let Some(next) = claimed {
                 tracing::info!(action = %next.id, server = %server, "action claimed by the agent");
                 self.publish(LiveEvent::Action {
