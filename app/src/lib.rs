@@ -14,7 +14,7 @@ use leptos_router::{
     components::{A, Route, Router, Routes},
 };
 
-use crate::components::{HydrationMarker, LiveIndicator, LiveUpdates};
+use crate::components::{LiveIndicator, LiveUpdates};
 use crate::pages::{
     ActionRoute, FleetRoute, HistoryRoute, LoginRoute, NotFound, ServerRoute, SettingsRoute,
 };
@@ -53,7 +53,6 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Title formatter=page_title/>
-        <HydrationMarker/>
         <LiveUpdates>
         <Router>
             <TopBar/>
