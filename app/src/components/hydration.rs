@@ -1,5 +1,3 @@
-use leptos::prelude::*;
-
 /// Runs `effect` as a Leptos effect in the browser, and not at all elsewhere.
 ///
 /// Effects never run while rendering on the server, but a build that switches on both
@@ -11,7 +9,7 @@ pub fn browser_effect(effect: impl FnMut() + 'static) {
     #[cfg(target_arch = "wasm32")]
     {
         let mut effect = effect;
-        Effect::new(move |_| effect());
+        leptos::prelude::Effect::new(move |_| effect());
     }
     #[cfg(not(target_arch = "wasm32"))]
     drop(effect);
@@ -23,7 +21,7 @@ pub fn browser_effect(effect: impl FnMut() + 'static) {
 /// tests wait for it before clicking; the interactivity benchmark times it.
 #[cfg(feature = "hydrate")]
 pub fn mark_hydrated() {
-    if let Some(body) = document().body() {
+    if let Some(body) = leptos::prelude::document().body() {
         // Failing to set an attribute only delays the tests' wait; nothing to do.
         let _ = body.set_attribute("data-hydrated", "true");
     }
@@ -31,6 +29,8 @@ pub fn mark_hydrated() {
 
 #[cfg(all(test, feature = "ssr", feature = "hydrate"))]
 mod tests {
+    use leptos::prelude::*;
+
     use super::*;
 
     /// What `cargo build --release` at the workspace root used to make: a server whose
