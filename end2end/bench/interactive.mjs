@@ -8,6 +8,11 @@
 // (set by the WebAssembly entry point once the whole page, its lazily loaded route
 // chunk included, is hydrated). Then the same page again in that context (warm
 // cache: the hashed files are immutable).
+//
+// Then client-side navigation: from a freshly hydrated fleet page, a click on each
+// link of the header and the time until the new page's heading is shown, measured
+// from this script (Playwright's own overhead included); the first visit to a page
+// in a context loads its chunk, the second does not.
 import { chromium } from "@playwright/test";
 
 const base = process.env.BENCH_URL;
@@ -80,5 +85,39 @@ for (const path of pages) {
         `${ms(pct(h, 50))} | ${ms(pct(h, 95))} | ${ms(Math.max(...h))} | ${xs[0].wasmFiles} | ${xs[0].wasmBytes.toLocaleString("en")} |`,
     );
   }
+}
+const nav = [
+  ["History", "Action history"],
+  ["Settings", "Settings"],
+  ["Fleet", "Fleet"],
+];
+const navTimes = new Map(nav.map(([link]) => [link, { first: [], again: [] }]));
+async function navigate(page, link, heading) {
+  const start = Date.now();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: link, exact: true }).click();
+  await page.getByRole("heading", { level: 1, name: heading, exact: true }).waitFor();
+  return Date.now() - start;
+}
+for (let i = 0; i < runs; i++) {
+  const context = await browser.newContext();
+  await context.addInitScript(watchMarker);
+  await context.request.post(base + "/login", {
+    form: { username: user, password, next: "/" },
+    headers: { Origin: base },
+    maxRedirects: 0,
+  });
+  const page = await context.newPage();
+  await measure(page, "/");
+  for (const round of ["first", "again"]) {
+    for (const [link, heading] of nav) navTimes.get(link)[round].push(await navigate(page, link, heading));
+  }
+  await context.close();
+}
+console.log();
+console.log(`| client-side navigation from the fleet page | first time p50 | first time max | again p50 | again max |`);
+console.log(`|---|---|---|---|---|`);
+for (const [link, heading] of nav) {
+  const { first, again } = navTimes.get(link);
+  console.log(`| ${link} (${heading}) | ${ms(pct(first, 50))} | ${ms(Math.max(...first))} | ${ms(pct(again, 50))} | ${ms(Math.max(...again))} |`);
 }
 await browser.close();
