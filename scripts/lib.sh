@@ -85,10 +85,16 @@ ensure_npm() {
 # Cargo.toml). cargo-leptos lists the hashes in hash.txt beside the server
 # executable; a copy goes into the site folder, where the server looks first, so the
 # folder is complete on its own wherever it is installed (--site-root).
+#
+# --split: every page is a lazy route (app/src/pages/mod.rs), so its code goes into
+# WebAssembly chunks of its own (`split___<page>_route_view_*.wasm`, with the code
+# shared by several pages in `chunk_*.wasm`) that a browser loads on first showing
+# that page; the main bundle keeps the framework, the router and the header.
+# Without --split the main bundle would import chunks that do not exist.
 build_site() {
     ensure_apt gzip brotli
-    log "building the dashboard (cargo leptos build --release)"
-    cargo leptos build --release
+    log "building the dashboard (cargo leptos build --release --split)"
+    cargo leptos build --release --split
     install -m 0644 "$CARGO_TARGET_DIR/release/hash.txt" target/site/hash.txt
     compress_site target/site
 }

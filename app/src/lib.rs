@@ -10,13 +10,13 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    ParamSegment, SsrMode, StaticSegment,
+    Lazy, ParamSegment, SsrMode, StaticSegment,
     components::{A, Route, Router, Routes},
 };
 
-use crate::components::{HydrationMarker, LiveIndicator, LiveUpdates};
+use crate::components::{LiveIndicator, LiveUpdates};
 use crate::pages::{
-    ActionPage, FleetPage, HistoryPage, LoginPage, NotFound, ServerPage, SettingsPage,
+    ActionRoute, FleetRoute, HistoryRoute, LoginRoute, NotFound, ServerRoute, SettingsRoute,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -53,7 +53,6 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Title formatter=page_title/>
-        <HydrationMarker/>
         <LiveUpdates>
         <Router>
             <TopBar/>
@@ -61,18 +60,18 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     // Async: the server waits for the data before it answers, so pages
                     // are whole without JavaScript and carry the right status code.
-                    <Route path=StaticSegment("") view=FleetPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("") view={Lazy::<FleetRoute>::new()} ssr=SsrMode::Async/>
                     <Route
                         path=(StaticSegment("servers"), ParamSegment("id"))
-                        view=ServerPage
+                        view={Lazy::<ServerRoute>::new()}
                         ssr=SsrMode::Async
                     />
-                    <Route path=StaticSegment("actions") view=HistoryPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("login") view=LoginPage/>
-                    <Route path=StaticSegment("settings") view=SettingsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("actions") view={Lazy::<HistoryRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()}/>
+                    <Route path=StaticSegment("settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
                     <Route
                         path=(StaticSegment("actions"), ParamSegment("id"))
-                        view=ActionPage
+                        view={Lazy::<ActionRoute>::new()}
                         ssr=SsrMode::Async
                     />
                 </Routes>

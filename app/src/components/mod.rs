@@ -10,7 +10,9 @@ mod time;
 
 pub use actions::{ActionError, ActionStatusBadge, ActionsTable, ApprovalControls};
 pub use agent_token::AgentTokenNote;
-pub use hydration::{HydrationMarker, browser_effect};
+pub use hydration::browser_effect;
+#[cfg(feature = "hydrate")]
+pub use hydration::mark_hydrated;
 pub use live::{Live, LiveIndicator, LiveStatus, LiveUpdates, action_changes, use_live};
 pub use onboarding::{CopyBlock, InstallSteps, one_liner};
 pub use status::StatusBadge;

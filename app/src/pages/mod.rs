@@ -15,3 +15,44 @@ pub use login::LoginPage;
 pub use not_found::NotFound;
 pub use server::ServerPage;
 pub use settings::SettingsPage;
+
+/// Route-level code splitting: each page's view code lives in its own WebAssembly
+/// chunk (`cargo leptos build --split`), which the browser loads when it first
+/// shows that page; the server renders the same page and names the chunks the
+/// first page needs in its `<head>`, so they load alongside the main bundle.
+/// Without `--split` (the Rust tests, `cargo leptos watch`) the pages are simply
+/// part of the main bundle.
+macro_rules! lazy_page {
+    ($($(#[$doc:meta])* $route:ident => $page:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $route;
+
+        #[leptos_router::lazy_route]
+        impl leptos_router::LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> leptos::prelude::AnyView {
+                use leptos::prelude::IntoAny;
+                $page().into_any()
+            }
+        }
+    )*};
+}
+
+lazy_page! {
+    /// `/`: [`FleetPage`].
+    FleetRoute => FleetPage;
+    /// `/servers/:id`: [`ServerPage`].
+    ServerRoute => ServerPage;
+    /// `/actions`: [`HistoryPage`].
+    HistoryRoute => HistoryPage;
+    /// `/actions/:id`: [`ActionPage`].
+    ActionRoute => ActionPage;
+    /// `/settings`: [`SettingsPage`].
+    SettingsRoute => SettingsPage;
+    /// `/login`: [`LoginPage`].
+    LoginRoute => LoginPage;
+}
