@@ -524,7 +524,7 @@ mod tests {
             .unwrap();
         assert!(path.exists());
         // Migrations ran: the servers table answers.
-        assert_eq!(servers::list(db.pool()).await.unwrap().len(), 0);
+        assert_eq!(servers::list(&db).await.unwrap().len(), 0);
     }
 }
 

@@ -83,7 +83,7 @@ impl Service {
     /// without the fleet table's counts) for the whole fleet, however many pages are
     /// open.
     pub async fn announce_presence(&self, seen: &mut Presence) -> Result<(), Error> {
-        let records = crate::db::servers::list(self.db.pool())
+        let records = crate::db::servers::list(&self.db)
             .await
             .context("presence")?;
         let mut now = HashMap::with_capacity(records.len());

@@ -109,9 +109,7 @@ impl Service {
 
     /// Every server with its derived status and update counts, ordered by name.
     pub async fn list_servers(&self) -> Result<Vec<ServerSummary>, Error> {
-        let records = db::servers::list(self.db.pool())
-            .await
-            .context("list servers")?;
+        let records = db::servers::list(&self.db).await.context("list servers")?;
         let pending = db::actions::pending_counts(self.db.pool())
             .await
             .context("list servers")?;
