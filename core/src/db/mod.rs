@@ -142,6 +142,10 @@ impl Database {
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
+            // A ping before each use guards against a server that dropped the
+            // connection; a SQLite file cannot, and the ping cost every read a round
+            // trip to the connection's thread.
+            .test_before_acquire(!sqlite)
             // A connection left inside a transaction holds SQLite's write lock (or a
             // PostgreSQL snapshot and row locks) for as long as it lives: close it,
             // which rolls the transaction back, rather than reuse it.
