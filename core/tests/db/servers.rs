@@ -133,7 +133,7 @@ pub async fn a_package_list_keeps_first_seen_times_and_counts_exclude_held(db: D
     assert_eq!(listed.len(), 1);
     let cpu = |s: &servers::ServerRecord| s.metrics.as_ref().unwrap().cpu_percent;
     assert!((cpu(&listed[0]) - cpu(&server)).abs() < 1e-12);
-    listed[0].metrics = server.metrics.clone();
+    listed[0].metrics = server.metrics;
     assert_eq!(listed, [server]);
 }
 
@@ -141,7 +141,7 @@ pub async fn a_changed_list_is_stored_exactly_whatever_its_size(db: Database) {
     add_server(&db, "nas", "h1").await;
     let with_version = |i: usize, version: &str| PendingPackage {
         new_version: DebVersion::parse(version).unwrap(),
-        ..package(&format!("pkg-{i:03}"), i % 5 == 0, false)
+        ..package(&format!("pkg-{i:03}"), i.is_multiple_of(5), false)
     };
     // 150 packages: written in runs of 64, 8 and 1 rows.
     let first: Vec<_> = (0..150).map(|i| with_version(i, "1.1-1")).collect();
