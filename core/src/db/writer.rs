@@ -140,8 +140,9 @@ async fn commit_batch(
     let alone = jobs.len() == 1;
     let mut settled = Vec::with_capacity(jobs.len());
     let outcome = async {
-        // `BEGIN IMMEDIATE` takes the write lock at once (a reader elsewhere, such as
-        // `homelab-cmd backup`, never makes it fail half-way).
+        // `BEGIN IMMEDIATE` takes the write lock at once: a transaction that read
+        // first and took it later could fail half-way with SQLITE_BUSY when another
+        // process (the `homelab-cmd` command line) writes at the same moment.
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         // Each unit runs inside the savepoint `unit`; between two units one round
         // trip releases the last one's and opens the next one's; the commit
