@@ -28,6 +28,11 @@ CARGO_LEPTOS_VERSION=0.3.10
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# A TCP port on loopback that nothing listens on right now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # apt packages, installed only when one of them is missing.
 ensure_apt() {
     local missing=()
@@ -127,7 +132,7 @@ start_test_postgres() {
     runuser -u postgres -- "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 \
         --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     # A free port: the kernel picks one, the cluster takes it a moment later.
-    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    port="$(free_port)"
     # Durability off: the cluster lives for one test run (benchmarks keep it on with
     # HOMELAB_TEST_POSTGRES_DURABLE=1, as a real installation would).
     local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"

@@ -18,26 +18,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, Api, ApiError};
 use crate::cli::FleetArgs;
-use crate::packages::{ListShape, Packages, ShapeError};
-use crate::proc_stats::{ProcError, Watch};
+use crate::error::RunError;
+use crate::packages::{ListShape, Packages};
+use crate::proc_stats::Watch;
 use crate::report::Report;
-use crate::setup::{self, SetupError, SimServer};
+use crate::setup::{self, SimServer};
 use crate::stats::{Answer, Recorder};
-
-/// Why a fleet run could not start (errors during the run are counted instead).
-#[derive(Debug, thiserror::Error)]
-pub enum FleetError {
-    #[error("--url: {0}")]
-    Url(#[from] homelab_agent::config::ServerListError),
-    #[error(transparent)]
-    Shape(#[from] ShapeError),
-    #[error(transparent)]
-    Setup(#[from] SetupError),
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error(transparent)]
-    Proc(#[from] ProcError),
-}
 
 /// Health figures of an idle machine.
 pub fn idle_metrics() -> Metrics {
@@ -141,7 +127,7 @@ impl Shared {
 }
 
 /// Runs the fleet described by `args` and reports.
-pub async fn run(args: &FleetArgs) -> Result<Report, FleetError> {
+pub async fn run(args: &FleetArgs) -> Result<Report, RunError> {
     let url = api::parse_url(&args.server.url)?;
     let shape = ListShape::new(args.packages.packages, args.packages.security)?;
     let agents = args.agents as usize;

@@ -11,34 +11,14 @@ use futures::{StreamExt, TryStreamExt, stream};
 use rand::Rng;
 use reqwest::StatusCode;
 
-use crate::api::{self, Api, ApiError};
+use crate::api::{self, Api};
 use crate::cli::{HammerArgs, Target};
-use crate::packages::{Churn, ListShape, Packages, ShapeError};
-use crate::proc_stats::{ProcError, Watch};
+use crate::error::RunError;
+use crate::packages::{Churn, ListShape, Packages};
+use crate::proc_stats::Watch;
 use crate::report::Report;
-use crate::setup::{self, SetupError, SimServer};
+use crate::setup::{self, SimServer};
 use crate::stats::{Answer, Recorder};
-
-/// Why a hammer run could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum HammerError {
-    #[error("--url: {0}")]
-    Url(#[from] homelab_agent::config::ServerListError),
-    #[error(transparent)]
-    Shape(#[from] ShapeError),
-    #[error(transparent)]
-    Setup(#[from] SetupError),
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error(transparent)]
-    Proc(#[from] ProcError),
-    #[error("{0} needs a dashboard login: set HOMELAB_SIM_PASSWORD (and --user)")]
-    NoPassword(&'static str),
-    #[error("--deep needs a history: the server has no action yet (see `seed`)")]
-    EmptyHistory,
-    #[error("warming up: {0}")]
-    Warmup(String),
-}
 
 /// What every connection needs to build its requests.
 struct Plan {
@@ -74,7 +54,7 @@ impl Plan {
 }
 
 /// Runs the load described by `args` and reports.
-pub async fn run(args: &HammerArgs) -> Result<Report, HammerError> {
+pub async fn run(args: &HammerArgs) -> Result<Report, RunError> {
     let url = api::parse_url(&args.server.url)?;
     let shape = ListShape::new(args.packages.packages, args.packages.security)?;
     if let Err(e) = crate::limits::raise_open_files() {
@@ -113,7 +93,7 @@ pub async fn run(args: &HammerArgs) -> Result<Report, HammerError> {
             let password = args
                 .password
                 .as_deref()
-                .ok_or(HammerError::NoPassword(target.name()))?;
+                .ok_or(RunError::NoPassword(target.name()))?;
             Some(api::login(&setup_http, &url, &args.user, password).await?)
         }
         _ => None,
@@ -129,7 +109,7 @@ pub async fn run(args: &HammerArgs) -> Result<Report, HammerError> {
                 let newest = api
                     .newest_action_id()
                     .await?
-                    .ok_or(HammerError::EmptyHistory)?;
+                    .ok_or(RunError::EmptyHistory)?;
                 let sep = if base.contains('?') { '&' } else { '?' };
                 format!("{base}{sep}cursor={}", (newest / 2).max(1))
             } else {
@@ -206,11 +186,7 @@ pub async fn run(args: &HammerArgs) -> Result<Report, HammerError> {
 /// Before the clock starts: heartbeat targets give every server its list (so that
 /// "unchanged" is unchanged from the first timed beat); `duplicate` puts an apt
 /// action in flight on every server (201, or 409 when one already is).
-async fn warm_up(
-    plan: &Plan,
-    http: &reqwest::Client,
-    concurrency: usize,
-) -> Result<(), HammerError> {
+async fn warm_up(plan: &Plan, http: &reqwest::Client, concurrency: usize) -> Result<(), RunError> {
     match plan.target {
         Target::HeartbeatUnchanged | Target::HeartbeatChanged | Target::HeartbeatReplace => {
             setup::send_lists(&plan.api, http, &plan.servers, plan.shape, concurrency).await?;
@@ -224,7 +200,7 @@ async fn warm_up(
                         match plan.api.create_action(&s.id, body).await {
                             Ok(_) => Ok(()),
                             Err(e) if e.status() == Some(StatusCode::CONFLICT) => Ok(()),
-                            Err(e) => Err(HammerError::Warmup(e.to_string())),
+                            Err(e) => Err(RunError::Warmup(e.to_string())),
                         }
                     }
                 })

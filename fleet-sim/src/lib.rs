@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod api;
 pub mod cli;
+pub mod error;
 pub mod hammer;
 pub mod limits;
 pub mod packages;

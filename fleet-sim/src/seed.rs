@@ -4,32 +4,18 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::api::{self, Api, ApiError};
+use crate::api::{self, Api};
 use crate::cli::SeedArgs;
-use crate::packages::{ListShape, ShapeError};
-use crate::proc_stats::{ProcError, Watch};
+use crate::error::RunError;
+use crate::packages::ListShape;
+use crate::proc_stats::Watch;
 use crate::report::Report;
-use crate::setup::{self, SetupError};
+use crate::setup;
 use crate::stats::Recorder;
-
-/// Why seeding failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SeedError {
-    #[error("--url: {0}")]
-    Url(#[from] homelab_agent::config::ServerListError),
-    #[error(transparent)]
-    Shape(#[from] ShapeError),
-    #[error(transparent)]
-    Setup(#[from] SetupError),
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error(transparent)]
-    Proc(#[from] ProcError),
-}
 
 /// Creates (or reuses) the servers, sends each its package list, then adds the
 /// actions; reports the rate of the action cycles.
-pub async fn run(args: &SeedArgs) -> Result<Report, SeedError> {
+pub async fn run(args: &SeedArgs) -> Result<Report, RunError> {
     let url = api::parse_url(&args.server.url)?;
     let shape = ListShape::new(args.packages.packages, args.packages.security)?;
     let concurrency = usize::from(args.server.setup_concurrency);

@@ -22,7 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 export DATABASE_URL="sqlite://$dir/homelab.db"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 (umask 077; "$server" server add bench "Bench" 2>/dev/null | grep -o 'hca_[A-Za-z0-9_-]*' >"$dir/token")
 RUST_LOG=info "$server" serve --listen "127.0.0.1:$port" --heartbeat-interval 5 >"$dir/server.log" 2>&1 &
 pids+=($!)

@@ -1,6 +1,8 @@
 //! The `servers` table: the managed machines.
 
 use homelab_protocol::{ApprovalPolicy, Heartbeat, Metrics, Millis, ServerId, ServerName};
+use std::sync::LazyLock;
+
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 use super::DbError;
@@ -31,6 +33,12 @@ pub struct ServerRecord {
 const COLUMNS: &str = "id, name, hostname, os, agent_version, last_seen_ms, cpu_percent, \
     memory_percent, disk_percent, load_1, load_5, load_15, uptime_s, reboot_required, reboot_required_pkgs, paused, \
     paused_at_ms, approval_policy, packages_seen_at_ms, updates_count, security_updates_count";
+
+/// A server id read back from the database.
+fn stored_id(id: String) -> Result<ServerId, DbError> {
+    ServerId::parse(id)
+        .map_err(|e| DbError::Sqlx(sqlx::Error::Decode(format!("servers.id: {e}").into())))
+}
 
 /// Why a server could not be added.
 #[derive(Debug, thiserror::Error)]
@@ -147,12 +155,7 @@ pub async fn ids(pool: &AnyPool) -> Result<Vec<ServerId>, DbError> {
         sqlx::query_scalar("SELECT id FROM servers WHERE removed_at_ms IS NULL ORDER BY id")
             .fetch_all(pool)
             .await?;
-    ids.into_iter()
-        .map(|id| {
-            ServerId::parse(id)
-                .map_err(|e| DbError::Sqlx(sqlx::Error::Decode(format!("servers.id: {e}").into())))
-        })
-        .collect()
+    ids.into_iter().map(stored_id).collect()
 }
 
 /// One server, if it exists.
@@ -237,9 +240,7 @@ pub async fn find_by_token_hash(
 }
 
 fn token_holder(row: &sqlx::any::AnyRow) -> Result<TokenHolder, DbError> {
-    let id: String = row.try_get("id")?;
-    let id = ServerId::parse(id)
-        .map_err(|e| DbError::Sqlx(sqlx::Error::Decode(format!("servers.id: {e}").into())))?;
+    let id = stored_id(row.try_get("id")?)?;
     Ok(TokenHolder {
         id,
         packages_digest: row.try_get("packages_digest")?,
@@ -287,8 +288,9 @@ pub async fn record_heartbeat(
     packages: Option<(&str, Option<UpdateCounts>)>,
     now_ms: i64,
 ) -> Result<(), DbError> {
-    let sql = format!("UPDATE servers SET {HEARTBEAT_SET} WHERE id = $1");
-    bind_heartbeat(sqlx::query(&sql), id.as_str(), hb, packages, now_ms)
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("UPDATE servers SET {HEARTBEAT_SET} WHERE id = $1"));
+    bind_heartbeat(sqlx::query(&SQL), id.as_str(), hb, packages, now_ms)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -308,13 +310,15 @@ pub async fn record_routine_heartbeat(
     now_ms: i64,
     online_since_ms: i64,
 ) -> Result<Option<ServerId>, DbError> {
-    let sql = format!(
-        "UPDATE servers SET {HEARTBEAT_SET} WHERE agent_token_hash = $1 \
-         AND last_seen_ms > $18 AND last_seen_ms <= $5 \
-         AND ($14 IS NULL OR packages_digest = $14) RETURNING id"
-    );
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE servers SET {HEARTBEAT_SET} WHERE agent_token_hash = $1 \
+             AND last_seen_ms > $18 AND last_seen_ms <= $5 \
+             AND ($14 IS NULL OR packages_digest = $14) RETURNING id"
+        )
+    });
     let id: Option<String> = bind_heartbeat(
-        sqlx::query(&sql),
+        sqlx::query(&SQL),
         token_hash,
         hb,
         digest.map(|d| (d, None)),
@@ -325,11 +329,7 @@ pub async fn record_routine_heartbeat(
     .await?
     .map(|row| row.try_get("id"))
     .transpose()?;
-    id.map(|id| {
-        ServerId::parse(id)
-            .map_err(|e| DbError::Sqlx(sqlx::Error::Decode(format!("servers.id: {e}").into())))
-    })
-    .transpose()
+    id.map(stored_id).transpose()
 }
 
 /// What a heartbeat sets, with its values bound as $2 to $17 by [`bind_heartbeat`].
@@ -433,7 +433,7 @@ impl TryFrom<ServerRow> for ServerRecord {
             _ => None,
         };
         Ok(ServerRecord {
-            id: ServerId::parse(r.id).map_err(|e| corrupt(format!("servers.id: {e}")))?,
+            id: stored_id(r.id)?,
             name: ServerName::parse(&r.name).map_err(|e| corrupt(format!("servers.name: {e}")))?,
             hostname: r.hostname,
             os: r.os,

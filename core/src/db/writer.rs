@@ -56,11 +56,11 @@ pub struct Writer {
 
 /// What the writer has done since it started.
 #[derive(Debug, Default)]
-pub struct Stats {
+struct Stats {
     /// Transactions begun.
-    pub transactions: AtomicU64,
+    transactions: AtomicU64,
     /// Units of work run in them.
-    pub units: AtomicU64,
+    units: AtomicU64,
 }
 
 impl Writer {

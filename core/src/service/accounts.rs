@@ -710,13 +710,7 @@ mod tests {
 
     #[tokio::test]
     async fn guesses_spread_over_two_replicas_queue_as_one() {
-        let (url, _guard) = crate::db::testing::fresh_url().await;
-        let clock = std::sync::Arc::new(crate::clock::ManualClock::at(
-            homelab_protocol::Millis::new(1_000_000),
-        ));
-        let replica = |db| Service::new(db, Duration::from_secs(60)).with_clock(clock.clone());
-        let a = replica(crate::db::Database::connect(&url).await.unwrap());
-        let b = replica(crate::db::Database::connect(&url).await.unwrap());
+        let (a, b, _clock, _guard) = crate::service::testing::two_replicas(1_000_000).await;
         for _ in 0..3 {
             assert_eq!(reserve(&a, "admin").await, Ok(Duration::ZERO));
         }

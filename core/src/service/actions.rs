@@ -756,13 +756,7 @@ mod tests {
     async fn two_replicas_expiring_leases_at_once_fail_each_action_once() {
         // Every replica runs the lease job: the database's atomic update decides
         // which one fails a given action, so each is failed (and announced) once.
-        let (url, _guard) = crate::db::testing::fresh_url().await;
-        let clock = std::sync::Arc::new(crate::clock::ManualClock::at(
-            homelab_protocol::Millis::new(1_000_000),
-        ));
-        let replica = |db| Service::new(db, Duration::from_secs(60)).with_clock(clock.clone());
-        let a = replica(crate::db::Database::connect(&url).await.unwrap());
-        let b = replica(crate::db::Database::connect(&url).await.unwrap());
+        let (a, b, clock, _guard) = crate::service::testing::two_replicas(1_000_000).await;
         for n in 0..8 {
             let id = ServerId::parse(format!("m-{n}")).unwrap();
             let added = a

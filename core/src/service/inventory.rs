@@ -207,7 +207,7 @@ mod tests {
     use super::*;
     use crate::db::testing::fresh_db;
 
-    use super::super::testing::{heartbeat, package};
+    use super::super::testing::{clocked_nas, heartbeat, package};
 
     /// Where each row is stored: SQLite's rowid, PostgreSQL's ctid, both of which
     /// change when a row is written again.
@@ -295,15 +295,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_heartbeat_overtaken_by_a_newer_one_changes_nothing() {
-        let (db, _dir) = fresh_db().await;
-        let clock = std::sync::Arc::new(crate::clock::ManualClock::at(Millis::new(10_000)));
-        let service = Service::new(db, Duration::from_secs(60)).with_clock(clock.clone());
-        let nas = ServerId::parse("nas").unwrap();
-        let token = service
-            .add_server(nas.clone(), ServerName::parse("NAS").unwrap())
-            .await
-            .unwrap()
-            .agent_token;
+        let (service, clock, nas, token, _dir) = clocked_nas(10_000).await;
         service
             .heartbeat(&token, heartbeat(Some(vec![package("curl")])))
             .await
@@ -327,15 +319,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_routine_heartbeat_is_stored_and_a_machine_back_from_offline_is_announced() {
-        let (db, _dir) = fresh_db().await;
-        let clock = std::sync::Arc::new(crate::clock::ManualClock::at(Millis::new(1_000_000)));
-        let service = Service::new(db, Duration::from_secs(60)).with_clock(clock.clone());
-        let nas = ServerId::parse("nas").unwrap();
-        let token = service
-            .add_server(nas.clone(), ServerName::parse("NAS").unwrap())
-            .await
-            .unwrap()
-            .agent_token;
+        let (service, clock, nas, token, _dir) = clocked_nas(1_000_000).await;
         let list = vec![package("curl")];
         service
             .heartbeat(&token, heartbeat(Some(list.clone())))

@@ -36,3 +36,56 @@ pub fn package(name: &str) -> PendingPackage {
         kept_back: false,
     }
 }
+
+/// A service at `now_ms` by a clock the test moves, over a fresh database, with
+/// one server `nas` added: the service, its clock, the server, its agent token and
+/// the database's guard.
+#[cfg(test)]
+pub(crate) async fn clocked_nas(
+    now_ms: i64,
+) -> (
+    super::Service,
+    std::sync::Arc<crate::clock::ManualClock>,
+    homelab_protocol::ServerId,
+    String,
+    crate::db::testing::Guard,
+) {
+    let (db, guard) = crate::db::testing::fresh_db().await;
+    let clock = std::sync::Arc::new(crate::clock::ManualClock::at(
+        homelab_protocol::Millis::new(now_ms),
+    ));
+    let service =
+        super::Service::new(db, std::time::Duration::from_secs(60)).with_clock(clock.clone());
+    let nas = homelab_protocol::ServerId::parse("nas").unwrap();
+    let token = service
+        .add_server(
+            nas.clone(),
+            homelab_protocol::ServerName::parse("NAS").unwrap(),
+        )
+        .await
+        .unwrap()
+        .agent_token;
+    (service, clock, nas, token, guard)
+}
+
+/// Two services over one database, as two replicas run it, telling the time by one
+/// clock at `now_ms`: the replicas, the clock and the database's guard.
+#[cfg(test)]
+pub(crate) async fn two_replicas(
+    now_ms: i64,
+) -> (
+    super::Service,
+    super::Service,
+    std::sync::Arc<crate::clock::ManualClock>,
+    crate::db::testing::Guard,
+) {
+    let (url, guard) = crate::db::testing::fresh_url().await;
+    let clock = std::sync::Arc::new(crate::clock::ManualClock::at(
+        homelab_protocol::Millis::new(now_ms),
+    ));
+    let replica =
+        |db| super::Service::new(db, std::time::Duration::from_secs(60)).with_clock(clock.clone());
+    let a = replica(crate::db::Database::connect(&url).await.unwrap());
+    let b = replica(crate::db::Database::connect(&url).await.unwrap());
+    (a, b, clock, guard)
+}
