@@ -11,9 +11,9 @@ use crate::Millis;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} `{value}`; expected one of: {expected}")]
 pub struct ParseEnumError {
-    kind: &'static str,
-    value: String,
-    expected: String,
+    pub(crate) kind: &'static str,
+    pub(crate) value: String,
+    pub(crate) expected: String,
 }
 
 /// Defines a fieldless enum stored and sent as snake_case text, with `ALL`,
@@ -65,6 +65,8 @@ macro_rules! text_enum {
         }
     };
 }
+
+pub(crate) use text_enum;
 
 text_enum! {
     /// What an action does on a machine. The server builds the command from it; the
@@ -277,6 +279,9 @@ pub struct Action {
     /// real result arrived after all.
     #[serde(default)]
     pub lease_lost_at_ms: Option<Millis>,
+    /// The fleet run that queued it, if one did.
+    #[serde(default)]
+    pub run_id: Option<crate::RunId>,
     /// The last 64 KiB of each stream.
     pub stdout: String,
     pub stderr: String,
@@ -300,6 +305,12 @@ pub struct HistoryFilter {
     pub server_id: Option<crate::ServerId>,
     pub status: Option<ActionStatus>,
     pub action_type: Option<ActionType>,
+    /// Only the actions of this fleet run.
+    #[serde(default)]
+    pub run_id: Option<crate::RunId>,
+    /// Only the actions of runs this schedule started.
+    #[serde(default)]
+    pub schedule_id: Option<crate::ScheduleId>,
 }
 
 /// One page of the history, newest first.

@@ -88,6 +88,9 @@ pub struct ServerSummary {
     pub reboot_required: bool,
     /// Actions waiting for a person to approve or reject them.
     pub awaiting_approval: u32,
+    /// Its tags, sorted.
+    #[serde(default)]
+    pub tags: Vec<crate::Tag>,
 }
 
 /// The answer to adding a server: its id and the agent token, shown only once.

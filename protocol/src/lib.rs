@@ -32,6 +32,7 @@ pub mod kind;
 pub mod live;
 pub mod package;
 pub mod params;
+pub mod run;
 pub mod server_id;
 pub mod server_name;
 pub mod text;
@@ -53,6 +54,9 @@ pub use kind::{Kind, Slot, SlotRule};
 pub use live::{LiveEvent, MAX_CHUNK_BYTES, OUTPUT_EVERY, Progress};
 pub use package::{DebVersion, PackageError, PackageName, PendingPackage, VersionFault};
 pub use params::{AGENT_UNIT, ActionSpec, ParamError, RequestId, UnitName, VacuumTime};
+pub use run::{
+    ItemState, MAX_BATCH_SIZE, Run, RunId, RunItem, RunStatus, RunTarget, ScheduleId, Tag, TagError,
+};
 pub use server_id::{ServerId, ServerIdError};
 pub use server_name::{ServerName, ServerNameError};
 pub use time::Millis;

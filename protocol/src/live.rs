@@ -20,6 +20,8 @@ pub enum LiveEvent {
     Action { id: ActionId, server: ServerId },
     /// A running action's output grew.
     Output { id: ActionId, server: ServerId },
+    /// A fleet run started, moved on a batch, or ended.
+    Run { id: crate::RunId },
     /// Events were lost (the reader fell behind): everything may have changed.
     Resync,
 }
@@ -31,7 +33,7 @@ impl LiveEvent {
             LiveEvent::Server { server }
             | LiveEvent::Action { server, .. }
             | LiveEvent::Output { server, .. } => Some(server),
-            LiveEvent::Resync => None,
+            LiveEvent::Run { .. } | LiveEvent::Resync => None,
         }
     }
 
@@ -39,7 +41,7 @@ impl LiveEvent {
     pub fn action(&self) -> Option<ActionId> {
         match self {
             LiveEvent::Action { id, .. } | LiveEvent::Output { id, .. } => Some(*id),
-            LiveEvent::Server { .. } | LiveEvent::Resync => None,
+            LiveEvent::Server { .. } | LiveEvent::Run { .. } | LiveEvent::Resync => None,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use homelab_protocol::{
     Action, ActionId, ActionStatus, ActionType, FailureReason, HistoryFilter, Millis, NextAction,
-    ServerId, Slot,
+    RunId, ServerId, Slot,
 };
 use sqlx::{Any, AnyPool, FromRow as _, Row, Transaction};
 
@@ -11,7 +11,7 @@ use super::DbError;
 const COLUMNS: &str = "id, server_id, action_type, parameters, argv, status, timeout_s, \
     created_at_ms, created_by, approved_at_ms, approved_by, rejected_at_ms, rejected_by, \
     reject_reason, cancelled_at_ms, cancelled_by, started_at_ms, finished_at_ms, exit_code, \
-    failure, lease_lost_at_ms";
+    failure, lease_lost_at_ms, run_id";
 
 /// A new action, ready to store.
 #[derive(Debug)]
@@ -28,6 +28,8 @@ pub struct NewAction<'a> {
     pub approved_by: Option<&'a str>,
     /// The id of the request that asked for it, if it gave one.
     pub request_id: Option<&'a str>,
+    /// The fleet run that queues it, if one does.
+    pub run_id: Option<RunId>,
     pub now_ms: i64,
 }
 
@@ -55,8 +57,8 @@ pub async fn insert(
     let result = sqlx::query_scalar::<_, i64>(
         "INSERT INTO actions (server_id, action_type, parameters, argv, status, timeout_s, \
          created_at_ms, created_by, approved_at_ms, approved_by, slot, slot_while_running, \
-         request_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+         request_id, run_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
     )
     .bind(new.server.as_str())
     .bind(new.action_type.as_str())
@@ -71,6 +73,7 @@ pub async fn insert(
     .bind(new.slot.map(|s| s.name.as_str()))
     .bind(i32::from(new.slot.is_some_and(|s| s.while_running)))
     .bind(new.request_id)
+    .bind(new.run_id.map(RunId::get))
     .fetch_one(&mut **tx)
     .await;
     match result {
@@ -138,21 +141,28 @@ pub async fn list(
     // after `limit` rows whatever the size of the table.
     let mut conditions = Vec::new();
     let mut n = 0;
-    let mut next = |column: &str, op: &str| {
+    // `?` in a condition is its numbered placeholder.
+    let mut next = |condition: &str| {
         n += 1;
-        conditions.push(format!("{column} {op} ${n}"));
+        conditions.push(condition.replace('?', &format!("${n}")));
     };
     if filter.server_id.is_some() {
-        next("server_id", "=");
+        next("server_id = ?");
     }
     if filter.status.is_some() {
-        next("status", "=");
+        next("status = ?");
     }
     if filter.action_type.is_some() {
-        next("action_type", "=");
+        next("action_type = ?");
+    }
+    if filter.run_id.is_some() {
+        next("run_id = ?");
+    }
+    if filter.schedule_id.is_some() {
+        next("run_id IN (SELECT id FROM runs WHERE schedule_id = ?)");
     }
     if before_id.is_some() {
-        next("id", "<");
+        next("id < ?");
     }
     let where_clause = if conditions.is_empty() {
         String::new()
@@ -172,6 +182,12 @@ pub async fn list(
     }
     if let Some(action_type) = filter.action_type {
         query = query.bind(action_type.as_str());
+    }
+    if let Some(run) = filter.run_id {
+        query = query.bind(run.get());
+    }
+    if let Some(schedule) = filter.schedule_id {
+        query = query.bind(schedule.get());
     }
     if let Some(before) = before_id {
         query = query.bind(before.get());
@@ -515,6 +531,7 @@ struct ActionRow {
     exit_code: Option<i64>,
     failure: Option<String>,
     lease_lost_at_ms: Option<i64>,
+    run_id: Option<i64>,
     /// Only the single-action query reads the output; pages leave it empty.
     #[sqlx(default)]
     stdout: String,
@@ -556,6 +573,7 @@ impl TryFrom<ActionRow> for Action {
                 .map(|f| parse(f, "failure"))
                 .transpose()?,
             lease_lost_at_ms: r.lease_lost_at_ms.map(Millis::new),
+            run_id: r.run_id.map(RunId::new),
             stdout: r.stdout,
             stderr: r.stderr,
         })

@@ -15,8 +15,10 @@ pub mod api_tokens;
 pub mod copy;
 pub mod login_attempts;
 pub mod packages;
+pub mod runs;
 pub mod servers;
 pub mod sessions;
+pub mod tags;
 pub mod users;
 pub mod writer;
 

@@ -455,3 +455,18 @@ impl TryFrom<ServerRow> for ServerRecord {
         })
     }
 }
+
+/// When the server's agent last reported: `None` when there is no such server in
+/// the fleet, `Some(None)` before its first heartbeat.
+pub async fn last_seen(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    id: &ServerId,
+) -> Result<Option<Option<Millis>>, DbError> {
+    let row: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT last_seen_ms FROM servers WHERE id = $1 AND removed_at_ms IS NULL",
+    )
+    .bind(id.as_str())
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|seen| seen.map(Millis::new)))
+}

@@ -105,55 +105,19 @@ impl Service {
             self.db
                 .write(move |tx| {
                     Box::pin(async move {
-                        let (paused, policy) = db::servers::approval_inputs(tx, &server)
-                            .await?
-                            .ok_or_else(|| {
-                                Error::NotFound(format!("no server with id `{server}`"))
-                            })?;
-                        let pins =
-                            if action_type == homelab_protocol::ActionType::AptUpgradeSecurity {
-                                security_pins(tx, &server).await?
-                            } else {
-                                Vec::new()
-                            };
-                        let argv = spec.argv(&pins);
-                        let approved_by = (!policy.needs_person(paused)).then_some(ACTOR_AUTO);
-                        let parameters = spec.parameters();
-                        let inserted = db::actions::insert(
+                        queue(
                             tx,
-                            &db::actions::NewAction {
+                            &Queue {
                                 server: &server,
-                                action_type,
-                                slot: spec.slot().as_ref(),
-                                parameters: parameters.as_ref(),
-                                argv: &argv,
+                                spec: &spec,
+                                actor: &actor,
                                 timeout_s,
-                                created_by: &actor,
-                                approved_by,
-                                now_ms: now,
                                 request_id: request_id.as_deref(),
+                                run_id: None,
+                                now_ms: now,
                             },
                         )
-                        .await;
-                        let id = match inserted {
-                            Ok(id) => id,
-                            // Nothing was written: committing the empty transaction
-                            // is harmless, and the 409 is built outside it.
-                            Err(db::actions::InsertError::Duplicate) => return Ok(None),
-                            Err(db::actions::InsertError::Db(e)) => return Err(e.into()),
-                        };
-                        // The security upgrade with nothing to upgrade has no argv:
-                        // it is done at once.
-                        if approved_by.is_some() && argv.is_empty() {
-                            db::actions::complete_if_nothing_to_run(
-                                tx,
-                                id,
-                                NO_SECURITY_PACKAGES,
-                                now,
-                            )
-                            .await?;
-                        }
-                        Ok::<_, Error>(Some((id, approved_by)))
+                        .await
                     })
                 })
                 .await?
@@ -614,6 +578,71 @@ enum Recorded {
     OnTime,
     Late,
     Ignored(ActionStatus),
+}
+
+/// An action to queue, inside a write.
+pub(super) struct Queue<'a> {
+    pub server: &'a ServerId,
+    pub spec: &'a ActionSpec,
+    pub actor: &'a str,
+    pub timeout_s: u32,
+    pub request_id: Option<&'a str>,
+    pub run_id: Option<homelab_protocol::RunId>,
+    pub now_ms: i64,
+}
+
+/// Stores a new action, approved at once unless its server is in maintenance or asks
+/// for every action, with its command built from the server's state inside the same
+/// transaction. `None` when it would duplicate an action in flight (nothing written;
+/// on PostgreSQL the refused insert has spoilt the transaction, so the caller commits
+/// nothing else). Returns the id and who approved it.
+pub(super) async fn queue(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    q: &Queue<'_>,
+) -> Result<Option<(ActionId, Option<&'static str>)>, Error> {
+    let (server, spec, now) = (q.server, q.spec, q.now_ms);
+    let action_type = spec.action_type();
+    let (paused, policy) = db::servers::approval_inputs(tx, server)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no server with id `{server}`")))?;
+    let pins = if action_type == homelab_protocol::ActionType::AptUpgradeSecurity {
+        security_pins(tx, server).await?
+    } else {
+        Vec::new()
+    };
+    let argv = spec.argv(&pins);
+    let approved_by = (!policy.needs_person(paused)).then_some(ACTOR_AUTO);
+    let parameters = spec.parameters();
+    let inserted = db::actions::insert(
+        tx,
+        &db::actions::NewAction {
+            server,
+            action_type,
+            slot: spec.slot().as_ref(),
+            parameters: parameters.as_ref(),
+            argv: &argv,
+            timeout_s: q.timeout_s,
+            created_by: q.actor,
+            approved_by,
+            now_ms: now,
+            request_id: q.request_id,
+            run_id: q.run_id,
+        },
+    )
+    .await;
+    let id = match inserted {
+        Ok(id) => id,
+        // Nothing was written: committing the empty transaction
+        // is harmless, and the 409 is built outside it.
+        Err(db::actions::InsertError::Duplicate) => return Ok(None),
+        Err(db::actions::InsertError::Db(e)) => return Err(e.into()),
+    };
+    // The security upgrade with nothing to upgrade has no argv:
+    // it is done at once.
+    if approved_by.is_some() && argv.is_empty() {
+        db::actions::complete_if_nothing_to_run(tx, id, NO_SECURITY_PACKAGES, now).await?;
+    }
+    Ok(Some((id, approved_by)))
 }
 
 /// The server's pending security packages, pinned to their security versions (held

@@ -113,8 +113,11 @@ impl Service {
             .get(id.as_str())
             .copied()
             .unwrap_or(0);
+        let tags = db::tags::of(self.db.pool(), id)
+            .await
+            .context("server detail")?;
         Ok(ServerDetail {
-            summary: self.summary(&record, awaiting),
+            summary: self.summary(&record, awaiting, tags),
             hostname: record.hostname,
             os: record.os,
             agent_version: record.agent_version,

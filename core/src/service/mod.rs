@@ -11,6 +11,7 @@ mod dispatch;
 mod fanout;
 mod inventory;
 mod live;
+mod runs;
 /// Fixtures for tests and benches (feature `testing`).
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -29,6 +30,7 @@ pub use actions::{Created, DispatchError, LEASE_GRACE, MAX_PAGE, MAX_REASON_CHAR
 pub use dispatch::Dispatcher;
 pub use inventory::AgentError;
 pub use live::{LiveReceiver, Presence};
+pub use runs::{Firing, MAX_RUNS_LISTED, RunRequest};
 
 /// The prefix of agent tokens.
 pub const AGENT_TOKEN_PREFIX: &str = "hca_";
@@ -113,11 +115,13 @@ impl Service {
         let pending = db::actions::pending_counts(self.db.pool())
             .await
             .context("list servers")?;
+        let mut tags = db::tags::all(&self.db).await.context("list servers")?;
         Ok(records
             .into_iter()
             .map(|r| {
                 let awaiting = pending.get(r.id.as_str()).copied().unwrap_or(0);
-                self.summary(&r, awaiting)
+                let tags = tags.remove(&r.id).unwrap_or_default();
+                self.summary(&r, awaiting, tags)
             })
             .collect())
     }
@@ -129,7 +133,12 @@ impl Service {
     }
 
     /// A server's fleet-table row from its record and counts.
-    fn summary(&self, r: &db::servers::ServerRecord, awaiting_approval: u32) -> ServerSummary {
+    fn summary(
+        &self,
+        r: &db::servers::ServerRecord,
+        awaiting_approval: u32,
+        tags: Vec<homelab_protocol::Tag>,
+    ) -> ServerSummary {
         ServerSummary {
             status: self.status(r.last_seen_ms),
             id: r.id.clone(),
@@ -142,6 +151,7 @@ impl Service {
             approval_policy: r.approval_policy,
             reboot_required: r.reboot_required,
             awaiting_approval,
+            tags,
         }
     }
 

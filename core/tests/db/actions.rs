@@ -31,6 +31,7 @@ async fn insert(
                 approved_by: approved.then_some("auto"),
                 now_ms: now,
                 request_id: None,
+                run_id: None,
             };
             Ok::<_, DbError>(actions::insert(tx, &new).await)
         })
@@ -346,6 +347,7 @@ pub async fn a_request_id_names_one_action_per_actor(db: Database) {
                         approved_by: None,
                         now_ms: 1,
                         request_id: Some("form-1"),
+                        run_id: None,
                     };
                     Ok::<_, DbError>(actions::insert(tx, &new).await.map(|_| unit))
                 })

@@ -1,0 +1,384 @@
+//! The `runs` and `run_items` tables: fleet runs and each server's place in them.
+
+use homelab_protocol::{
+    ActionId, ActionStatus, ActionType, ItemState, Millis, Run, RunId, RunItem, RunStatus,
+    ScheduleId, ServerId, Tag,
+};
+use sqlx::{Any, AnyPool, FromRow as _, Transaction};
+
+use super::DbError;
+
+fn corrupt(what: impl std::fmt::Display) -> DbError {
+    DbError::Sqlx(sqlx::Error::Decode(format!("runs: {what}").into()))
+}
+
+/// A run to store.
+#[derive(Debug)]
+pub struct NewRun<'a> {
+    pub action_type: ActionType,
+    pub parameters: Option<&'a serde_json::Value>,
+    pub tag: Option<&'a Tag>,
+    pub batch_size: u32,
+    pub max_failures: u32,
+    pub created_by: &'a str,
+    /// The schedule and the firing (its planned time) it runs for.
+    pub firing: Option<(ScheduleId, Millis)>,
+    /// A firing missed while the dashboard was down, run at start-up.
+    pub late: bool,
+    pub now_ms: i64,
+}
+
+/// Why a run could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertError {
+    #[error("this schedule firing has already started its run")]
+    FiringTaken,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Stores a running run with one waiting item per server, in order.
+pub async fn insert(
+    tx: &mut Transaction<'_, Any>,
+    new: &NewRun<'_>,
+    servers: &[ServerId],
+) -> Result<RunId, InsertError> {
+    let inserted = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO runs (action_type, parameters, tag, batch_size, max_failures, status, \
+         created_at_ms, created_by, schedule_id, fire_at_ms, late) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(new.action_type.as_str())
+    .bind(new.parameters.map(|p| p.to_string()))
+    .bind(new.tag.map(Tag::as_str))
+    .bind(i64::from(new.batch_size))
+    .bind(i64::from(new.max_failures))
+    .bind(RunStatus::Running.as_str())
+    .bind(new.now_ms)
+    .bind(new.created_by)
+    .bind(new.firing.map(|(s, _)| s.get()))
+    .bind(new.firing.map(|(_, at)| at.get()))
+    .bind(i32::from(new.late))
+    .fetch_one(&mut **tx)
+    .await;
+    let id = match inserted {
+        Ok(id) => RunId::new(id),
+        Err(e) if super::is_unique_violation(&e) => return Err(InsertError::FiringTaken),
+        Err(e) => return Err(InsertError::Db(e.into())),
+    };
+    for (position, server) in servers.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO run_items (run_id, position, server_id, state) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id.get())
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(server.as_str())
+        .bind(ItemState::Waiting.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(DbError::from)?;
+    }
+    Ok(id)
+}
+
+/// Takes the run's row lock for the rest of the transaction (a no-op update:
+/// portable, where `SELECT ... FOR UPDATE` is not), so two replicas advancing one
+/// run take turns; false when there is no such run.
+pub async fn lock(tx: &mut Transaction<'_, Any>, id: RunId) -> Result<bool, DbError> {
+    let done = sqlx::query("UPDATE runs SET id = id WHERE id = $1")
+        .bind(id.get())
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends the run with `status`.
+pub async fn finish(
+    tx: &mut Transaction<'_, Any>,
+    id: RunId,
+    status: RunStatus,
+    cancelled_by: Option<&str>,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE runs SET status = $2, finished_at_ms = $3, cancelled_by = $4 \
+         WHERE id = $1 AND status = $5",
+    )
+    .bind(id.get())
+    .bind(status.as_str())
+    .bind(now_ms)
+    .bind(cancelled_by)
+    .bind(RunStatus::Running.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Sets one item's state, action and reason.
+pub async fn set_item(
+    tx: &mut Transaction<'_, Any>,
+    run: RunId,
+    position: u32,
+    state: ItemState,
+    action: Option<ActionId>,
+    reason: Option<&str>,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE run_items SET state = $3, action_id = COALESCE($4, action_id), reason = $5 \
+         WHERE run_id = $1 AND position = $2",
+    )
+    .bind(run.get())
+    .bind(i64::from(position))
+    .bind(state.as_str())
+    .bind(action.map(ActionId::get))
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// One run with its items.
+pub async fn get(executor: &mut sqlx::AnyConnection, id: RunId) -> Result<Option<Run>, DbError> {
+    let row: Option<RunRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"))
+        .bind(id.get())
+        .fetch_optional(&mut *executor)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let items = items(&mut *executor, id).await?;
+    Ok(Some(row.into_run(items)?))
+}
+
+/// The newest runs, with their items; `schedule` keeps only the runs it started.
+pub async fn list(
+    pool: &AnyPool,
+    schedule: Option<ScheduleId>,
+    limit: u32,
+) -> Result<Vec<Run>, DbError> {
+    let mut conn = pool.acquire().await?;
+    let sql = match schedule {
+        Some(_) => {
+            format!("SELECT {COLUMNS} FROM runs WHERE schedule_id = $2 ORDER BY id DESC LIMIT $1")
+        }
+        None => format!("SELECT {COLUMNS} FROM runs ORDER BY id DESC LIMIT $1"),
+    };
+    let mut query = sqlx::query(&sql).bind(i64::from(limit));
+    if let Some(schedule) = schedule {
+        query = query.bind(schedule.get());
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    let mut runs = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let row = RunRow::from_row(row)?;
+        let items = items(&mut *conn, RunId::new(row.id)).await?;
+        runs.push(row.into_run(items)?);
+    }
+    Ok(runs)
+}
+
+/// A run's items in rollout order, each with its action's status.
+pub async fn items(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    id: RunId,
+) -> Result<Vec<RunItem>, DbError> {
+    let rows: Vec<(String, String, Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT i.server_id, i.state, i.action_id, i.reason, a.status \
+         FROM run_items i LEFT JOIN actions a ON a.id = i.action_id \
+         WHERE i.run_id = $1 ORDER BY i.position",
+    )
+    .bind(id.get())
+    .fetch_all(executor)
+    .await?;
+    rows.into_iter()
+        .map(|(server, state, action, reason, status)| {
+            Ok(RunItem {
+                server_id: ServerId::parse(server).map_err(corrupt)?,
+                state: state.parse().map_err(corrupt)?,
+                action_id: action.map(ActionId::new),
+                action_status: status
+                    .map(|s| s.parse::<ActionStatus>())
+                    .transpose()
+                    .map_err(corrupt)?,
+                reason,
+            })
+        })
+        .collect()
+}
+
+/// A run's settings, as the engine reads them inside its transaction.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub action_type: ActionType,
+    pub parameters: Option<serde_json::Value>,
+    pub batch_size: u32,
+    pub max_failures: u32,
+    pub status: RunStatus,
+    pub created_by: String,
+}
+
+/// The settings of run `id`.
+pub async fn settings(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    id: RunId,
+) -> Result<Option<Settings>, DbError> {
+    let row: Option<RunRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"))
+        .bind(id.get())
+        .fetch_optional(executor)
+        .await?;
+    row.map(|r| {
+        let run = r.into_run(Vec::new())?;
+        Ok(Settings {
+            action_type: run.action_type,
+            parameters: run.parameters,
+            batch_size: run.batch_size,
+            max_failures: run.max_failures,
+            status: run.status,
+            created_by: run.created_by,
+        })
+    })
+    .transpose()
+}
+
+const COLUMNS: &str = "id, action_type, parameters, tag, batch_size, max_failures, status, \
+    created_at_ms, created_by, schedule_id, late, finished_at_ms, cancelled_by";
+
+/// A `runs` row as stored.
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: i64,
+    action_type: String,
+    parameters: Option<String>,
+    tag: Option<String>,
+    batch_size: i64,
+    max_failures: i64,
+    status: String,
+    created_at_ms: i64,
+    created_by: String,
+    schedule_id: Option<i64>,
+    late: i64,
+    finished_at_ms: Option<i64>,
+    cancelled_by: Option<String>,
+}
+
+impl RunRow {
+    fn into_run(self, items: Vec<RunItem>) -> Result<Run, DbError> {
+        Ok(Run {
+            id: RunId::new(self.id),
+            action_type: self.action_type.parse().map_err(corrupt)?,
+            parameters: self
+                .parameters
+                .map(|p| serde_json::from_str(&p))
+                .transpose()
+                .map_err(corrupt)?,
+            tag: self.tag.map(Tag::parse).transpose().map_err(corrupt)?,
+            batch_size: u32::try_from(self.batch_size).map_err(corrupt)?,
+            max_failures: u32::try_from(self.max_failures).map_err(corrupt)?,
+            status: self.status.parse().map_err(corrupt)?,
+            created_at_ms: Millis::new(self.created_at_ms),
+            created_by: self.created_by,
+            schedule_id: self.schedule_id.map(ScheduleId::new),
+            late: self.late != 0,
+            finished_at_ms: self.finished_at_ms.map(Millis::new),
+            cancelled_by: self.cancelled_by,
+            items,
+        })
+    }
+}
+
+/// One item as the engine reads it: its place, and what became of its action.
+#[derive(Debug, Clone)]
+pub struct EngineItem {
+    pub position: u32,
+    pub server: ServerId,
+    pub state: ItemState,
+    pub action: Option<ActionId>,
+    pub action_status: Option<ActionStatus>,
+    /// Why the action failed, who rejected it and why, or who cancelled it.
+    pub failure: Option<String>,
+    pub rejected_by: Option<String>,
+    pub reject_reason: Option<String>,
+    pub cancelled_by: Option<String>,
+}
+
+/// A run's items with their actions' outcomes, in rollout order.
+pub async fn engine_items(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    id: RunId,
+) -> Result<Vec<EngineItem>, DbError> {
+    type Row = (
+        i64,
+        String,
+        String,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT i.position, i.server_id, i.state, i.action_id, a.status, a.failure, \
+         a.rejected_by, a.reject_reason, a.cancelled_by \
+         FROM run_items i LEFT JOIN actions a ON a.id = i.action_id \
+         WHERE i.run_id = $1 ORDER BY i.position",
+    )
+    .bind(id.get())
+    .fetch_all(executor)
+    .await?;
+    rows.into_iter()
+        .map(
+            |(
+                position,
+                server,
+                state,
+                action,
+                status,
+                failure,
+                rejected_by,
+                reject_reason,
+                cancelled_by,
+            )| {
+                Ok(EngineItem {
+                    position: u32::try_from(position).map_err(corrupt)?,
+                    server: ServerId::parse(server).map_err(corrupt)?,
+                    state: state.parse().map_err(corrupt)?,
+                    action: action.map(ActionId::new),
+                    action_status: status
+                        .map(|s| s.parse::<ActionStatus>())
+                        .transpose()
+                        .map_err(corrupt)?,
+                    failure,
+                    rejected_by,
+                    reject_reason,
+                    cancelled_by,
+                })
+            },
+        )
+        .collect()
+}
+
+/// The runs with work left (servers waiting or queued), oldest first: running runs,
+/// and ended ones whose last actions still run.
+pub async fn unsettled(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+) -> Result<Vec<RunId>, DbError> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT run_id FROM run_items WHERE state IN ($1, $2) ORDER BY run_id",
+    )
+    .bind(ItemState::Waiting.as_str())
+    .bind(ItemState::Queued.as_str())
+    .fetch_all(executor)
+    .await?;
+    Ok(ids.into_iter().map(RunId::new).collect())
+}
+
+/// The run that queued action `action`, if one did.
+pub async fn run_of(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    action: ActionId,
+) -> Result<Option<RunId>, DbError> {
+    let id: Option<Option<i64>> = sqlx::query_scalar("SELECT run_id FROM actions WHERE id = $1")
+        .bind(action.get())
+        .fetch_optional(executor)
+        .await?;
+    Ok(id.flatten().map(RunId::new))
+}
