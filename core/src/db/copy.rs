@@ -36,7 +36,10 @@ const MAX_BINDS: usize = 8_000;
 pub struct Copied {
     pub servers: u64,
     pub pending_packages: u64,
+    pub server_tags: u64,
+    pub runs: u64,
     pub actions: u64,
+    pub run_items: u64,
     pub users: u64,
     pub sessions: u64,
     pub api_tokens: u64,
@@ -44,11 +47,14 @@ pub struct Copied {
 
 impl Copied {
     /// Each table's name and count, in the order they are copied.
-    pub fn tables(&self) -> [(&'static str, u64); 6] {
+    pub fn tables(&self) -> [(&'static str, u64); 9] {
         [
             (ServerRow::NAME, self.servers),
             (PackageRow::NAME, self.pending_packages),
+            (TagRow::NAME, self.server_tags),
+            (RunRow::NAME, self.runs),
             (ActionRow::NAME, self.actions),
+            (RunItemRow::NAME, self.run_items),
             (UserRow::NAME, self.users),
             (SessionRow::NAME, self.sessions),
             (ApiTokenRow::NAME, self.api_tokens),
@@ -115,7 +121,11 @@ pub async fn copy_all(source: &Database, target: &Database) -> Result<Copied, Co
                 let copied = Copied {
                     servers: copy_table::<ServerRow>(&mut src, dst, PAGE_ROWS).await?,
                     pending_packages: copy_table::<PackageRow>(&mut src, dst, PAGE_ROWS).await?,
+                    server_tags: copy_table::<TagRow>(&mut src, dst, PAGE_ROWS).await?,
+                    // Runs before the actions that name them, their items after both.
+                    runs: copy_table::<RunRow>(&mut src, dst, PAGE_ROWS).await?,
                     actions: copy_table::<ActionRow>(&mut src, dst, ACTION_PAGE_ROWS).await?,
+                    run_items: copy_table::<RunItemRow>(&mut src, dst, PAGE_ROWS).await?,
                     users: copy_table::<UserRow>(&mut src, dst, PAGE_ROWS).await?,
                     sessions: copy_table::<SessionRow>(&mut src, dst, PAGE_ROWS).await?,
                     api_tokens: copy_table::<ApiTokenRow>(&mut src, dst, PAGE_ROWS).await?,
@@ -147,17 +157,19 @@ async fn refuse_unless_empty(dst: &mut Tx) -> Result<(), CopyError> {
     }
 }
 
-/// Makes the target's next action id follow the highest copied one. SQLite's
-/// AUTOINCREMENT already moved past every id inserted; PostgreSQL's sequence knows
-/// nothing of ids given explicitly.
+/// Makes the target's next action and run ids follow the highest copied ones.
+/// SQLite's AUTOINCREMENT already moved past every id inserted; PostgreSQL's
+/// sequences know nothing of ids given explicitly.
 async fn continue_ids_after_copied(dst: &mut Tx, backend: Backend) -> Result<(), DbError> {
     if backend == Backend::Postgres {
-        sqlx::query(
-            "SELECT setval(pg_get_serial_sequence('actions', 'id'), \
-             COALESCE((SELECT MAX(id) FROM actions), 0) + 1, false)",
-        )
-        .execute(&mut **dst)
-        .await?;
+        for table in [ActionRow::NAME, RunRow::NAME] {
+            sqlx::query(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                 COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+            ))
+            .execute(&mut **dst)
+            .await?;
+        }
     }
     Ok(())
 }
@@ -393,6 +405,48 @@ table! {
         slot: Option<String>,
         slot_while_running: i64,
         request_id: Option<String>,
+        run_id: Option<i64>,
+    }
+}
+
+table! {
+    /// The tags that group servers.
+    TagRow = "server_tags", key (server_id, tag) {
+        server_id: String,
+        tag: String,
+    }
+}
+
+table! {
+    /// Fleet runs with their ids (actions and items point at them) and the schedule
+    /// firings they ran for (so a firing is not run again on the target).
+    RunRow = "runs", key (id) {
+        id: i64,
+        action_type: String,
+        parameters: Option<String>,
+        tag: Option<String>,
+        batch_size: i64,
+        max_failures: i64,
+        status: String,
+        created_at_ms: i64,
+        created_by: String,
+        schedule_id: Option<i64>,
+        fire_at_ms: Option<i64>,
+        late: i64,
+        finished_at_ms: Option<i64>,
+        cancelled_by: Option<String>,
+    }
+}
+
+table! {
+    /// Each server's place in each run.
+    RunItemRow = "run_items", key (run_id, position) {
+        run_id: i64,
+        position: i64,
+        server_id: String,
+        state: String,
+        action_id: Option<i64>,
+        reason: Option<String>,
     }
 }
 
@@ -438,7 +492,10 @@ pub fn copied_columns() -> Vec<(&'static str, &'static [&'static str])> {
     vec![
         (ServerRow::NAME, ServerRow::COLUMNS),
         (PackageRow::NAME, PackageRow::COLUMNS),
+        (TagRow::NAME, TagRow::COLUMNS),
+        (RunRow::NAME, RunRow::COLUMNS),
         (ActionRow::NAME, ActionRow::COLUMNS),
+        (RunItemRow::NAME, RunItemRow::COLUMNS),
         (UserRow::NAME, UserRow::COLUMNS),
         (SessionRow::NAME, SessionRow::COLUMNS),
         (ApiTokenRow::NAME, ApiTokenRow::COLUMNS),

@@ -12,6 +12,8 @@ mod fanout;
 mod inventory;
 mod live;
 mod runs;
+#[cfg(test)]
+mod runs_tests;
 /// Fixtures for tests and benches (feature `testing`).
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -74,6 +74,19 @@ async fn fill(db: &Database) {
             .await
             .unwrap();
     }
+    // A fleet run on a tag: one more action, which names its run.
+    let lab = homelab_protocol::Tag::parse("lab").unwrap();
+    service
+        .set_tags(&id("nas"), vec![lab.clone()], "admin")
+        .await
+        .unwrap();
+    service
+        .start_run(
+            homelab_core::service::RunRequest::new(logs, homelab_protocol::RunTarget::Tag(lab)),
+            "admin",
+        )
+        .await
+        .unwrap();
     service.remove_server(&id("old"), "admin").await.unwrap();
     service
         .set_user_password("admin", "correct horse")
@@ -116,6 +129,10 @@ async fn assert_same(a: &Database, b: &Database) {
     );
     assert_eq!(history(&a).await, history(&b).await);
     assert_eq!(
+        a.runs(None, 200).await.unwrap(),
+        b.runs(None, 200).await.unwrap()
+    );
+    assert_eq!(
         a.list_api_tokens().await.unwrap(),
         b.list_api_tokens().await.unwrap()
     );
@@ -146,7 +163,10 @@ async fn a_copy_to_postgres_and_back_keeps_everything_and_ids_continue() {
         [
             ("servers", 2),
             ("pending_packages", 1_200),
-            ("actions", 600),
+            ("server_tags", 1),
+            ("runs", 1),
+            ("actions", 601),
+            ("run_items", 1),
             ("users", 1),
             ("sessions", 0),
             ("api_tokens", 1),
@@ -159,13 +179,13 @@ async fn a_copy_to_postgres_and_back_keeps_everything_and_ids_continue() {
             .await
             .unwrap()
             .id,
-        ActionId::new(601)
+        ActionId::new(602)
     );
 
     // Back into SQLite: a backup of the PostgreSQL installation.
     let (backup, _b) = fresh_sqlite().await;
     let copied = copy::copy_all(&postgres, &backup).await.unwrap();
-    assert_eq!(copied.actions, 601);
+    assert_eq!(copied.actions, 602);
     assert_same(&postgres, &backup).await;
     assert_eq!(
         service(&backup)
@@ -188,7 +208,19 @@ async fn a_copy_to_postgres_and_back_keeps_everything_and_ids_continue() {
         )
         .await
         .unwrap();
-    assert_eq!(next.id, ActionId::new(602));
+    assert_eq!(next.id, ActionId::new(603));
+    // Run ids continue too.
+    let run = service(&backup)
+        .start_run(
+            homelab_core::service::RunRequest::new(
+                ActionSpec::parse(ActionType::ClearLogs, None).unwrap(),
+                homelab_protocol::RunTarget::Servers(vec![id("nas")]),
+            ),
+            "admin",
+        )
+        .await
+        .unwrap();
+    assert_eq!(run.id, homelab_protocol::RunId::new(2));
 }
 
 #[tokio::test]
@@ -223,7 +255,7 @@ async fn a_failure_halfway_leaves_the_target_empty() {
 
     let err = copy::copy_all(&source, &target).await.unwrap_err();
     assert!(matches!(err, CopyError::Db(_)), "{err}");
-    assert_eq!(counts(&target).await, [0; 6]);
+    assert_eq!(counts(&target).await, [0; 9]);
     // And once the source is mended, the same target takes the copy.
     sqlx::query("UPDATE actions SET timeout_s = 60 WHERE id = 599")
         .execute(source.pool())
