@@ -129,9 +129,11 @@ pub async fn action_history(
     #[server(default)] server_id: Option<String>,
     #[server(default)] status: Option<String>,
     #[server(default)] action_type: Option<String>,
+    #[server(default)] run_id: Option<String>,
+    #[server(default)] schedule_id: Option<String>,
     #[server(default)] cursor: Option<String>,
 ) -> Result<HistoryPageData, AppError> {
-    use crate::domain::{ActionStatus, HistoryFilter, ServerId};
+    use crate::domain::{ActionStatus, HistoryFilter, RunId, ScheduleId, ServerId};
 
     super::ssr::respond(
         async {
@@ -149,6 +151,14 @@ pub async fn action_history(
                     .map(|s| s.parse::<ActionType>())
                     .transpose()
                     .map_err(|e| AppError::invalid("type", e.to_string()))?,
+                run_id: set(run_id)
+                    .map(|s| s.parse::<RunId>())
+                    .transpose()
+                    .map_err(|_| AppError::invalid("run", "not a run number"))?,
+                schedule_id: set(schedule_id)
+                    .map(|s| s.parse::<ScheduleId>())
+                    .transpose()
+                    .map_err(|_| AppError::invalid("schedule", "not a schedule number"))?,
             };
             Ok(HistoryPageData {
                 page: super::ssr::service()?

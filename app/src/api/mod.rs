@@ -5,6 +5,7 @@
 pub mod access;
 pub mod actions;
 pub mod onboarding;
+pub mod runs;
 pub mod servers;
 
 #[cfg(feature = "ssr")]
@@ -21,6 +22,10 @@ pub use actions::{
     load_action, reject_action,
 };
 pub use onboarding::{AgentDownload, LoadOnboarding, OnboardingInfo, load_onboarding};
+pub use runs::{
+    CancelRun, ListRuns, LoadRun, RunPageData, RunsPageData, SetTags, StartRun, cancel_run,
+    list_runs, load_run, set_tags, start_run,
+};
 pub use servers::{
     AddServer, Fleet, ListServers, LoadServerPage, ServerIds, ServerPageData, SetApprovalPolicy,
     SetMaintenance, add_server, list_servers, load_server_page, server_ids, set_approval_policy,

@@ -91,7 +91,12 @@ pub fn ActionsTable(
                     <td data-label="Type">{a.action_type.label()}</td>
                     <td data-label="Status"><ActionStatusBadge status=a.status/></td>
                     <td data-label="Created"><RelativeTime at_ms=Some(a.created_at_ms) now_ms/></td>
-                    <td data-label="By">{a.created_by.clone()}</td>
+                    <td data-label="By">
+                        {a.created_by.clone()}
+                        {a.run_id.map(|run| view! {
+                            " " <a class="run-link" href=format!("/runs/{run}")>{format!("run #{run}")}</a>
+                        })}
+                    </td>
                     <td>
                         {pending.then(|| view! { <ApprovalControls id=a.id approve reject/> })}
                         {a.reject_reason.clone().map(|r| view! { <span class="muted">{format!("Reason: {r}")}</span> })}

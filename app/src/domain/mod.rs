@@ -7,8 +7,8 @@ mod wording;
 pub use error::AppError;
 pub use homelab_protocol::{
     ACTOR_AUTO, Action, ActionId, ActionPage, ActionSpec, ActionStatus, ActionType, AddedServer,
-    ApiTokenInfo, ApprovalPolicy, FailureReason, HistoryFilter, LiveEvent, Metrics, Millis,
-    Operation, PackageList, PendingPackage, RequestId, ServerDetail, ServerId, ServerName,
-    ServerStatus, ServerSummary,
+    ApiTokenInfo, ApprovalPolicy, FailureReason, HistoryFilter, ItemState, LiveEvent, Metrics,
+    Millis, Operation, PackageList, PendingPackage, RequestId, Run, RunId, RunItem, RunStatus,
+    ScheduleId, ServerDetail, ServerId, ServerName, ServerStatus, ServerSummary, Tag,
 };
 pub use wording::{Label, TimelineEvent, timeline};

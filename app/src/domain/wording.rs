@@ -54,6 +54,32 @@ impl Label for FailureReason {
     }
 }
 
+impl Label for homelab_protocol::RunStatus {
+    fn label(self) -> &'static str {
+        use homelab_protocol::RunStatus;
+        match self {
+            RunStatus::Running => "Running",
+            RunStatus::Completed => "Completed",
+            RunStatus::Failed => "Stopped by failures",
+            RunStatus::Cancelled => "Cancelled",
+        }
+    }
+}
+
+impl Label for homelab_protocol::ItemState {
+    fn label(self) -> &'static str {
+        use homelab_protocol::ItemState;
+        match self {
+            ItemState::Waiting => "Waiting",
+            ItemState::Queued => "In progress",
+            ItemState::Completed => "Completed",
+            ItemState::Failed => "Failed",
+            ItemState::Skipped => "Skipped",
+            ItemState::Cancelled => "Cancelled",
+        }
+    }
+}
+
 impl Label for ServerStatus {
     fn label(self) -> &'static str {
         match self {

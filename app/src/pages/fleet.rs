@@ -27,7 +27,7 @@ pub fn FleetPage() -> impl IntoView {
     };
     let servers = Resource::new(changes, |_| list_servers());
     let waiting = Resource::new(changes, |_| {
-        action_history(None, Some("pending".to_owned()), None, None)
+        action_history(None, Some("pending".to_owned()), None, None, None, None)
     });
 
     view! {

@@ -25,13 +25,14 @@ pub fn HistoryPage() -> impl IntoView {
                 param("server_id"),
                 param("status"),
                 param("action_type"),
+                (param("run_id"), param("schedule_id")),
                 param("cursor"),
                 approve.version().get(),
                 reject.version().get(),
             )
         },
-        |(_, server, status, action_type, cursor, _, _)| {
-            action_history(server, status, action_type, cursor)
+        |(_, server, status, action_type, (run, schedule), cursor, _, _)| {
+            action_history(server, status, action_type, run, schedule, cursor)
         },
     );
     // Ids only: the whole fleet with its counts would cost every history page.
@@ -40,6 +41,19 @@ pub fn HistoryPage() -> impl IntoView {
     view! {
         <Title text="History"/>
         <section class="page-head"><h1>"Action history"</h1></section>
+        {move || param("run_id").map(|run| view! {
+            <p class="note filter-note">
+                "Showing the actions of "
+                <a href=format!("/runs/{run}")>{format!("fleet run #{run}")}</a>
+                ". "<a href="/actions">"Show every action"</a>
+            </p>
+        })}
+        {move || param("schedule_id").map(|_| view! {
+            <p class="note filter-note">
+                "Showing the actions of one schedule's runs. "
+                <a href="/actions">"Show every action"</a>
+            </p>
+        })}
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let server_ids: Vec<String> = servers
@@ -52,6 +66,8 @@ pub fn HistoryPage() -> impl IntoView {
                         server=param("server_id")
                         status=param("status")
                         action_type=param("action_type")
+                        run=param("run_id")
+                        schedule=param("schedule_id")
                     />
                 }
             })}
@@ -90,10 +106,16 @@ pub fn HistoryPage() -> impl IntoView {
 
 /// `/actions` with the current filters, at `cursor` (or the newest page).
 fn history_link(param: impl Fn(&str) -> Option<String>, cursor: Option<&str>) -> String {
-    let mut params: Vec<String> = ["server_id", "status", "action_type"]
-        .into_iter()
-        .filter_map(|k| param(k).map(|v| format!("{k}={v}")))
-        .collect();
+    let mut params: Vec<String> = [
+        "server_id",
+        "status",
+        "action_type",
+        "run_id",
+        "schedule_id",
+    ]
+    .into_iter()
+    .filter_map(|k| param(k).map(|v| format!("{k}={v}")))
+    .collect();
     params.extend(cursor.map(|c| format!("cursor={c}")));
     if params.is_empty() {
         "/actions".to_owned()
@@ -109,6 +131,8 @@ fn Filters(
     server: Option<String>,
     status: Option<String>,
     action_type: Option<String>,
+    run: Option<String>,
+    schedule: Option<String>,
 ) -> impl IntoView {
     let option = |value: String, label: String, current: &Option<String>| {
         let selected = current.as_deref() == Some(value.as_str());
@@ -137,6 +161,9 @@ fn Filters(
                     {ActionType::ALL.iter().map(|t| option(t.as_str().into(), t.label().into(), &action_type)).collect_view()}
                 </select>
             </label>
+            // A run's or a schedule's history stays that while the other filters change.
+            {run.map(|r| view! { <input type="hidden" name="run_id" value=r/> })}
+            {schedule.map(|s| view! { <input type="hidden" name="schedule_id" value=s/> })}
             <button type="submit">"Filter"</button>
         </form>
     }

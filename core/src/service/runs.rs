@@ -43,6 +43,55 @@ impl RunRequest {
         }
     }
 
+    /// A request from a form or a JSON body, parsed at the edge: the action type and
+    /// its parameters, either `servers` or `tag`, and the optional sizes.
+    pub fn parse(
+        action_type: homelab_protocol::ActionType,
+        parameters: Option<&serde_json::Value>,
+        servers: Option<Vec<String>>,
+        tag: Option<String>,
+        batch_size: Option<u32>,
+        max_failures: Option<u32>,
+    ) -> Result<Self, Error> {
+        let spec = ActionSpec::parse(action_type, parameters)
+            .map_err(|e| Error::invalid(e.field, e.message))?;
+        let target = match (tag, servers) {
+            (Some(tag), None) => {
+                RunTarget::Tag(Tag::parse(tag).map_err(|e| Error::invalid("tag", e.to_string()))?)
+            }
+            (None, Some(servers)) => {
+                if servers.len() > RunTarget::MAX_SERVERS {
+                    return Err(Error::invalid(
+                        "servers",
+                        format!("at most {} servers", RunTarget::MAX_SERVERS),
+                    ));
+                }
+                RunTarget::Servers(
+                    servers
+                        .into_iter()
+                        .map(|s| {
+                            ServerId::parse(s).map_err(|e| Error::invalid("servers", e.to_string()))
+                        })
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            (None, None) => {
+                return Err(Error::invalid("servers", "pick servers, or a tag"));
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "servers",
+                    "name either servers or a tag, not both",
+                ));
+            }
+        };
+        let mut request = RunRequest::new(spec, target);
+        request.batch_size = batch_size.unwrap_or(request.batch_size);
+        request.max_failures = max_failures.unwrap_or(request.max_failures);
+        request.check()?;
+        Ok(request)
+    }
+
     /// Refuses sizes no run can have.
     pub fn check(&self) -> Result<(), Error> {
         if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {

@@ -60,6 +60,8 @@ pub struct HistoryQuery {
     server_id: Option<String>,
     status: Option<String>,
     action_type: Option<String>,
+    run_id: Option<homelab_protocol::RunId>,
+    schedule_id: Option<homelab_protocol::ScheduleId>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -88,6 +90,8 @@ pub async fn history(
                     .map_err(|e| invalid("action_type", &e))
             })
             .transpose()?,
+        run_id: q.run_id,
+        schedule_id: q.schedule_id,
     };
     let page = service
         .history(

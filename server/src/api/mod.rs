@@ -3,6 +3,7 @@
 
 mod access;
 mod actions;
+mod runs;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -47,6 +48,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/actions/{id}/approve", post(actions::approve))
         .route("/api/v1/actions/{id}/reject", post(actions::reject))
         .route("/api/v1/actions/{id}/cancel", post(actions::cancel))
+        .route("/api/v1/servers/{id}/tags", put(runs::set_tags))
+        .route("/api/v1/runs", get(runs::list).post(runs::create))
+        .route("/api/v1/runs/{id}", get(runs::get))
+        .route("/api/v1/runs/{id}/cancel", post(runs::cancel))
         .route_layer(middleware::from_extractor_with_state::<Actor, _>(state))
         // After the auth layer: an unknown path is a 404 for everyone, and the
         // dashboard's server functions (`/api/NAME`) are more specific routes.
