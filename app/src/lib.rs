@@ -16,7 +16,7 @@ use leptos_router::{
 
 use crate::components::{LiveIndicator, LiveUpdates};
 use crate::pages::{
-    ActionRoute, FleetRoute, HistoryRoute, LoginRoute, NotFound, ServerRoute, SettingsRoute,
+    ActionRoute, FleetRoute, HistoryRoute, LoginRoute, NotFound, RunRoute, RunsRoute, ServerRoute, SettingsRoute,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -67,6 +67,12 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route path=StaticSegment("actions") view={Lazy::<HistoryRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("runs") view={Lazy::<RunsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("runs"), ParamSegment("id"))
+                        view={Lazy::<RunRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
                     <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()}/>
                     <Route path=StaticSegment("settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
                     <Route
@@ -120,6 +126,7 @@ fn TopBar() -> impl IntoView {
             <Show when=signed_in>
                 <nav aria-label="Main">
                     <A href="/">"Fleet"</A>
+                    <A href="/runs">"Runs"</A>
                     <A href="/actions">"History"</A>
                     <A href="/settings">"Settings"</A>
                 </nav>

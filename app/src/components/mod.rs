@@ -15,5 +15,5 @@ pub use hydration::browser_effect;
 pub use hydration::mark_hydrated;
 pub use live::{Live, LiveIndicator, LiveStatus, LiveUpdates, action_changes, use_live};
 pub use onboarding::{CopyBlock, InstallSteps, one_liner};
-pub use status::StatusBadge;
+pub use status::{StatusBadge, TagChips};
 pub use time::{ExactTime, RelativeTime, duration_s, format_local, format_utc, relative};

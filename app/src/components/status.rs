@@ -18,3 +18,13 @@ pub fn StatusBadge(status: ServerStatus) -> impl IntoView {
         </span>
     }
 }
+
+/// A server's tags as small links to the fleet filtered by each.
+#[component]
+pub fn TagChips(tags: Vec<crate::domain::Tag>) -> impl IntoView {
+    tags.into_iter()
+        .map(|t| {
+            view! { <a class="badge tag" href=format!("/?tag={t}")>{t.to_string()}</a> }
+        })
+        .collect_view()
+}

@@ -93,6 +93,9 @@ fn ActionView(
             <dl>
                 <div><dt>"Server"</dt><dd><a href=format!("/servers/{}", a.server_id)>{a.server_id.to_string()}</a></dd></div>
                 <div><dt>"Created"</dt><dd><RelativeTime at_ms=Some(a.created_at_ms) now_ms/></dd></div>
+                {a.run_id.map(|run| view! {
+                    <div><dt>"Fleet run"</dt><dd><a href=format!("/runs/{run}")>{format!("#{run}")}</a></dd></div>
+                })}
                 <div><dt>"Time limit"</dt><dd>{format!("{} s", a.timeout_s)}</dd></div>
                 <div><dt>"Exit code"</dt><dd>{a.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "—".into())}</dd></div>
                 <div><dt>"Failure"</dt><dd>{a.failure.map(|f| f.label().to_owned()).unwrap_or_else(|| "—".into())}</dd></div>

@@ -2,17 +2,29 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
-use crate::api::{AddServer, ApproveAction, Fleet, RejectAction, action_history, list_servers};
-use crate::components::{
-    ActionError, ActionsTable, AgentTokenNote, RelativeTime, StatusBadge, use_live,
+use crate::api::{
+    AddServer, ApproveAction, Fleet, RejectAction, StartRun, action_history, list_servers,
 };
-use crate::domain::{ActionStatus, AppError, Label, ServerStatus};
+use crate::components::{
+    ActionError, ActionsTable, AgentTokenNote, RelativeTime, StatusBadge, TagChips, use_live,
+};
+use crate::domain::{ActionStatus, ActionType, AppError, Label, ServerStatus, Tag};
 
 /// The fleet table, rendered on the server and refreshed after a server is added.
 #[component]
 pub fn FleetPage() -> impl IntoView {
     let add = ServerAction::<AddServer>::new();
+    let start = ServerAction::<StartRun>::new();
+    // `?tag=lab` shows the servers tagged `lab` (a link: no script needed).
+    let query = use_query_map();
+    let tag = move || {
+        query
+            .read()
+            .get("tag")
+            .and_then(|t| Tag::parse(t).ok())
+    };
     let approve = ServerAction::<ApproveAction>::new();
     let reject = ServerAction::<RejectAction>::new();
     // Live: every change anywhere in the fleet can change a row or the approvals.
@@ -39,7 +51,7 @@ pub fn FleetPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match servers.await {
                     Ok(fleet) if fleet.servers.is_empty() => view! { <EmptyFleet/> }.into_any(),
-                    Ok(fleet) => view! { <FleetTable fleet/> }.into_any(),
+                    Ok(fleet) => view! { <FleetTable fleet tag=tag() start/> }.into_any(),
                     Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 }
             })}
@@ -85,23 +97,36 @@ fn EmptyFleet() -> impl IntoView {
 }
 
 #[component]
-fn FleetTable(fleet: Fleet) -> impl IntoView {
+fn FleetTable(fleet: Fleet, tag: Option<Tag>, start: ServerAction<StartRun>) -> impl IntoView {
     let now_ms = fleet.now_ms;
-    let waiting = fleet
+    let mut tags: Vec<Tag> = fleet.servers.iter().flat_map(|s| s.tags.clone()).collect();
+    tags.sort();
+    tags.dedup();
+    let shown: Vec<_> = fleet
         .servers
+        .into_iter()
+        .filter(|s| tag.as_ref().is_none_or(|t| s.tags.contains(t)))
+        .collect();
+    let waiting = shown
         .iter()
         .filter(|s| s.status == ServerStatus::Unknown)
         .count();
-    let rows = fleet
-        .servers
+    let rows = shown
         .into_iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(i, s)| {
             let security_class = if s.security_updates > 0 { "num security-count" } else { "num" };
             // Before its first report a machine has no counts, not zero updates.
             let never_seen = s.status == ServerStatus::Unknown;
             let count = move |n: u32| if never_seen { "—".to_owned() } else { n.to_string() };
             view! {
                 <tr>
+                    <td class="select">
+                        // Part of the run form below (its `form` attribute): ticked
+                        // servers are the run's, in the table's order.
+                        <input type="checkbox" form="run-form" name=format!("servers[{i}]")
+                            value=s.id.to_string() aria-label=format!("Select {}", s.name)/>
+                    </td>
                     <th scope="row">
                         <a class="server-name" href=format!("/servers/{}", s.id)>{s.name.to_string()}</a>
                         <span class="muted server-id">{s.id.to_string()}</span>
@@ -115,17 +140,24 @@ fn FleetTable(fleet: Fleet) -> impl IntoView {
                         {s.paused.then(|| view! { <span class="badge maintenance">"Maintenance"</span> })}
                         {s.reboot_required.then(|| view! { <span class="badge reboot">"Reboot required"</span> })}
                     </td>
+                    <td data-label="Tags"><TagChips tags=s.tags.clone()/></td>
                 </tr>
             }
         })
         .collect_view();
 
+    let filter = (!tags.is_empty()).then(|| {
+        let current = tag.clone();
+        view! { <TagFilter tags=tags.clone() current/> }
+    });
     view! {
+        {filter}
         <div class="table-wrap">
             <table class="fleet">
                 <caption class="visually-hidden">"Servers"</caption>
                 <thead>
                     <tr>
+                        <th scope="col"><span class="visually-hidden">"Select"</span></th>
                         <th scope="col">"Server"</th>
                         <th scope="col">"Status"</th>
                         <th scope="col">"Last seen"</th>
@@ -133,6 +165,7 @@ fn FleetTable(fleet: Fleet) -> impl IntoView {
                         <th scope="col" class="num">"Security"</th>
                         <th scope="col" class="num">{ActionStatus::Pending.label()}</th>
                         <th scope="col">"Flags"</th>
+                        <th scope="col">"Tags"</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
@@ -152,6 +185,102 @@ fn FleetTable(fleet: Fleet) -> impl IntoView {
                 }}
             </p>
         })}
+        <RunForm tags tag start/>
+    }
+}
+
+/// The fleet's tags as links: all servers, or the servers with one tag.
+#[component]
+fn TagFilter(tags: Vec<Tag>, current: Option<Tag>) -> impl IntoView {
+    let all_current = current.is_none().then_some("page");
+    let links = tags
+        .into_iter()
+        .map(|t| {
+            let here = (current.as_ref() == Some(&t)).then_some("page");
+            view! { <a href=format!("/?tag={t}") aria-current=here class="tag-link">{t.to_string()}</a> }
+        })
+        .collect_view();
+    view! {
+        <nav class="tag-filter" aria-label="Filter by tag">
+            <span class="muted">"Tags:"</span>
+            <a href="/" aria-current=all_current class="tag-link">"All servers"</a>
+            {links}
+        </nav>
+    }
+}
+
+/// Starts a fleet run: one action over the ticked servers, or over every server
+/// with a tag, in batches. A plain form posting to a server function (it works
+/// without JavaScript); the server opens the run's page.
+#[component]
+fn RunForm(tags: Vec<Tag>, tag: Option<Tag>, start: ServerAction<StartRun>) -> impl IntoView {
+    let on_tag = tag.is_some();
+    let has_tags = !tags.is_empty();
+    let options = tags
+        .into_iter()
+        .map(|t| {
+            let selected = tag.as_ref() == Some(&t);
+            view! { <option value=t.to_string() selected=selected>{t.to_string()}</option> }
+        })
+        .collect_view();
+    let kinds = [
+        ActionType::AptUpgradeSecurity,
+        ActionType::AptUpgradeAll,
+        ActionType::AptUpdate,
+        ActionType::RestartService,
+        ActionType::ClearLogs,
+    ]
+    .into_iter()
+    .map(|t| view! { <option value=t.as_str()>{t.label()}</option> })
+    .collect_view();
+    let pending = start.pending();
+    view! {
+        <section class="card" aria-labelledby="run-title">
+            <h2 id="run-title">"Patch several servers"</h2>
+            <p class="muted">
+                "A fleet run queues one action per server, a batch at a time: the next batch "
+                "starts when the previous one has finished, and the run stops at the first "
+                "failure beyond those allowed. Offline or busy servers are skipped; servers in "
+                "maintenance wait for your approval."
+            </p>
+            <ActionForm action=start attr:id="run-form" attr:class="stacked-form run-form">
+                <label>
+                    "Action"
+                    <select name="action_type">{kinds}</select>
+                </label>
+                <label>
+                    "Unit (for a restart)"
+                    <input name="unit" placeholder="nginx" maxlength="256"/>
+                </label>
+                <fieldset>
+                    <legend>"Servers"</legend>
+                    <label class="check">
+                        <input type="radio" name="target" value="selected" checked=!on_tag/>
+                        "The servers ticked above"
+                    </label>
+                    {has_tags.then(|| view! {
+                        <label class="check">
+                            <input type="radio" name="target" value="tag" checked=on_tag/>
+                            "Every server tagged"
+                        </label>
+                        <label>
+                            <span class="visually-hidden">"Tag"</span>
+                            <select name="tag" aria-label="Tag">{options}</select>
+                        </label>
+                    })}
+                </fieldset>
+                <label>
+                    "Batch size"
+                    <input type="number" name="batch_size" value="1" min="1" max="1000" required/>
+                </label>
+                <label>
+                    "Failures allowed"
+                    <input type="number" name="max_failures" value="0" min="0" max="10000" required/>
+                </label>
+                <button type="submit" disabled=pending>"Start run"</button>
+            </ActionForm>
+            <ActionError value=start.value()/>
+        </section>
     }
 }
 

@@ -5,6 +5,7 @@ mod fleet;
 mod history;
 mod login;
 mod not_found;
+mod runs;
 mod server;
 mod settings;
 
@@ -13,6 +14,7 @@ pub use fleet::FleetPage;
 pub use history::HistoryPage;
 pub use login::LoginPage;
 pub use not_found::NotFound;
+pub use runs::{RunPage, RunsPage};
 pub use server::ServerPage;
 pub use settings::SettingsPage;
 
@@ -53,6 +55,10 @@ lazy_page! {
     ActionRoute => ActionPage;
     /// `/settings`: [`SettingsPage`].
     SettingsRoute => SettingsPage;
+    /// `/runs`: [`RunsPage`].
+    RunsRoute => RunsPage;
+    /// `/runs/:id`: [`RunPage`].
+    RunRoute => RunPage;
     /// `/login`: [`LoginPage`].
     LoginRoute => LoginPage;
 }

@@ -8,10 +8,11 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
     ApproveAction, CancelAction, CreateAction, RejectAction, ServerPageData, SetApprovalPolicy,
-    SetMaintenance, load_server_page,
+    SetMaintenance, SetTags, load_server_page,
 };
 use crate::components::{
-    ActionError, ActionStatusBadge, ActionsTable, RelativeTime, StatusBadge, duration_s, use_live,
+    ActionError, ActionStatusBadge, ActionsTable, RelativeTime, StatusBadge, TagChips, duration_s,
+    use_live,
 };
 // The never-seen note's install steps (kept on a line of its own).
 use crate::components::InstallSteps;
@@ -29,6 +30,7 @@ struct Controls {
     logs: ServerAction<CreateAction>,
     maintenance: ServerAction<SetMaintenance>,
     policy: ServerAction<SetApprovalPolicy>,
+    tags: ServerAction<SetTags>,
     approve: ServerAction<ApproveAction>,
     reject: ServerAction<RejectAction>,
     cancel: ServerAction<CancelAction>,
@@ -48,6 +50,7 @@ pub fn ServerPage() -> impl IntoView {
         logs: ServerAction::new(),
         maintenance: ServerAction::new(),
         policy: ServerAction::new(),
+        tags: ServerAction::new(),
         approve: ServerAction::new(),
         reject: ServerAction::new(),
         cancel: ServerAction::new(),
@@ -69,6 +72,7 @@ pub fn ServerPage() -> impl IntoView {
             controls.logs.version().get(),
             controls.maintenance.version().get(),
             controls.policy.version().get(),
+            controls.tags.version().get(),
             controls.approve.version().get(),
             controls.reject.version().get(),
             controls.cancel.version().get(),
@@ -134,6 +138,7 @@ fn ServerView(page: ServerPageData, security_only: bool, controls: Controls) -> 
                 <StatusBadge status=s.status/>
                 {s.paused.then(|| view! { <span class="badge maintenance">"Maintenance"</span> })}
                 {s.reboot_required.then(|| view! { <span class="badge reboot">"Reboot required"</span> })}
+                <TagChips tags=s.tags.clone()/>
             </div>
             {(!detail.reboot_required_pkgs.is_empty()).then(|| view! {
                 <p class="muted reboot-pkgs">
@@ -201,6 +206,7 @@ fn ServerView(page: ServerPageData, security_only: bool, controls: Controls) -> 
         </section>
         <ServiceControls server_id=s.id.to_string() form_token controls/>
         <SettingsCard server_id=s.id.to_string() paused=s.paused policy=s.approval_policy controls/>
+        <TagsCard server_id=s.id.to_string() tags=s.tags.clone() controls/>
         <section class="card" aria-labelledby="recent-title">
             <div class="section-head">
                 <h2 id="recent-title">"Recent actions"</h2>
@@ -370,6 +376,36 @@ fn Queued(value: MappedSignal<Option<Result<Action, AppError>>>) -> impl IntoVie
             Some(Err(e)) => Some(view! { <p class="note error" role="alert">{e.for_user()}</p> }.into_any()),
             None => None,
         })
+    }
+}
+
+/// The server's tags, which fleet runs and schedules target.
+#[component]
+fn TagsCard(server_id: String, tags: Vec<crate::domain::Tag>, controls: Controls) -> impl IntoView {
+    let current = tags
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    view! {
+        <section class="card" aria-labelledby="tags-title">
+            <h2 id="tags-title">"Tags"</h2>
+            <p class="muted">
+                "Tags group servers: the fleet page filters by them, and fleet runs and schedules "
+                "can target every server with a tag."
+            </p>
+            <ActionForm action=controls.tags attr:class="inline-form">
+                <input type="hidden" name="server_id" value=server_id/>
+                <label>
+                    "Tags (separated by spaces)"
+                    <input name="tags" value=current maxlength="600" placeholder="lab nas"
+                        pattern="[a-z0-9][a-z0-9\\-]{0,31}([ ,]+[a-z0-9][a-z0-9\\-]{0,31})*[ ,]*"
+                        title="lowercase letters, digits and '-', up to 32 characters each"/>
+                </label>
+                <button type="submit" class="secondary">"Save tags"</button>
+            </ActionForm>
+            <ActionError value=controls.tags.value()/>
+        </section>
     }
 }
 
