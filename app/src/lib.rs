@@ -16,7 +16,8 @@ use leptos_router::{
 
 use crate::components::{LiveIndicator, LiveUpdates};
 use crate::pages::{
-    ActionRoute, FleetRoute, HistoryRoute, LoginRoute, NotFound, RunRoute, RunsRoute, ServerRoute, SettingsRoute,
+    ActionRoute, FleetRoute, HistoryRoute, LoginRoute, NotFound, RunRoute, RunsRoute, ServerRoute,
+    SettingsRoute,
 };
 
 /// The HTML document around the app, rendered on the server only.

@@ -19,12 +19,7 @@ pub fn FleetPage() -> impl IntoView {
     let start = ServerAction::<StartRun>::new();
     // `?tag=lab` shows the servers tagged `lab` (a link: no script needed).
     let query = use_query_map();
-    let tag = move || {
-        query
-            .read()
-            .get("tag")
-            .and_then(|t| Tag::parse(t).ok())
-    };
+    let tag = move || query.read().get("tag").and_then(|t| Tag::parse(t).ok());
     let approve = ServerAction::<ApproveAction>::new();
     let reject = ServerAction::<RejectAction>::new();
     // Live: every change anywhere in the fleet can change a row or the approvals.

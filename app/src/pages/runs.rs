@@ -4,13 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{
-    ApproveAction, CancelRun, RejectAction, RunPageData, list_runs, load_run,
-};
+use crate::api::{ApproveAction, CancelRun, RejectAction, RunPageData, list_runs, load_run};
 use crate::components::{ActionError, ActionStatusBadge, ApprovalControls, RelativeTime, use_live};
-use crate::domain::{
-    ActionStatus, AppError, ItemState, Label, LiveEvent, Run, RunId, RunStatus,
-};
+use crate::domain::{ActionStatus, AppError, ItemState, Label, LiveEvent, Run, RunId, RunStatus};
 
 /// A run's status as a badge.
 #[component]

@@ -21,5 +21,6 @@ mod login;
 mod replicas;
 mod revocation;
 mod routing;
+mod runs;
 mod sandbox;
 mod transport;
