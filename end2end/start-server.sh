@@ -4,7 +4,8 @@
 # scripts/sandbox/) with the release agent inside. The tests start that agent
 # themselves, with a token they get from the API, so the fleet starts empty.
 # A second, bare root (curl, no agent) is where onboarding.spec.ts runs the
-# dashboard's install line. Facts the tests need go to .state/e2e.json.
+# dashboard's install line. Three more hosts like the first make the small fleet
+# that runs.spec.ts patches with a fleet run. Facts the tests need go to .state/e2e.json.
 set -euo pipefail
 port="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,13 +28,20 @@ export RUST_LOG="${RUST_LOG:-warn}"
 install -m 0755 "$target/agent/homelab-agent" "$state/host/root/usr/local/bin/homelab-agent"
 # The agent reads its metrics from /proc.
 mount -t proc proc "$state/host/root/proc"
+fleet_roots=()
+for name in fleet-a fleet-b fleet-c; do
+    "$repo/scripts/sandbox/make-host.sh" "$state/$name" >/dev/null
+    install -m 0755 "$target/agent/homelab-agent" "$state/$name/root/usr/local/bin/homelab-agent"
+    mount -t proc proc "$state/$name/root/proc"
+    fleet_roots+=("\"$state/$name/root\"")
+done
 "$repo/scripts/sandbox/make-bare-host.sh" "$state/bare"
 mount -t proc proc "$state/bare/root/proc"
 api_token="$("$target/release/homelab-cmd" api-token create e2e)"
 printf 'e2e password\n' | "$target/release/homelab-cmd" user add admin >/dev/null
 mkdir -p "$here/.state"
 cat >"$here/.state/e2e.json" <<JSON
-{"root": "$state/host/root", "bareRoot": "$state/bare/root", "apiToken": "$api_token", "user": "admin", "password": "e2e password"}
+{"root": "$state/host/root", "bareRoot": "$state/bare/root", "fleetRoots": [$(IFS=,; echo "${fleet_roots[*]}")], "apiToken": "$api_token", "user": "admin", "password": "e2e password"}
 JSON
 
 # Every process whose root directory is $1: agents the install line started read
@@ -61,6 +69,9 @@ cleanup() {
         kill -KILL $(pids_in_root "$state/bare/root") 2>/dev/null || true
     fi
     umount "$state/host/root/proc" 2>/dev/null || true
+    for name in fleet-a fleet-b fleet-c; do
+        umount "$state/$name/root/proc" 2>/dev/null || true
+    done
     umount "$state/bare/root/proc" 2>/dev/null || true
     rm -rf --one-file-system "$state"
 }

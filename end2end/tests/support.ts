@@ -4,7 +4,14 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** What start-server.sh prepared: the sandbox roots and an API token. */
-export const e2e: { root: string; bareRoot: string; apiToken: string; user: string; password: string } = JSON.parse(
+export const e2e: {
+  root: string;
+  bareRoot: string;
+  fleetRoots: string[];
+  apiToken: string;
+  user: string;
+  password: string;
+} = JSON.parse(
   readFileSync(join(__dirname, "..", ".state", "e2e.json"), "utf8"),
 );
 
@@ -38,8 +45,8 @@ export async function addServer(request: APIRequestContext, id: string, name: st
 /** Starts the real agent inside the sandbox root (chroot), reporting to the server.
  * The token goes in a root-only file, as the dashboard tells admins to do: a
  * command line is readable by every local user. */
-export function startAgent(baseURL: string, token: string, stateDir?: string): ChildProcess {
-  const dir = join(e2e.root, "etc", "homelab-agent");
+export function startAgent(baseURL: string, token: string, stateDir?: string, root: string = e2e.root): ChildProcess {
+  const dir = join(root, "etc", "homelab-agent");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const name = `token-${token.slice(4, 12)}`;
   writeFileSync(join(dir, name), `${token}\n`, { mode: 0o600 });
@@ -47,7 +54,7 @@ export function startAgent(baseURL: string, token: string, stateDir?: string): C
   const state = stateDir ? ["--state-dir", stateDir] : [];
   return spawn(
     "chroot",
-    [e2e.root, "/usr/local/bin/homelab-agent", "--server", baseURL, "--token-file", `/etc/homelab-agent/${name}`, ...state],
+    [root, "/usr/local/bin/homelab-agent", "--server", baseURL, "--token-file", `/etc/homelab-agent/${name}`, ...state],
     { stdio: "inherit", env: { ...process.env, RUST_LOG: "warn" } },
   );
 }

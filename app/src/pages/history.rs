@@ -161,8 +161,13 @@ fn Filters(
                     {ActionType::ALL.iter().map(|t| option(t.as_str().into(), t.label().into(), &action_type)).collect_view()}
                 </select>
             </label>
-            // A run's or a schedule's history stays that while the other filters change.
-            {run.map(|r| view! { <input type="hidden" name="run_id" value=r/> })}
+            <label>
+                "Fleet run"
+                <input type="number" name="run_id" min="1" class="run-number" placeholder="any"
+                    value=run.unwrap_or_default()/>
+            </label>
+            // A schedule's history (linked from the schedules page) stays that while
+            // the other filters change.
             {schedule.map(|s| view! { <input type="hidden" name="schedule_id" value=s/> })}
             <button type="submit">"Filter"</button>
         </form>

@@ -217,7 +217,9 @@ fn RunView(
                 <div><dt>"Failures allowed"</dt><dd>{run.max_failures}</dd></div>
                 <div><dt>"Started"</dt><dd><RelativeTime at_ms=Some(run.created_at_ms) now_ms/></dd></div>
                 <div><dt>"Started by"</dt><dd>{run.created_by.clone()}{run.late.then_some(" (late: missed while the dashboard was down)")}</dd></div>
-                <div><dt>"Finished"</dt><dd><RelativeTime at_ms=run.finished_at_ms now_ms/></dd></div>
+                {run.finished_at_ms.map(|at| view! {
+                    <div><dt>"Finished"</dt><dd><RelativeTime at_ms=Some(at) now_ms/></dd></div>
+                })}
             </dl>
             <p>
                 <meter min="0" max=total.to_string() value=done.to_string() aria-label="Progress"></meter>
