@@ -203,6 +203,7 @@ mod tests {
             exit_code: Some(100),
             failure: Some(FailureReason::ExitCode),
             lease_lost_at_ms: None,
+            run_id: None,
             stdout: String::new(),
             stderr: String::new(),
         }

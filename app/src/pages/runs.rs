@@ -180,8 +180,8 @@ fn RunView(
     let done = run.items.iter().filter(|i| i.state.is_final()).count();
     let rows = run
         .items
-        .iter()
-        .cloned()
+        .clone()
+        .into_iter()
         .map(|item| {
             let waits_for_person = item.action_status == Some(ActionStatus::Pending);
             view! {

@@ -180,7 +180,9 @@ pub async fn items(
     executor: impl sqlx::Executor<'_, Database = Any>,
     id: RunId,
 ) -> Result<Vec<RunItem>, DbError> {
-    let rows: Vec<(String, String, Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(
+    /// Server, state, action, reason, and the action's status.
+    type Row = (String, String, Option<i64>, Option<String>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT i.server_id, i.state, i.action_id, i.reason, a.status \
          FROM run_items i LEFT JOIN actions a ON a.id = i.action_id \
          WHERE i.run_id = $1 ORDER BY i.position",

@@ -533,7 +533,7 @@ async fn halt(
                 .await?;
             }
             (ItemState::Queued, Some(action), Some(status)) if not_started.contains(&status) => {
-                if db::actions::transition(
+                let cancelled = db::actions::transition(
                     tx,
                     action,
                     &not_started,
@@ -542,19 +542,21 @@ async fn halt(
                     None,
                     now,
                 )
-                .await?
-                {
-                    db::runs::set_item(
-                        tx,
-                        id,
-                        item.position,
-                        ItemState::Cancelled,
-                        None,
-                        Some(reason),
-                    )
-                    .await?;
-                    advanced.touched.push((action, item.server.clone(), false));
+                .await?;
+                // Claimed since it was read: it runs, and the item follows it.
+                if !cancelled {
+                    continue;
                 }
+                db::runs::set_item(
+                    tx,
+                    id,
+                    item.position,
+                    ItemState::Cancelled,
+                    None,
+                    Some(reason),
+                )
+                .await?;
+                advanced.touched.push((action, item.server.clone(), false));
             }
             _ => {}
         }

@@ -35,7 +35,7 @@ impl Fleet {
         for name in names {
             let id = ServerId::parse(*name).unwrap();
             let added = service
-                .add_server(id.clone(), ServerName::parse(*name).unwrap())
+                .add_server(id.clone(), ServerName::parse(name).unwrap())
                 .await
                 .unwrap();
             service
