@@ -180,30 +180,17 @@ pub async fn items(
     executor: impl sqlx::Executor<'_, Database = Any>,
     id: RunId,
 ) -> Result<Vec<RunItem>, DbError> {
-    /// Server, state, action, reason, and the action's status.
-    type Row = (String, String, Option<i64>, Option<String>, Option<String>);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT i.server_id, i.state, i.action_id, i.reason, a.status \
-         FROM run_items i LEFT JOIN actions a ON a.id = i.action_id \
-         WHERE i.run_id = $1 ORDER BY i.position",
-    )
-    .bind(id.get())
-    .fetch_all(executor)
-    .await?;
-    rows.into_iter()
-        .map(|(server, state, action, reason, status)| {
-            Ok(RunItem {
-                server_id: ServerId::parse(server).map_err(corrupt)?,
-                state: state.parse().map_err(corrupt)?,
-                action_id: action.map(ActionId::new),
-                action_status: status
-                    .map(|s| s.parse::<ActionStatus>())
-                    .transpose()
-                    .map_err(corrupt)?,
-                reason,
-            })
+    Ok(engine_items(executor, id)
+        .await?
+        .into_iter()
+        .map(|i| RunItem {
+            server_id: i.server,
+            state: i.state,
+            action_id: i.action,
+            action_status: i.action_status,
+            reason: i.reason,
         })
-        .collect()
+        .collect())
 }
 
 /// A run's settings, as the engine reads them inside its transaction.
@@ -294,6 +281,8 @@ pub struct EngineItem {
     pub state: ItemState,
     pub action: Option<ActionId>,
     pub action_status: Option<ActionStatus>,
+    /// Why the item was skipped, failed or cancelled.
+    pub reason: Option<String>,
     /// Why the action failed, who rejected it and why, or who cancelled it.
     pub failure: Option<String>,
     pub rejected_by: Option<String>,
@@ -316,9 +305,10 @@ pub async fn engine_items(
         Option<String>,
         Option<String>,
         Option<String>,
+        Option<String>,
     );
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT i.position, i.server_id, i.state, i.action_id, a.status, a.failure, \
+        "SELECT i.position, i.server_id, i.state, i.action_id, i.reason, a.status, a.failure, \
          a.rejected_by, a.reject_reason, a.cancelled_by \
          FROM run_items i LEFT JOIN actions a ON a.id = i.action_id \
          WHERE i.run_id = $1 ORDER BY i.position",
@@ -333,6 +323,7 @@ pub async fn engine_items(
                 server,
                 state,
                 action,
+                reason,
                 status,
                 failure,
                 rejected_by,
@@ -344,6 +335,7 @@ pub async fn engine_items(
                     server: ServerId::parse(server).map_err(corrupt)?,
                     state: state.parse().map_err(corrupt)?,
                     action: action.map(ActionId::new),
+                    reason,
                     action_status: status
                         .map(|s| s.parse::<ActionStatus>())
                         .transpose()

@@ -76,18 +76,7 @@ impl Fleet {
             .unwrap()
             .unwrap_or_else(|| panic!("{name} has nothing to run"));
         self.service
-            .report_result(
-                &id,
-                next.id,
-                ActionResult {
-                    exit_code: Some(exit_code),
-                    failure: None,
-                    stdout: String::new(),
-                    stderr: String::new(),
-                    started_at: Some(T0),
-                    finished_at: Some(T0 + 1),
-                },
-            )
+            .report_result(&id, next.id, exited(exit_code))
             .await
             .unwrap();
         self.service.advance_run_of(next.id).await.unwrap();
@@ -113,6 +102,18 @@ impl Fleet {
 
     async fn run(&self, run: &Run) -> Run {
         self.service.run(run.id).await.unwrap()
+    }
+}
+
+/// What an agent reports for a command that exited with `exit_code`.
+fn exited(exit_code: i32) -> ActionResult {
+    ActionResult {
+        exit_code: Some(exit_code),
+        failure: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        started_at: None,
+        finished_at: None,
     }
 }
 
@@ -338,18 +339,7 @@ async fn cancelling_withdraws_what_has_not_started_and_lets_running_actions_fini
     // The running action finishes, and the run still shows how it ended.
     fleet
         .service
-        .report_result(
-            &fleet.id("a"),
-            claimed.id,
-            ActionResult {
-                exit_code: Some(0),
-                failure: None,
-                stdout: String::new(),
-                stderr: String::new(),
-                started_at: None,
-                finished_at: None,
-            },
-        )
+        .report_result(&fleet.id("a"), claimed.id, exited(0))
         .await
         .unwrap();
     fleet.service.advance_runs().await.unwrap();
@@ -460,20 +450,7 @@ async fn two_replicas_advancing_one_run_at_once_queue_each_server_once() {
                 .await
                 .unwrap()
                 .unwrap();
-            b.report_result(
-                id,
-                next.id,
-                ActionResult {
-                    exit_code: Some(0),
-                    failure: None,
-                    stdout: String::new(),
-                    stderr: String::new(),
-                    started_at: None,
-                    finished_at: None,
-                },
-            )
-            .await
-            .unwrap();
+            b.report_result(id, next.id, exited(0)).await.unwrap();
         }
         // Both replicas hear of the change and move the run on at once. (clear_logs
         // has no duplicate guard: only the run's lock keeps a server from being
