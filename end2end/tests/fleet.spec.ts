@@ -31,7 +31,7 @@ test("adding a server goes through a server function and shows the token once", 
     (r) => r.url().includes("/api/") && r.request().method() === "POST",
   );
   await page.getByLabel("ID").fill("nas-01");
-  await page.getByLabel("Name").fill("Attic NAS");
+  await page.getByLabel("Name", { exact: true }).fill("Attic NAS");
   await page.getByRole("button", { name: "Add server" }).click();
   expect((await serverFn).status()).toBe(200);
 
@@ -59,7 +59,7 @@ test("a bad id is refused with a message that names the field, and nothing is ad
   // Bypass the browser's own pattern check to reach the server's validation.
   await page.getByLabel("ID").evaluate((el) => el.removeAttribute("pattern"));
   await page.getByLabel("ID").fill("Bad_ID");
-  await page.getByLabel("Name").fill("Broken");
+  await page.getByLabel("Name", { exact: true }).fill("Broken");
   const answer = page.waitForResponse((r) => r.url().includes("/api/") && r.request().method() === "POST");
   await page.getByRole("button", { name: "Add server" }).click();
   expect((await answer).status()).toBe(422);
@@ -70,7 +70,7 @@ test("a bad id is refused with a message that names the field, and nothing is ad
 test("a duplicate id is a clear conflict", async ({ page }) => {
   await gotoHydrated(page, "/");
   await page.getByLabel("ID").fill("nas-01");
-  await page.getByLabel("Name").fill("Second NAS");
+  await page.getByLabel("Name", { exact: true }).fill("Second NAS");
   const answer = page.waitForResponse((r) => r.url().includes("/api/") && r.request().method() === "POST");
   await page.getByRole("button", { name: "Add server" }).click();
   expect((await answer).status()).toBe(409);

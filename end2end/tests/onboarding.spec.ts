@@ -101,7 +101,7 @@ test("Add server shows a one-line install with the public URL and the checksum, 
   await context.grantPermissions(["clipboard-read", "clipboard-write"]);
   await gotoHydrated(page, "/");
   await page.getByLabel("ID").fill(id);
-  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Name", { exact: true }).fill(name);
   await page.getByRole("button", { name: "Add server" }).click();
 
   const note = page.getByRole("status").filter({ hasText: `Server ${id} added` });

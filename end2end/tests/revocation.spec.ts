@@ -12,7 +12,7 @@ test.describe.configure({ mode: "serial" });
 
 test("an API token is created once, works, and stops working when revoked", async ({ page, playwright, baseURL }) => {
   await gotoHydrated(page, "/settings");
-  await page.getByLabel("Name").fill("e2e-script");
+  await page.getByLabel("Name", { exact: true }).fill("e2e-script");
   await page.getByRole("button", { name: "Create token" }).click();
   const note = page.getByRole("status");
   await expect(note).toContainText("Token e2e-script created");

@@ -29,7 +29,7 @@ test("the page hydrates and its buttons work under the Content-Security-Policy",
   // calls a server function and shows its answer. A refused id changes nothing.
   await page.getByLabel("ID").evaluate((el) => el.removeAttribute("pattern"));
   await page.getByLabel("ID").fill("Not_A_Slug");
-  await page.getByLabel("Name").fill("CSP check");
+  await page.getByLabel("Name", { exact: true }).fill("CSP check");
   const answer = page.waitForResponse((r) => r.url().includes("/api/") && r.request().method() === "POST");
   await page.getByRole("button", { name: "Add server" }).click();
   expect((await answer).status()).toBe(422);

@@ -116,13 +116,11 @@ fn FleetTable(fleet: Fleet, tag: Option<Tag>, start: ServerAction<StartRun>) -> 
             let count = move |n: u32| if never_seen { "—".to_owned() } else { n.to_string() };
             view! {
                 <tr>
-                    <td class="select">
+                    <th scope="row">
                         // Part of the run form below (its `form` attribute): ticked
                         // servers are the run's, in the table's order.
-                        <input type="checkbox" form="run-form" name=format!("servers[{i}]")
+                        <input type="checkbox" class="select" form="run-form" name=format!("servers[{i}]")
                             value=s.id.to_string() aria-label=format!("Select {}", s.name)/>
-                    </td>
-                    <th scope="row">
                         <a class="server-name" href=format!("/servers/{}", s.id)>{s.name.to_string()}</a>
                         <span class="muted server-id">{s.id.to_string()}</span>
                     </th>
@@ -152,7 +150,6 @@ fn FleetTable(fleet: Fleet, tag: Option<Tag>, start: ServerAction<StartRun>) -> 
                 <caption class="visually-hidden">"Servers"</caption>
                 <thead>
                     <tr>
-                        <th scope="col"><span class="visually-hidden">"Select"</span></th>
                         <th scope="col">"Server"</th>
                         <th scope="col">"Status"</th>
                         <th scope="col">"Last seen"</th>
