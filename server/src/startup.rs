@@ -239,6 +239,7 @@ impl Application {
                 self.lease_check_every,
             )),
             tokio::spawn(crate::jobs::announce_presence(self.service.clone())),
+            tokio::spawn(crate::jobs::fire_schedules(self.service.clone())),
             // PostgreSQL: what the other replicas change (nothing on SQLite).
             tokio::spawn(self.service.clone().listen_to_replicas()),
         ];

@@ -34,7 +34,7 @@ pub use dispatch::Dispatcher;
 pub use inventory::AgentError;
 pub use live::{LiveReceiver, Presence};
 pub use runs::{Firing, MAX_RUNS_LISTED, RunRequest};
-pub use schedules::{Fired, ScheduleRequest};
+pub use schedules::{Fired, ScheduleDraft, ScheduleRequest};
 
 /// The prefix of agent tokens.
 pub const AGENT_TOKEN_PREFIX: &str = "hca_";

@@ -400,3 +400,81 @@ fn write_error(e: db::schedules::WriteError, name: &ScheduleName) -> Error {
 fn no_schedule(id: ScheduleId) -> Error {
     Error::NotFound(format!("no schedule {id}"))
 }
+
+/// A schedule as a request writes it (`POST`/`PUT /api/v1/schedules`, the
+/// dashboard's form), before it is read into a [`ScheduleRequest`].
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleDraft {
+    pub name: String,
+    pub cron: String,
+    pub timezone: String,
+    pub action_type: homelab_protocol::ActionType,
+    #[serde(default)]
+    pub parameters: Option<serde_json::Value>,
+    #[serde(default)]
+    pub tag: Option<String>,
+    #[serde(default)]
+    pub servers: Option<Vec<String>>,
+    #[serde(default)]
+    pub batch_size: Option<u32>,
+    #[serde(default)]
+    pub max_failures: Option<u32>,
+    #[serde(default)]
+    pub reboot_if_required: Option<bool>,
+}
+
+impl TryFrom<ScheduleDraft> for ScheduleRequest {
+    type Error = Error;
+
+    /// Reads every field, naming the first one at fault.
+    fn try_from(draft: ScheduleDraft) -> Result<Self, Error> {
+        let name =
+            ScheduleName::parse(&draft.name).map_err(|e| Error::invalid("name", e.to_string()))?;
+        let cron = CronLine::parse(&draft.cron).map_err(|e| Error::invalid(e.field, e.message))?;
+        let timezone = ZoneName::parse(&draft.timezone)
+            .map_err(|e| Error::invalid("timezone", e.to_string()))?;
+        let spec =
+            homelab_protocol::ActionSpec::parse(draft.action_type, draft.parameters.as_ref())
+                .map_err(|e| Error::invalid(e.field, e.message))?;
+        let target = match (draft.tag, draft.servers) {
+            (Some(tag), None) => RunTarget::Tag(
+                homelab_protocol::Tag::parse(tag.trim())
+                    .map_err(|e| Error::invalid("tag", e.to_string()))?,
+            ),
+            (None, Some(servers)) => {
+                if servers.len() > RunTarget::MAX_SERVERS {
+                    return Err(Error::invalid(
+                        "servers",
+                        format!("at most {} servers", RunTarget::MAX_SERVERS),
+                    ));
+                }
+                let mut ids: Vec<homelab_protocol::ServerId> = Vec::with_capacity(servers.len());
+                for server in servers {
+                    let id = homelab_protocol::ServerId::parse(server.trim())
+                        .map_err(|e| Error::invalid("servers", e.to_string()))?;
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+                RunTarget::Servers(ids)
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "tag",
+                    "name the servers with either `tag` or `servers` (one of the two)",
+                ));
+            }
+        };
+        let mut run = RunRequest::new(spec, target);
+        run.batch_size = draft.batch_size.unwrap_or(run.batch_size);
+        run.max_failures = draft.max_failures.unwrap_or(run.max_failures);
+        Ok(ScheduleRequest {
+            name,
+            cron,
+            timezone,
+            run,
+            reboot_if_required: draft.reboot_if_required.unwrap_or(false),
+        })
+    }
+}

@@ -88,6 +88,8 @@ pub async fn history(
                     .map_err(|e| invalid("action_type", &e))
             })
             .transpose()?,
+        // Filtering by run or schedule comes with the runs API (main).
+        ..HistoryFilter::default()
     };
     let page = service
         .history(

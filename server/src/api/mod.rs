@@ -3,6 +3,7 @@
 
 mod access;
 mod actions;
+mod schedules;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -47,6 +48,16 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/actions/{id}/approve", post(actions::approve))
         .route("/api/v1/actions/{id}/reject", post(actions::reject))
         .route("/api/v1/actions/{id}/cancel", post(actions::cancel))
+        .route(
+            "/api/v1/schedules",
+            get(schedules::list).post(schedules::create),
+        )
+        .route(
+            "/api/v1/schedules/{id}",
+            get(schedules::get)
+                .put(schedules::update)
+                .delete(schedules::delete),
+        )
         .route_layer(middleware::from_extractor_with_state::<Actor, _>(state))
         // After the auth layer: an unknown path is a 404 for everyone, and the
         // dashboard's server functions (`/api/NAME`) are more specific routes.

@@ -22,4 +22,5 @@ mod replicas;
 mod revocation;
 mod routing;
 mod sandbox;
+mod schedules;
 mod transport;
