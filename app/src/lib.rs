@@ -16,7 +16,8 @@ use leptos_router::{
 
 use crate::components::{LiveIndicator, LiveUpdates};
 use crate::pages::{
-    ActionRoute, FleetRoute, HistoryRoute, LoginRoute, NotFound, ServerRoute, SettingsRoute,
+    ActionRoute, FleetRoute, HistoryRoute, LoginRoute, NotFound, SchedulesRoute, ServerRoute,
+    SettingsRoute,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -68,6 +69,7 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=StaticSegment("actions") view={Lazy::<HistoryRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()}/>
+                    <Route path=StaticSegment("schedules") view={Lazy::<SchedulesRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
                     <Route
                         path=(StaticSegment("actions"), ParamSegment("id"))
@@ -121,6 +123,7 @@ fn TopBar() -> impl IntoView {
                 <nav aria-label="Main">
                     <A href="/">"Fleet"</A>
                     <A href="/actions">"History"</A>
+                    <A href="/schedules">"Schedules"</A>
                     <A href="/settings">"Settings"</A>
                 </nav>
                 <LiveIndicator/>

@@ -149,6 +149,8 @@ pub async fn action_history(
                     .map(|s| s.parse::<ActionType>())
                     .transpose()
                     .map_err(|e| AppError::invalid("type", e.to_string()))?,
+                // Runs and schedules are filtered by the runs pages (other branch).
+                ..HistoryFilter::default()
             };
             Ok(HistoryPageData {
                 page: super::ssr::service()?

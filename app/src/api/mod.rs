@@ -5,6 +5,7 @@
 pub mod access;
 pub mod actions;
 pub mod onboarding;
+pub mod schedules;
 pub mod servers;
 
 #[cfg(feature = "ssr")]
@@ -21,6 +22,10 @@ pub use actions::{
     load_action, reject_action,
 };
 pub use onboarding::{AgentDownload, LoadOnboarding, OnboardingInfo, load_onboarding};
+pub use schedules::{
+    CreateSchedule, DeleteSchedule, LoadSchedules, SchedulesPageData, create_schedule,
+    delete_schedule, load_schedules,
+};
 pub use servers::{
     AddServer, Fleet, ListServers, LoadServerPage, ServerIds, ServerPageData, SetApprovalPolicy,
     SetMaintenance, add_server, list_servers, load_server_page, server_ids, set_approval_policy,

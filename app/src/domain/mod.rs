@@ -8,7 +8,7 @@ pub use error::AppError;
 pub use homelab_protocol::{
     ACTOR_AUTO, Action, ActionId, ActionPage, ActionSpec, ActionStatus, ActionType, AddedServer,
     ApiTokenInfo, ApprovalPolicy, FailureReason, HistoryFilter, LiveEvent, Metrics, Millis,
-    Operation, PackageList, PendingPackage, RequestId, ServerDetail, ServerId, ServerName,
-    ServerStatus, ServerSummary,
+    Operation, PackageList, PendingPackage, RequestId, RunStatus, Schedule, ScheduleRun,
+    ServerDetail, ServerId, ServerName, ServerStatus, ServerSummary,
 };
 pub use wording::{Label, TimelineEvent, timeline};

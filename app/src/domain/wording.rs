@@ -179,6 +179,7 @@ mod tests {
             lease_lost_at_ms: None,
             stdout: String::new(),
             stderr: String::new(),
+            run_id: None,
         }
     }
 

@@ -5,6 +5,7 @@ mod fleet;
 mod history;
 mod login;
 mod not_found;
+mod schedules;
 mod server;
 mod settings;
 
@@ -13,6 +14,7 @@ pub use fleet::FleetPage;
 pub use history::HistoryPage;
 pub use login::LoginPage;
 pub use not_found::NotFound;
+pub use schedules::SchedulesPage;
 pub use server::ServerPage;
 pub use settings::SettingsPage;
 
@@ -51,6 +53,8 @@ lazy_page! {
     HistoryRoute => HistoryPage;
     /// `/actions/:id`: [`ActionPage`].
     ActionRoute => ActionPage;
+    /// `/schedules`: [`SchedulesPage`].
+    SchedulesRoute => SchedulesPage;
     /// `/settings`: [`SettingsPage`].
     SettingsRoute => SettingsPage;
     /// `/login`: [`LoginPage`].

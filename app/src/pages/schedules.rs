@@ -1,0 +1,236 @@
+//! `/schedules`: patch schedules (a cron line in a time zone that starts a fleet run
+//! at each firing), with their next firing and last run, a form to add one and a
+//! confirmed delete. Forms post to server functions, so it works without JavaScript;
+//! with it, the list follows runs live.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::{CreateSchedule, DeleteSchedule, load_schedules};
+use crate::components::{ActionError, ExactTime, duration_s, use_live};
+use crate::domain::{ActionType, Label, LiveEvent, Millis, RunStatus, Schedule};
+
+/// Zones offered by the form's list (any IANA name may be typed).
+const COMMON_ZONES: &[&str] = &[
+    "UTC",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Lisbon",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Amsterdam",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Stockholm",
+    "Europe/Warsaw",
+    "Europe/Helsinki",
+    "Europe/Athens",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+];
+
+/// The schedules page.
+#[component]
+pub fn SchedulesPage() -> impl IntoView {
+    let create = ServerAction::<CreateSchedule>::new();
+    let delete = ServerAction::<DeleteSchedule>::new();
+    // A run of a schedule started, moved on or ended: its last outcome changed.
+    let live = use_live().changes(|e| matches!(e, LiveEvent::Run { .. }));
+    let data = Resource::new(
+        move || (live.get(), create.version().get(), delete.version().get()),
+        |_| load_schedules(),
+    );
+    view! {
+        <Title text="Schedules"/>
+        <section class="page-head"><h1>"Schedules"</h1></section>
+        <section class="card" aria-labelledby="schedules-title">
+            <h2 id="schedules-title">"Patch schedules"</h2>
+            <p class="muted">
+                "Each firing starts a fleet run, recorded as started by "
+                <code>"schedule:NAME"</code>
+                ". A firing missed while the dashboard was down runs once when it starts, marked late."
+            </p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(page) => view! {
+                            <ScheduleTable schedules=page.schedules now_ms=page.now_ms delete/>
+                        }.into_any(),
+                        Err(e) => view! { <p class="note error" role="alert">{e.for_user()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <ActionError value=delete.value()/>
+        </section>
+        <NewScheduleCard create/>
+    }
+}
+
+/// The schedules, each with its next firing, last outcome and a confirmed delete.
+#[component]
+fn ScheduleTable(
+    schedules: Vec<Schedule>,
+    now_ms: Millis,
+    delete: ServerAction<DeleteSchedule>,
+) -> impl IntoView {
+    if schedules.is_empty() {
+        return view! { <p class="muted">"No schedules yet."</p> }.into_any();
+    }
+    view! {
+        <div class="table-wrap">
+            <table>
+                <caption class="visually-hidden">"Patch schedules"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"When"</th>
+                        <th scope="col">"Action"</th>
+                        <th scope="col">"Servers"</th>
+                        <th scope="col">"Next firing"</th>
+                        <th scope="col">"Last run"</th>
+                        <th scope="col">""</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {schedules.into_iter().map(|s| view! { <ScheduleRow s now_ms delete/> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+/// One schedule's row.
+#[component]
+fn ScheduleRow(s: Schedule, now_ms: Millis, delete: ServerAction<DeleteSchedule>) -> impl IntoView {
+    let name = s.name.to_string();
+    let when = match &s.description {
+        Some(words) => format!("{words} ({})", s.timezone),
+        None => s.timezone.to_string(),
+    };
+    let target = match (&s.tag, &s.servers) {
+        (Some(tag), _) => format!("tag {tag}"),
+        (None, Some(servers)) => servers
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        (None, None) => String::new(),
+    };
+    let batches = format!(
+        "batches of {}, stop after {} failure{}",
+        s.batch_size,
+        s.max_failures,
+        if s.max_failures == 1 { "" } else { "s" }
+    );
+    let next = match (s.next_fire_local.clone(), s.next_fire_at_ms) {
+        (Some(local), Some(at)) => view! {
+            <strong>{local}</strong>
+            <br/>
+            <span class="muted">{format!("in {}", duration_s(u64::try_from(at.since(now_ms) / 1000).unwrap_or(0)))}</span>
+        }
+        .into_any(),
+        _ => view! { <span class="muted">"never again"</span> }.into_any(),
+    };
+    let last = match (&s.last_run, &s.last_skipped) {
+        (Some(run), None) => {
+            let outcome = match run.status {
+                RunStatus::Running => "running",
+                RunStatus::Completed => "completed",
+                RunStatus::Failed => "failed",
+                RunStatus::Cancelled => "cancelled",
+            };
+            let late = if run.late { ", late" } else { "" };
+            view! {
+                <a href=format!("/runs/{}", run.id)>{format!("Run {}: {outcome}{late}", run.id)}</a>
+                <br/>
+                <ExactTime at_ms=run.created_at_ms/>
+            }
+            .into_any()
+        }
+        (_, Some(skipped)) => view! { <span class="skipped">{skipped.clone()}</span> }.into_any(),
+        (None, None) => view! { <span class="muted">"none yet"</span> }.into_any(),
+    };
+    let id = s.id.to_string();
+    view! {
+        <tr>
+            <th scope="row">{name.clone()}</th>
+            <td><code>{s.cron.to_string()}</code><br/><span class="muted">{when}</span></td>
+            <td>{s.action_type.label()}</td>
+            <td>{target}<br/><span class="muted">{batches}</span></td>
+            <td>{next}</td>
+            <td>{last}</td>
+            <td>
+                <details class="danger-zone">
+                    <summary>"Delete…"</summary>
+                    <ActionForm action=delete attr:class="inline">
+                        <input type="hidden" name="id" value=id/>
+                        <button type="submit" class="danger">{format!("Delete {name} now")}</button>
+                    </ActionForm>
+                </details>
+            </td>
+        </tr>
+    }
+}
+
+/// The form that adds a schedule.
+#[component]
+fn NewScheduleCard(create: ServerAction<CreateSchedule>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="new-schedule-title">
+            <h2 id="new-schedule-title">"New schedule"</h2>
+            <ActionForm action=create attr:class="stacked-form">
+                <label>"Name " <input name="name" required maxlength="64" placeholder="Sunday security updates"/></label>
+                <label>
+                    "Cron line (minute hour day-of-month month day-of-week) "
+                    <input name="cron" required maxlength="120" placeholder="0 3 * * SUN" spellcheck="false"/>
+                </label>
+                <label>
+                    "Time zone "
+                    <input name="timezone" required maxlength="64" value="UTC" list="schedule-zones" spellcheck="false"/>
+                </label>
+                <datalist id="schedule-zones">
+                    {COMMON_ZONES.iter().map(|z| view! { <option value=*z></option> }).collect_view()}
+                </datalist>
+                <label>
+                    "Action "
+                    <select name="action_type">
+                        {ActionType::ALL.iter().map(|t| view! {
+                            <option value=t.as_str() selected=*t == ActionType::AptUpgradeSecurity>{t.label()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>"Unit (restart service only) " <input name="unit" maxlength="100" placeholder="nginx.service"/></label>
+                <fieldset>
+                    <legend>"Servers: a tag, or server ids"</legend>
+                    <label>"Tag " <input name="tag" maxlength="32" placeholder="lab"/></label>
+                    <label>"Server ids (comma-separated) " <input name="servers" placeholder="nas, router"/></label>
+                </fieldset>
+                <label>"Batch size " <input name="batch_size" type="number" min="1" max="1000" value="1"/></label>
+                <label>"Max failures " <input name="max_failures" type="number" min="0" value="0"/></label>
+                <button type="submit">"Create schedule"</button>
+            </ActionForm>
+            {move || create.value().with(|v| match v {
+                Some(Ok(s)) => Some(view! {
+                    <p class="note success" role="status">
+                        {format!(
+                            "Schedule {} created. Next firing: {}.",
+                            s.name,
+                            s.next_fire_local.clone().unwrap_or_else(|| "none".into())
+                        )}
+                    </p>
+                }.into_any()),
+                Some(Err(e)) => Some(view! { <p class="note error" role="alert">{e.for_user()}</p> }.into_any()),
+                None => None,
+            })}
+        </section>
+    }
+}
