@@ -30,13 +30,14 @@ test("a schedule created in the UI shows its next firing", async ({ page, reques
   await expect(page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Schedules" })).toBeVisible();
 
   // A form's fields, filled whatever the last submission left in them.
+  const form = page.getByRole("region", { name: "New schedule" });
   const fill = async (cron: string) => {
-    await page.getByLabel("Name").fill("Sunday security <b>updates</b>");
-    await page.getByLabel(/Cron line/).fill(cron);
-    await page.getByLabel("Time zone").fill("Europe/London");
-    await page.getByLabel("Action").selectOption("apt_upgrade_security");
-    await page.getByLabel("Server ids (comma-separated)").fill(NAS);
-    await page.getByRole("button", { name: "Create schedule" }).click();
+    await form.getByLabel("Name").fill("Sunday security <b>updates</b>");
+    await form.getByLabel(/Cron line/).fill(cron);
+    await form.getByLabel("Time zone").fill("Europe/London");
+    await form.getByLabel("Action").selectOption("apt_upgrade_security");
+    await form.getByLabel("Server ids (comma-separated)").fill(NAS);
+    await form.getByRole("button", { name: "Create schedule" }).click();
   };
   // A garbage line is refused with the field named, and nothing is stored.
   await fill("0 3 * * FUNDAY");
@@ -70,6 +71,14 @@ test("a schedule created in the UI shows its next firing", async ({ page, reques
     await page.screenshot({ path: join(SCREENSHOTS, `schedules-${width}.png`), fullPage: true });
   }
   await page.setViewportSize({ width: 1280, height: 800 });
+
+  // Editing: a new line counts the next firing again.
+  await row.getByText("Edit…").click();
+  await row.getByLabel(/Cron line/).fill("30 4 * * *");
+  await row.getByRole("button", { name: "Save Sunday security <b>updates</b>" }).click();
+  await expect(page.getByRole("status")).toContainText("Schedule Sunday security <b>updates</b> changed");
+  await expect(row).toContainText("every day at 04:30 (Europe/London)");
+  await expect(row).toContainText(/\d{4}-\d{2}-\d{2} 04:30 (GMT|BST)/);
 
   // Deleting sits behind a disclosure: one click alone deletes nothing.
   await row.getByText("Delete…").click();

@@ -23,8 +23,8 @@ pub use actions::{
 };
 pub use onboarding::{AgentDownload, LoadOnboarding, OnboardingInfo, load_onboarding};
 pub use schedules::{
-    CreateSchedule, DeleteSchedule, LoadSchedules, SchedulesPageData, create_schedule,
-    delete_schedule, load_schedules,
+    CreateSchedule, DeleteSchedule, LoadSchedules, SchedulesPageData, UpdateSchedule,
+    create_schedule, delete_schedule, load_schedules, update_schedule,
 };
 pub use servers::{
     AddServer, Fleet, ListServers, LoadServerPage, ServerIds, ServerPageData, SetApprovalPolicy,

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{CreateSchedule, DeleteSchedule, load_schedules};
+use crate::api::{CreateSchedule, DeleteSchedule, UpdateSchedule, load_schedules};
 use crate::components::{ActionError, ExactTime, duration_s, use_live};
 use crate::domain::{ActionType, Label, LiveEvent, Millis, RunStatus, Schedule};
 
@@ -42,10 +42,18 @@ const COMMON_ZONES: &[&str] = &[
 pub fn SchedulesPage() -> impl IntoView {
     let create = ServerAction::<CreateSchedule>::new();
     let delete = ServerAction::<DeleteSchedule>::new();
+    let update = ServerAction::<UpdateSchedule>::new();
     // A run of a schedule started, moved on or ended: its last outcome changed.
     let live = use_live().changes(|e| matches!(e, LiveEvent::Run { .. }));
     let data = Resource::new(
-        move || (live.get(), create.version().get(), delete.version().get()),
+        move || {
+            (
+                live.get(),
+                create.version().get(),
+                update.version().get(),
+                delete.version().get(),
+            )
+        },
         |_| load_schedules(),
     );
     view! {
@@ -62,15 +70,27 @@ pub fn SchedulesPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok(page) => view! {
-                            <ScheduleTable schedules=page.schedules now_ms=page.now_ms delete/>
+                            <ScheduleTable schedules=page.schedules now_ms=page.now_ms update delete/>
                         }.into_any(),
                         Err(e) => view! { <p class="note error" role="alert">{e.for_user()}</p> }.into_any(),
                     }
                 })}
             </Suspense>
             <ActionError value=delete.value()/>
+            {move || update.value().with(|v| match v {
+                Some(Ok(s)) => Some(view! {
+                    <p class="note success" role="status">
+                        {format!("Schedule {} changed. Next firing: {}.", s.name, next_label(s))}
+                    </p>
+                }.into_any()),
+                Some(Err(e)) => Some(view! { <p class="note error" role="alert">{e.for_user()}</p> }.into_any()),
+                None => None,
+            })}
         </section>
         <NewScheduleCard create/>
+        <datalist id="schedule-zones">
+            {COMMON_ZONES.iter().map(|z| view! { <option value=*z></option> }).collect_view()}
+        </datalist>
     }
 }
 
@@ -79,6 +99,7 @@ pub fn SchedulesPage() -> impl IntoView {
 fn ScheduleTable(
     schedules: Vec<Schedule>,
     now_ms: Millis,
+    update: ServerAction<UpdateSchedule>,
     delete: ServerAction<DeleteSchedule>,
 ) -> impl IntoView {
     if schedules.is_empty() {
@@ -100,7 +121,7 @@ fn ScheduleTable(
                     </tr>
                 </thead>
                 <tbody>
-                    {schedules.into_iter().map(|s| view! { <ScheduleRow s now_ms delete/> }).collect_view()}
+                    {schedules.into_iter().map(|s| view! { <ScheduleRow s now_ms update delete/> }).collect_view()}
                 </tbody>
             </table>
         </div>
@@ -110,7 +131,12 @@ fn ScheduleTable(
 
 /// One schedule's row.
 #[component]
-fn ScheduleRow(s: Schedule, now_ms: Millis, delete: ServerAction<DeleteSchedule>) -> impl IntoView {
+fn ScheduleRow(
+    s: Schedule,
+    now_ms: Millis,
+    update: ServerAction<UpdateSchedule>,
+    delete: ServerAction<DeleteSchedule>,
+) -> impl IntoView {
     let name = s.name.to_string();
     let when = match &s.description {
         Some(words) => format!("{words} ({})", s.timezone),
@@ -159,21 +185,31 @@ fn ScheduleRow(s: Schedule, now_ms: Millis, delete: ServerAction<DeleteSchedule>
         (_, Some(skipped)) => view! { <span class="skipped">{skipped.clone()}</span> }.into_any(),
         (None, None) => view! { <span class="muted">"none yet"</span> }.into_any(),
     };
-    let id = s.id.to_string();
+    let (edit_id, delete_id) = (s.id.to_string(), s.id.to_string());
+    let (save, confirm) = (format!("Save {name}"), format!("Delete {name} now"));
+    let current = s.clone();
     view! {
         <tr>
-            <th scope="row">{name.clone()}</th>
+            <th scope="row">{name}</th>
             <td><code>{s.cron.to_string()}</code><br/><span class="muted">{when}</span></td>
             <td>{s.action_type.label()}</td>
             <td>{target}<br/><span class="muted">{batches}</span></td>
             <td>{next}</td>
             <td>{last}</td>
             <td>
+                <details>
+                    <summary>"Edit…"</summary>
+                    <ActionForm action=update attr:class="stacked-form">
+                        <input type="hidden" name="id" value=edit_id/>
+                        <ScheduleFields current=Some(current)/>
+                        <button type="submit">{save}</button>
+                    </ActionForm>
+                </details>
                 <details class="danger-zone">
                     <summary>"Delete…"</summary>
                     <ActionForm action=delete attr:class="inline">
-                        <input type="hidden" name="id" value=id/>
-                        <button type="submit" class="danger">{format!("Delete {name} now")}</button>
+                        <input type="hidden" name="id" value=delete_id/>
+                        <button type="submit" class="danger">{confirm}</button>
                     </ActionForm>
                 </details>
             </td>
@@ -188,34 +224,7 @@ fn NewScheduleCard(create: ServerAction<CreateSchedule>) -> impl IntoView {
         <section class="card" aria-labelledby="new-schedule-title">
             <h2 id="new-schedule-title">"New schedule"</h2>
             <ActionForm action=create attr:class="stacked-form">
-                <label>"Name " <input name="name" required maxlength="64" placeholder="Sunday security updates"/></label>
-                <label>
-                    "Cron line (minute hour day-of-month month day-of-week) "
-                    <input name="cron" required maxlength="120" placeholder="0 3 * * SUN" spellcheck="false"/>
-                </label>
-                <label>
-                    "Time zone "
-                    <input name="timezone" required maxlength="64" value="UTC" list="schedule-zones" spellcheck="false"/>
-                </label>
-                <datalist id="schedule-zones">
-                    {COMMON_ZONES.iter().map(|z| view! { <option value=*z></option> }).collect_view()}
-                </datalist>
-                <label>
-                    "Action "
-                    <select name="action_type">
-                        {ActionType::ALL.iter().map(|t| view! {
-                            <option value=t.as_str() selected=*t == ActionType::AptUpgradeSecurity>{t.label()}</option>
-                        }).collect_view()}
-                    </select>
-                </label>
-                <label>"Unit (restart service only) " <input name="unit" maxlength="100" placeholder="nginx.service"/></label>
-                <fieldset>
-                    <legend>"Servers: a tag, or server ids"</legend>
-                    <label>"Tag " <input name="tag" maxlength="32" placeholder="lab"/></label>
-                    <label>"Server ids (comma-separated) " <input name="servers" placeholder="nas, router"/></label>
-                </fieldset>
-                <label>"Batch size " <input name="batch_size" type="number" min="1" max="1000" value="1"/></label>
-                <label>"Max failures " <input name="max_failures" type="number" min="0" value="0"/></label>
+                <ScheduleFields current=None/>
                 <button type="submit">"Create schedule"</button>
             </ActionForm>
             {move || create.value().with(|v| match v {
@@ -224,7 +233,7 @@ fn NewScheduleCard(create: ServerAction<CreateSchedule>) -> impl IntoView {
                         {format!(
                             "Schedule {} created. Next firing: {}.",
                             s.name,
-                            s.next_fire_local.clone().unwrap_or_else(|| "none".into())
+                            next_label(s)
                         )}
                     </p>
                 }.into_any()),
@@ -232,5 +241,73 @@ fn NewScheduleCard(create: ServerAction<CreateSchedule>) -> impl IntoView {
                 None => None,
             })}
         </section>
+    }
+}
+
+/// A schedule's next firing as the notes say it.
+fn next_label(s: &Schedule) -> String {
+    s.next_fire_local.clone().unwrap_or_else(|| "none".into())
+}
+
+/// The fields of a schedule's form, empty (a new one) or holding `current`'s values.
+#[component]
+fn ScheduleFields(current: Option<Schedule>) -> impl IntoView {
+    let value = |f: fn(&Schedule) -> String| current.as_ref().map(f).unwrap_or_default();
+    let name = value(|s| s.name.to_string());
+    let cron = value(|s| s.cron.to_string());
+    let zone = current
+        .as_ref()
+        .map_or_else(|| "UTC".to_owned(), |s| s.timezone.to_string());
+    let action = current
+        .as_ref()
+        .map_or(ActionType::AptUpgradeSecurity, |s| s.action_type);
+    let unit = value(|s| {
+        s.parameters
+            .as_ref()
+            .and_then(|p| p.get("unit"))
+            .and_then(|u| u.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    });
+    let tag = value(|s| s.tag.as_ref().map(ToString::to_string).unwrap_or_default());
+    let servers = value(|s| {
+        s.servers
+            .as_ref()
+            .map(|ids| {
+                ids.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    });
+    let batch = current.as_ref().map_or(1, |s| s.batch_size).to_string();
+    let failures = current.as_ref().map_or(0, |s| s.max_failures).to_string();
+    view! {
+        <label>"Name " <input name="name" required maxlength="64" placeholder="Sunday security updates" value=name/></label>
+        <label>
+            "Cron line (minute hour day-of-month month day-of-week) "
+            <input name="cron" required maxlength="120" placeholder="0 3 * * SUN" spellcheck="false" value=cron/>
+        </label>
+        <label>
+            "Time zone "
+            <input name="timezone" required maxlength="64" value=zone list="schedule-zones" spellcheck="false"/>
+        </label>
+        <label>
+            "Action "
+            <select name="action_type">
+                {ActionType::ALL.iter().map(|t| view! {
+                    <option value=t.as_str() selected=*t == action>{t.label()}</option>
+                }).collect_view()}
+            </select>
+        </label>
+        <label>"Unit (restart service only) " <input name="unit" maxlength="100" placeholder="nginx.service" value=unit/></label>
+        <fieldset>
+            <legend>"Servers: a tag, or server ids"</legend>
+            <label>"Tag " <input name="tag" maxlength="32" placeholder="lab" value=tag/></label>
+            <label>"Server ids (comma-separated) " <input name="servers" placeholder="nas, router" value=servers/></label>
+        </fieldset>
+        <label>"Batch size " <input name="batch_size" type="number" min="1" max="1000" value=batch/></label>
+        <label>"Max failures " <input name="max_failures" type="number" min="0" value=failures/></label>
     }
 }
