@@ -107,7 +107,7 @@ fn ScheduleTable(
     }
     view! {
         <div class="table-wrap">
-            <table>
+            <table class="schedules">
                 <caption class="visually-hidden">"Patch schedules"</caption>
                 <thead>
                     <tr>
@@ -151,12 +151,14 @@ fn ScheduleRow(
             .join(", "),
         (None, None) => String::new(),
     };
-    let batches = format!(
-        "batches of {}, stop after {} failure{}",
-        s.batch_size,
-        s.max_failures,
-        if s.max_failures == 1 { "" } else { "s" }
-    );
+    let batches = match s.max_failures {
+        0 => format!("batches of {}, stops at the first failure", s.batch_size),
+        n => format!(
+            "batches of {}, stops after more than {n} failure{}",
+            s.batch_size,
+            if n == 1 { "" } else { "s" }
+        ),
+    };
     let next = match (s.next_fire_local.clone(), s.next_fire_at_ms) {
         (Some(local), Some(at)) => view! {
             <strong>{local}</strong>
@@ -191,11 +193,11 @@ fn ScheduleRow(
     view! {
         <tr>
             <th scope="row">{name}</th>
-            <td><code>{s.cron.to_string()}</code><br/><span class="muted">{when}</span></td>
-            <td>{s.action_type.label()}</td>
-            <td>{target}<br/><span class="muted">{batches}</span></td>
-            <td>{next}</td>
-            <td>{last}</td>
+            <td data-label="When"><code>{s.cron.to_string()}</code><br/><span class="muted">{when}</span></td>
+            <td data-label="Action">{s.action_type.label()}</td>
+            <td data-label="Servers">{target}<br/><span class="muted">{batches}</span></td>
+            <td data-label="Next firing">{next}</td>
+            <td data-label="Last run">{last}</td>
             <td>
                 <details>
                     <summary>"Edit…"</summary>
