@@ -16,8 +16,8 @@ use leptos_router::{
 
 use crate::components::{LiveIndicator, LiveUpdates};
 use crate::pages::{
-    ActionRoute, FleetRoute, HistoryRoute, LoginRoute, NotFound, RunRoute, RunsRoute, ServerRoute,
-    SettingsRoute,
+    ActionRoute, FleetRoute, HistoryRoute, LoginRoute, NotFound, RunRoute, RunsRoute,
+    SchedulesRoute, ServerRoute, SettingsRoute,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -75,6 +75,7 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()}/>
+                    <Route path=StaticSegment("schedules") view={Lazy::<SchedulesRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
                     <Route
                         path=(StaticSegment("actions"), ParamSegment("id"))
@@ -129,6 +130,7 @@ fn TopBar() -> impl IntoView {
                     <A href="/">"Fleet"</A>
                     <A href="/runs">"Runs"</A>
                     <A href="/actions">"History"</A>
+                    <A href="/schedules">"Schedules"</A>
                     <A href="/settings">"Settings"</A>
                 </nav>
                 <LiveIndicator/>

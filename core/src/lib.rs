@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod db;
 mod error;
+pub mod firing;
 pub mod service;
 pub mod tokens;
 

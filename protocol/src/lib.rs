@@ -33,6 +33,7 @@ pub mod live;
 pub mod package;
 pub mod params;
 pub mod run;
+pub mod schedule;
 pub mod server_id;
 pub mod server_name;
 pub mod text;
@@ -56,6 +57,10 @@ pub use package::{DebVersion, PackageError, PackageName, PendingPackage, Version
 pub use params::{AGENT_UNIT, ActionSpec, ParamError, RequestId, UnitName, VacuumTime};
 pub use run::{
     ItemState, MAX_BATCH_SIZE, Run, RunId, RunItem, RunStatus, RunTarget, ScheduleId, Tag, TagError,
+};
+pub use schedule::{
+    CronError, CronLine, Schedule, ScheduleName, ScheduleNameError, ScheduleRun, ZoneName,
+    ZoneNameError,
 };
 pub use server_id::{ServerId, ServerIdError};
 pub use server_name::{ServerName, ServerNameError};

@@ -240,6 +240,7 @@ impl Application {
             )),
             tokio::spawn(crate::jobs::announce_presence(self.service.clone())),
             tokio::spawn(crate::jobs::advance_runs(self.service.clone())),
+            tokio::spawn(crate::jobs::fire_schedules(self.service.clone())),
             // PostgreSQL: what the other replicas change (nothing on SQLite).
             tokio::spawn(self.service.clone().listen_to_replicas()),
         ];

@@ -6,6 +6,7 @@ pub mod access;
 pub mod actions;
 pub mod onboarding;
 pub mod runs;
+pub mod schedules;
 pub mod servers;
 
 #[cfg(feature = "ssr")]
@@ -25,6 +26,10 @@ pub use onboarding::{AgentDownload, LoadOnboarding, OnboardingInfo, load_onboard
 pub use runs::{
     CancelRun, ListRuns, LoadRun, RunPageData, RunsPageData, SetTags, StartRun, cancel_run,
     list_runs, load_run, set_tags, start_run,
+};
+pub use schedules::{
+    CreateSchedule, DeleteSchedule, LoadSchedules, SchedulesPageData, UpdateSchedule,
+    create_schedule, delete_schedule, load_schedules, update_schedule,
 };
 pub use servers::{
     AddServer, Fleet, ListServers, LoadServerPage, ServerIds, ServerPageData, SetApprovalPolicy,

@@ -9,6 +9,7 @@ pub use homelab_protocol::{
     ACTOR_AUTO, Action, ActionId, ActionPage, ActionSpec, ActionStatus, ActionType, AddedServer,
     ApiTokenInfo, ApprovalPolicy, FailureReason, HistoryFilter, ItemState, LiveEvent, Metrics,
     Millis, Operation, PackageList, PendingPackage, RequestId, Run, RunId, RunItem, RunStatus,
-    ScheduleId, ServerDetail, ServerId, ServerName, ServerStatus, ServerSummary, Tag,
+    Schedule, ScheduleId, ScheduleRun, ServerDetail, ServerId, ServerName, ServerStatus,
+    ServerSummary, Tag,
 };
 pub use wording::{Label, TimelineEvent, timeline};

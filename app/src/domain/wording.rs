@@ -206,6 +206,7 @@ mod tests {
             run_id: None,
             stdout: String::new(),
             stderr: String::new(),
+            run_id: None,
         }
     }
 

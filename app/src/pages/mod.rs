@@ -6,6 +6,7 @@ mod history;
 mod login;
 mod not_found;
 mod runs;
+mod schedules;
 mod server;
 mod settings;
 
@@ -15,6 +16,7 @@ pub use history::HistoryPage;
 pub use login::LoginPage;
 pub use not_found::NotFound;
 pub use runs::{RunPage, RunsPage};
+pub use schedules::SchedulesPage;
 pub use server::ServerPage;
 pub use settings::SettingsPage;
 
@@ -53,6 +55,8 @@ lazy_page! {
     HistoryRoute => HistoryPage;
     /// `/actions/:id`: [`ActionPage`].
     ActionRoute => ActionPage;
+    /// `/schedules`: [`SchedulesPage`].
+    SchedulesRoute => SchedulesPage;
     /// `/settings`: [`SettingsPage`].
     SettingsRoute => SettingsPage;
     /// `/runs`: [`RunsPage`].

@@ -43,11 +43,12 @@ pub struct Copied {
     pub users: u64,
     pub sessions: u64,
     pub api_tokens: u64,
+    pub schedules: u64,
 }
 
 impl Copied {
     /// Each table's name and count, in the order they are copied.
-    pub fn tables(&self) -> [(&'static str, u64); 9] {
+    pub fn tables(&self) -> [(&'static str, u64); 10] {
         [
             (ServerRow::NAME, self.servers),
             (PackageRow::NAME, self.pending_packages),
@@ -58,6 +59,7 @@ impl Copied {
             (UserRow::NAME, self.users),
             (SessionRow::NAME, self.sessions),
             (ApiTokenRow::NAME, self.api_tokens),
+            (ScheduleRow::NAME, self.schedules),
         ]
     }
 }
@@ -129,6 +131,7 @@ pub async fn copy_all(source: &Database, target: &Database) -> Result<Copied, Co
                     users: copy_table::<UserRow>(&mut src, dst, PAGE_ROWS).await?,
                     sessions: copy_table::<SessionRow>(&mut src, dst, PAGE_ROWS).await?,
                     api_tokens: copy_table::<ApiTokenRow>(&mut src, dst, PAGE_ROWS).await?,
+                    schedules: copy_table::<ScheduleRow>(&mut src, dst, PAGE_ROWS).await?,
                 };
                 src.rollback().await.map_err(DbError::from)?;
                 continue_ids_after_copied(dst, target_backend).await?;
@@ -157,12 +160,12 @@ async fn refuse_unless_empty(dst: &mut Tx) -> Result<(), CopyError> {
     }
 }
 
-/// Makes the target's next action and run ids follow the highest copied ones.
-/// SQLite's AUTOINCREMENT already moved past every id inserted; PostgreSQL's
+/// Makes the target's next action, run and schedule ids follow the highest copied
+/// ones. SQLite's AUTOINCREMENT already moved past every id inserted; PostgreSQL's
 /// sequences know nothing of ids given explicitly.
 async fn continue_ids_after_copied(dst: &mut Tx, backend: Backend) -> Result<(), DbError> {
     if backend == Backend::Postgres {
-        for table in [ActionRow::NAME, RunRow::NAME] {
+        for table in [ActionRow::NAME, RunRow::NAME, ScheduleRow::NAME] {
             sqlx::query(&format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
                  COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
@@ -479,6 +482,31 @@ table! {
     }
 }
 
+table! {
+    /// Schedules with their watermarks: a copy made while the dashboard is stopped
+    /// picks up where it left off (a firing missed meanwhile runs once, late).
+    ScheduleRow = "schedules", key (id) {
+        id: i64,
+        name: String,
+        cron: String,
+        timezone: String,
+        action_type: String,
+        parameters: Option<String>,
+        tag: Option<String>,
+        servers: Option<String>,
+        batch_size: i64,
+        max_failures: i64,
+        reboot_if_required: i64,
+        next_fire_at_ms: Option<i64>,
+        last_fired_at_ms: Option<i64>,
+        last_skipped: Option<String>,
+        created_at_ms: i64,
+        created_by: String,
+        updated_at_ms: i64,
+        updated_by: String,
+    }
+}
+
 /// Tables deliberately left behind, with why: the schema test checks every other
 /// table is copied whole.
 pub const NOT_COPIED: &[(&str, &str)] = &[(
@@ -499,6 +527,7 @@ pub fn copied_columns() -> Vec<(&'static str, &'static [&'static str])> {
         (UserRow::NAME, UserRow::COLUMNS),
         (SessionRow::NAME, SessionRow::COLUMNS),
         (ApiTokenRow::NAME, ApiTokenRow::COLUMNS),
+        (ScheduleRow::NAME, ScheduleRow::COLUMNS),
     ]
 }
 

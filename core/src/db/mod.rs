@@ -16,6 +16,7 @@ pub mod copy;
 pub mod login_attempts;
 pub mod packages;
 pub mod runs;
+pub mod schedules;
 pub mod servers;
 pub mod sessions;
 pub mod tags;

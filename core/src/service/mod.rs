@@ -14,6 +14,9 @@ mod live;
 mod runs;
 #[cfg(test)]
 mod runs_tests;
+#[cfg(test)]
+mod schedule_tests;
+mod schedules;
 /// Fixtures for tests and benches (feature `testing`).
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -33,6 +36,7 @@ pub use dispatch::Dispatcher;
 pub use inventory::AgentError;
 pub use live::{LiveReceiver, Presence};
 pub use runs::{Firing, MAX_RUNS_LISTED, RunRequest};
+pub use schedules::{Fired, ScheduleDraft, ScheduleRequest};
 
 /// The prefix of agent tokens.
 pub const AGENT_TOKEN_PREFIX: &str = "hca_";

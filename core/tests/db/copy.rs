@@ -6,10 +6,12 @@ use std::time::Duration;
 use homelab_core::Service;
 use homelab_core::db::copy::{self, CopyError};
 use homelab_core::db::{Backend, Database};
+use homelab_core::service::{RunRequest, ScheduleRequest};
 use homelab_protocol::{
     ActionId, ActionSpec, ActionType, DebVersion, Heartbeat, HistoryFilter, Metrics, PackageName,
     PendingPackage, ServerName,
 };
+use homelab_protocol::{CronLine, RunTarget, ScheduleId, ScheduleName, Tag, ZoneName};
 
 use crate::support::{fresh_postgres, fresh_sqlite, id};
 
@@ -93,6 +95,25 @@ async fn fill(db: &Database) {
         .await
         .unwrap();
     service.create_api_token("backup").await.unwrap();
+    for (name, target) in [
+        ("nightly", RunTarget::Servers(vec![id("nas")])),
+        ("lab weekly", RunTarget::Tag(Tag::parse("lab").unwrap())),
+    ] {
+        service
+            .create_schedule(schedule(name, target), "admin")
+            .await
+            .unwrap();
+    }
+}
+
+fn schedule(name: &str, target: RunTarget) -> ScheduleRequest {
+    ScheduleRequest {
+        name: ScheduleName::parse(name).unwrap(),
+        cron: CronLine::parse("0 3 * * SUN").unwrap(),
+        timezone: ZoneName::parse("Europe/London").unwrap(),
+        run: RunRequest::new(ActionSpec::AptUpgradeSecurity, target),
+        reboot_if_required: false,
+    }
 }
 
 /// Every page of the whole history, newest first.
@@ -136,6 +157,7 @@ async fn assert_same(a: &Database, b: &Database) {
         a.list_api_tokens().await.unwrap(),
         b.list_api_tokens().await.unwrap()
     );
+    assert_eq!(a.schedules().await.unwrap(), b.schedules().await.unwrap());
 }
 
 async fn counts(db: &Database) -> Vec<i64> {
@@ -170,6 +192,7 @@ async fn a_copy_to_postgres_and_back_keeps_everything_and_ids_continue() {
             ("users", 1),
             ("sessions", 0),
             ("api_tokens", 1),
+            ("schedules", 2),
         ]
     );
     assert_same(&sqlite, &postgres).await;
@@ -180,6 +203,17 @@ async fn a_copy_to_postgres_and_back_keeps_everything_and_ids_continue() {
             .unwrap()
             .id,
         ActionId::new(602)
+    );
+
+    let more = schedule("monthly", RunTarget::Servers(vec![id("nas")]));
+    assert_eq!(
+        service(&postgres)
+            .create_schedule(more, "admin")
+            .await
+            .unwrap()
+            .id,
+        ScheduleId::new(3),
+        "schedule ids continue after the copied ones"
     );
 
     // Back into SQLite: a backup of the PostgreSQL installation.
@@ -238,7 +272,7 @@ async fn a_target_that_is_not_empty_is_refused_and_left_as_it_was() {
         matches!(&err, CopyError::TargetNotEmpty(held) if held == "users: 1"),
         "{err}"
     );
-    assert_eq!(counts(&target).await, [0, 0, 0, 0, 0, 0, 1, 0, 0]);
+    assert_eq!(counts(&target).await, [0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
 }
 
 #[tokio::test]
@@ -255,7 +289,7 @@ async fn a_failure_halfway_leaves_the_target_empty() {
 
     let err = copy::copy_all(&source, &target).await.unwrap_err();
     assert!(matches!(err, CopyError::Db(_)), "{err}");
-    assert_eq!(counts(&target).await, [0; 9]);
+    assert_eq!(counts(&target).await, [0; 10]);
     // And once the source is mended, the same target takes the copy.
     sqlx::query("UPDATE actions SET timeout_s = 60 WHERE id = 599")
         .execute(source.pool())

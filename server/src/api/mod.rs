@@ -4,6 +4,7 @@
 mod access;
 mod actions;
 mod runs;
+mod schedules;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -52,6 +53,16 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/runs", get(runs::list).post(runs::create))
         .route("/api/v1/runs/{id}", get(runs::get))
         .route("/api/v1/runs/{id}/cancel", post(runs::cancel))
+        .route(
+            "/api/v1/schedules",
+            get(schedules::list).post(schedules::create),
+        )
+        .route(
+            "/api/v1/schedules/{id}",
+            get(schedules::get)
+                .put(schedules::update)
+                .delete(schedules::delete),
+        )
         .route_layer(middleware::from_extractor_with_state::<Actor, _>(state))
         // After the auth layer: an unknown path is a 404 for everyone, and the
         // dashboard's server functions (`/api/NAME`) are more specific routes.

@@ -73,3 +73,51 @@ pub async fn advance_runs(service: Service) {
         }
     }
 }
+
+/// The longest the schedule job sleeps between passes: a schedule created or changed
+/// on another replica is seen this soon, and its firing is this late at most.
+pub const SCHEDULES_CHECK_AT_LEAST_EVERY: Duration = Duration::from_secs(15);
+
+/// Fires schedules when they are due (`Service::fire_due_schedules`), on every
+/// replica: the database lets each firing start one run. The first pass runs at
+/// start-up, which is when a firing missed while the dashboard was down runs (once,
+/// recorded as late). Between passes it sleeps until the next firing, at most
+/// [`SCHEDULES_CHECK_AT_LEAST_EVERY`]. A failed or panicking pass is logged and the
+/// next one tries again. Runs until the task is dropped.
+pub async fn fire_schedules(service: Service) {
+    loop {
+        let pass = tokio::spawn({
+            let service = service.clone();
+            async move { service.fire_due_schedules().await }
+        });
+        let failed = match pass.await {
+            Ok(Ok(_)) => false,
+            // Logged with its schedule where it happened.
+            Ok(Err(_)) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "a schedule pass panicked; trying again");
+                true
+            }
+        };
+        // After a failure the due firing is still due: wait the whole period
+        // rather than spin on it.
+        let next = if failed {
+            Ok(None)
+        } else {
+            service.next_schedule_firing().await
+        };
+        let sleep = match next {
+            Ok(Some(next)) => {
+                let wait = next.since(homelab_protocol::Millis::now()).max(0);
+                Duration::from_millis(u64::try_from(wait).unwrap_or(0))
+                    .clamp(Duration::from_secs(1), SCHEDULES_CHECK_AT_LEAST_EVERY)
+            }
+            Ok(None) => SCHEDULES_CHECK_AT_LEAST_EVERY,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the next schedule firing; trying again");
+                SCHEDULES_CHECK_AT_LEAST_EVERY
+            }
+        };
+        tokio::time::sleep(sleep).await;
+    }
+}

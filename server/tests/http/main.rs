@@ -23,4 +23,5 @@ mod revocation;
 mod routing;
 mod runs;
 mod sandbox;
+mod schedules;
 mod transport;
