@@ -203,12 +203,12 @@ mod tests {
     use std::os::unix::process::CommandExt;
 
     fn action(id: i64) -> NextAction {
-        NextAction {
-            id: homelab_protocol::ActionId::new(id),
-            action_type: ActionType::AptUpdate,
-            argv: vec!["apt-get".into(), "update".into()],
-            timeout_s: 120,
-        }
+        NextAction::run(
+            homelab_protocol::ActionId::new(id),
+            ActionType::AptUpdate,
+            vec!["apt-get".into(), "update".into()],
+            120,
+        )
     }
 
     fn result(code: i32) -> ActionResult {

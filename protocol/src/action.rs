@@ -534,7 +534,8 @@ mod tests {
 
     #[test]
     fn a_claim_from_an_older_server_runs_and_a_preview_carries_no_runnable_argv() {
-        let old = r#"{"id":3,"action_type":"apt_update","argv":["apt-get","update"],"timeout_s":120}"#;
+        let old =
+            r#"{"id":3,"action_type":"apt_update","argv":["apt-get","update"],"timeout_s":120}"#;
         let claim: NextAction = serde_json::from_str(old).unwrap();
         assert_eq!(
             claim,
@@ -555,7 +556,10 @@ mod tests {
         // empty command, which its whitelist refuses.
         assert_eq!(json["argv"], serde_json::json!([]));
         assert_eq!(json["mode"], "preview");
-        assert_eq!(json["preview_argv"], serde_json::json!(["apt-get", "upgrade"]));
+        assert_eq!(
+            json["preview_argv"],
+            serde_json::json!(["apt-get", "upgrade"])
+        );
         assert_eq!(serde_json::from_value::<NextAction>(json).unwrap(), preview);
         // A run carries no preview_argv at all.
         let run = serde_json::to_value(NextAction::run(

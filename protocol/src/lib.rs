@@ -53,11 +53,11 @@ pub use heartbeat::{Heartbeat, HeartbeatAck, HeartbeatError, MAX_PACKAGES, Metri
 pub use kind::{Kind, Slot, SlotRule};
 pub use live::{LiveEvent, MAX_CHUNK_BYTES, OUTPUT_EVERY, Progress};
 pub use package::{DebVersion, PackageError, PackageName, PendingPackage, VersionFault};
+pub use params::{AGENT_UNIT, ActionSpec, ParamError, RequestId, UnitName, VacuumTime};
 pub use preview::{
     ActionPreview, AptPreview, ClaimMode, MAX_PREVIEW_PACKAGES, PreviewOutcome, PreviewPackage,
     PreviewUpgrade, previewable,
 };
-pub use params::{AGENT_UNIT, ActionSpec, ParamError, RequestId, UnitName, VacuumTime};
 pub use server_id::{ServerId, ServerIdError};
 pub use server_name::{ServerName, ServerNameError};
 pub use time::Millis;

@@ -251,6 +251,9 @@ mod tests {
             [ActionType::AptUpgradeAll, ActionType::AptUpgradeSecurity]
         );
         assert_eq!(ClaimMode::default(), ClaimMode::Run);
-        assert_eq!(serde_json::to_string(&ClaimMode::Preview).unwrap(), "\"preview\"");
+        assert_eq!(
+            serde_json::to_string(&ClaimMode::Preview).unwrap(),
+            "\"preview\""
+        );
     }
 }

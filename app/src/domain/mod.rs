@@ -6,9 +6,9 @@ mod wording;
 
 pub use error::AppError;
 pub use homelab_protocol::{
-    ACTOR_AUTO, Action, ActionId, ActionPage, ActionSpec, ActionStatus, ActionType, AddedServer,
-    ApiTokenInfo, ApprovalPolicy, FailureReason, HistoryFilter, LiveEvent, Metrics, Millis,
-    Operation, PackageList, PendingPackage, RequestId, ServerDetail, ServerId, ServerName,
-    ServerStatus, ServerSummary,
+    ACTOR_AUTO, Action, ActionId, ActionPage, ActionPreview, ActionSpec, ActionStatus, ActionType,
+    AddedServer, ApiTokenInfo, ApprovalPolicy, AptPreview, FailureReason, HistoryFilter, LiveEvent,
+    Metrics, Millis, Operation, PackageList, PendingPackage, PreviewOutcome, RequestId,
+    ServerDetail, ServerId, ServerName, ServerStatus, ServerSummary, previewable,
 };
-pub use wording::{Label, TimelineEvent, timeline};
+pub use wording::{Label, TimelineEvent, preview_summary, timeline};

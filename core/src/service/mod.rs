@@ -11,6 +11,7 @@ mod dispatch;
 mod fanout;
 mod inventory;
 mod live;
+mod previews;
 /// Fixtures for tests and benches (feature `testing`).
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -25,7 +26,9 @@ use crate::tokens;
 use crate::{Error, ResultExt as _};
 
 pub use accounts::{LoginError, SESSION_LIFETIME};
-pub use actions::{Created, DispatchError, LEASE_GRACE, MAX_PAGE, MAX_REASON_CHARS};
+pub use actions::{
+    Created, DispatchError, LEASE_GRACE, MAX_PAGE, MAX_REASON_CHARS, PREVIEW_RESEND,
+};
 pub use dispatch::Dispatcher;
 pub use inventory::AgentError;
 pub use live::{LiveReceiver, Presence};
