@@ -11,6 +11,8 @@ mod dispatch;
 mod fanout;
 mod inventory;
 mod live;
+#[cfg(test)]
+mod preview_tests;
 mod previews;
 /// Fixtures for tests and benches (feature `testing`).
 #[cfg(any(test, feature = "testing"))]
