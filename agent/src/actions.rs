@@ -239,19 +239,26 @@ impl ActionLoop {
     }
 
     async fn run_one(&self, action: NextAction, stop: &watch::Receiver<bool>) {
-        if action.hold_if_removing && previewable(action.action_type) {
-            match self.check_before_run(&action, stop).await {
-                Checked::Run => {}
-                Checked::Held => return,
-                Checked::Failed(result) => {
-                    self.finish(action.id.get(), result, stop).await;
-                    return;
-                }
-            }
-        }
         let clock = Instant::now();
         let result = match self.state.mark_running(&action) {
             Ok(()) => {
+                // Marked first: a crash during the check is reported as interrupted
+                // at the next start, like one during the run.
+                if action.hold_if_removing && previewable(action.action_type) {
+                    match self.check_before_run(&action, stop).await {
+                        Checked::Run => {}
+                        Checked::Held => {
+                            if let Err(e) = self.state.forget_running() {
+                                tracing::error!(action = action.id.get(), error = %e, "cannot clear the running mark");
+                            }
+                            return;
+                        }
+                        Checked::Failed(result) => {
+                            self.finish(action.id.get(), result, stop).await;
+                            return;
+                        }
+                    }
+                }
                 let on_spawn = |pgid: i32| {
                     if let Err(e) = self.state.mark_group(pgid) {
                         tracing::error!(action = action.id.get(), pgid, error = %e, "cannot record the command's process group");

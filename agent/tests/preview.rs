@@ -59,13 +59,14 @@ async fn hub_with(claim: String) -> TestServer {
     .await
 }
 
-/// Runs the loop until `done` holds for what the hub saw, then stops it.
+/// Runs the loop until `done` holds for what the hub saw, then stops it; returns
+/// the agent's state directory.
 async fn run_until(
     server: &TestServer,
     path: &tempfile::TempDir,
     what: &str,
     done: impl Fn(&[support::Seen]) -> bool,
-) {
+) -> tempfile::TempDir {
     let state = tempfile::tempdir().unwrap();
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let agent = tokio::spawn(
@@ -80,6 +81,7 @@ async fn run_until(
     server.wait_for(what, done).await;
     stop.send(true).unwrap();
     agent.await.unwrap();
+    state
 }
 
 const SECURITY_ARGV: &str = r#"["apt-get", "install", "--only-upgrade", "-y", "--", "hl-remover=1.0-1+deb12u1", "hl-openssl=3.0.1-1+deb12u1"]"#;
@@ -120,11 +122,15 @@ async fn an_auto_approved_upgrade_that_would_remove_packages_is_held_not_run() {
             "timeout_s": 600, "hold_if_removing": true}}"#
     ))
     .await;
-    run_until(&server, &apt, "the hold", |seen| {
+    let state = run_until(&server, &apt, "the hold", |seen| {
         seen.iter().any(|s| s.path.ends_with("/actions/8/hold"))
             && seen.iter().filter(|s| s.path.contains("/next")).count() >= 2
     })
     .await;
+    // Nothing ran and nothing is left to report after a restart.
+    let state = homelab_agent::state::State::open(state.path()).unwrap();
+    assert_eq!(state.recover_interrupted().unwrap(), None);
+    assert!(state.pending_results().unwrap().is_empty());
     // Only the simulation ran.
     assert_eq!(calls(&apt).len(), 1, "{:?}", calls(&apt));
     assert!(calls(&apt)[0].starts_with("-s "));

@@ -278,9 +278,9 @@ mod tests {
             to: DebVersion::parse("1.1-1").unwrap(),
         };
         let p = AptPreview {
-            upgraded: vec![up("a"), up("b")],
-            installed: vec![pkg("c")],
-            removed: vec![pkg("d")],
+            upgraded: vec![up("hl-normal"), up("hl-openssl")],
+            installed: vec![pkg("hl-newdep")],
+            removed: vec![pkg("hl-victim")],
             omitted: 0,
         };
         assert_eq!(
@@ -288,7 +288,7 @@ mod tests {
             "apt would upgrade 2 packages, newly install 1 and remove 1."
         );
         let one = AptPreview {
-            upgraded: vec![up("a")],
+            upgraded: vec![up("hl-normal")],
             ..AptPreview::default()
         };
         assert_eq!(

@@ -36,13 +36,18 @@ async fn replicas_starting_at_once_on_an_empty_database_migrate_it_once() {
             .fetch_all(db.pool())
             .await
             .unwrap();
-    let migrations = std::fs::read_dir(concat!(
+    // Each file's number (`0005_action_previews.sql` is 5): numbers may skip.
+    let mut expected: Vec<i64> = std::fs::read_dir(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../core/migrations/postgres"
     ))
     .unwrap()
-    .count();
-    let expected: Vec<i64> = (1..=migrations as i64).collect();
+    .map(|entry| {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        name.split('_').next().unwrap().parse().unwrap()
+    })
+    .collect();
+    expected.sort();
     assert_eq!(applied, expected, "each migration once");
 }
 
