@@ -142,13 +142,7 @@ impl ActionLoop {
             }
             Err(e) => {
                 tracing::warn!(action = id, error = %e, "no preview: the simulation failed or was refused");
-                PreviewOutcome::Failed {
-                    message: e
-                        .to_string()
-                        .chars()
-                        .take(PreviewOutcome::MAX_MESSAGE_CHARS)
-                        .collect(),
-                }
+                PreviewOutcome::failed(&e.to_string())
             }
         };
         if let Err(e) = self.client.record_preview(id, &outcome).await {

@@ -109,7 +109,28 @@ impl PreviewOutcome {
     /// The longest failure message kept, in characters.
     pub const MAX_MESSAGE_CHARS: usize = 2_000;
 
-    /// Refuses overlong lists or messages.
+    /// A failure saying `why`, made fit to show: cut to [`Self::MAX_MESSAGE_CHARS`],
+    /// characters that could make it read as something else (controls other than
+    /// line breaks, text-direction overrides: apt's stderr is the machine's text)
+    /// replaced with `?`.
+    pub fn failed(why: &str) -> Self {
+        PreviewOutcome::Failed {
+            message: why
+                .chars()
+                .take(Self::MAX_MESSAGE_CHARS)
+                .map(|c| {
+                    if c == '\n' || crate::text::is_displayable(c) {
+                        c
+                    } else {
+                        '?'
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// Refuses overlong lists or messages, and messages that would not read as
+    /// written (see [`PreviewOutcome::failed`]).
     pub fn validate(&self) -> Result<(), String> {
         match self {
             PreviewOutcome::Simulated(preview) => preview.validate(),
@@ -119,6 +140,14 @@ impl PreviewOutcome {
                         "message: at most {} characters",
                         Self::MAX_MESSAGE_CHARS
                     ))
+                } else if message
+                    .chars()
+                    .any(|c| c != '\n' && !crate::text::is_displayable(c))
+                {
+                    Err(
+                        "message: control characters and text-direction overrides are not allowed"
+                            .to_owned(),
+                    )
                 } else {
                     Ok(())
                 }
@@ -219,6 +248,23 @@ mod tests {
             message: "x".repeat(PreviewOutcome::MAX_MESSAGE_CHARS + 1),
         };
         assert!(long.validate().is_err());
+        let tricky = PreviewOutcome::Failed {
+            message: "E: \u{1b}[31mred\u{202e}txt".into(),
+        };
+        assert!(tricky.validate().is_err());
+        // The agent's constructor makes any text acceptable.
+        let made = PreviewOutcome::failed(&format!(
+            "E: \u{1b}[31mred\u{202e}txt\nline two{}",
+            "x".repeat(5_000)
+        ));
+        assert_eq!(made.validate(), Ok(()));
+        let PreviewOutcome::Failed { message } = made else {
+            unreachable!()
+        };
+        assert!(
+            message.starts_with("E: ?[31mred?txt\nline two"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -214,6 +214,7 @@ async fn agents_cannot_preview_or_hold_another_servers_action_nor_send_hostile_o
                              "removed": [{"name": "ok-name", "version": "1\u{202e}0"}]}}),
         json!({"simulated": removing("hl-victim"), "extra": true}),
         json!({"failed": {"message": "x".repeat(5_000)}}),
+        json!({"failed": {"message": "E: \u{1b}[2J\u{202e}looks fine"}}),
     ] {
         let (status, body) = app
             .post_json(
