@@ -11,12 +11,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use homelab_protocol::{ActionResult, AgentFailure, FailureReason, NextAction, OUTPUT_EVERY};
+use homelab_protocol::{
+    ActionResult, AgentFailure, AptPreview, ClaimMode, FailureReason, NextAction, OUTPUT_EVERY,
+    PreviewOutcome, previewable,
+};
 use tokio::sync::{Notify, watch};
 
 use crate::client::{Claim, Client, ClientError};
 use crate::executor::{self, AptSettings};
 use crate::live_output::Fresh;
+use crate::preview::{self, SimulationError};
 use crate::state::{self, PendingResult, State};
 use crate::whitelist::Local;
 
@@ -61,7 +65,10 @@ impl ActionLoop {
             match claim {
                 Ok(Some(Claim::Run(action))) => {
                     failures = 0;
-                    self.run_one(action, &stop).await;
+                    match action.mode {
+                        ClaimMode::Run => self.run_one(action, &stop).await,
+                        ClaimMode::Preview => self.preview_one(&action).await,
+                    }
                 }
                 Ok(Some(Claim::Unreadable { id, reason })) => {
                     failures = 0;
@@ -117,10 +124,135 @@ impl ActionLoop {
         true
     }
 
+    /// A person asked what action `action.id` would do: simulate it (it was not
+    /// claimed, nothing runs) and send the preview, or why there is none. One try:
+    /// the server hands the request over again if no preview reaches it.
+    async fn preview_one(&self, action: &NextAction) {
+        let id = action.id.get();
+        let outcome = match self.simulate(action, &action.preview_argv).await {
+            Ok(preview) => {
+                tracing::info!(
+                    action = id,
+                    upgraded = preview.upgraded.len(),
+                    installed = preview.installed.len(),
+                    removed = preview.removed.len(),
+                    "preview taken"
+                );
+                PreviewOutcome::Simulated(preview)
+            }
+            Err(e) => {
+                tracing::warn!(action = id, error = %e, "no preview: the simulation failed or was refused");
+                PreviewOutcome::failed(&e.to_string())
+            }
+        };
+        if let Err(e) = self.client.record_preview(id, &outcome).await {
+            tracing::warn!(action = id, error = %e, "preview not delivered; the server will ask again");
+        }
+    }
+
+    /// apt's simulation of `argv` for `action`, on this machine's whitelist.
+    async fn simulate(
+        &self,
+        action: &NextAction,
+        argv: &[String],
+    ) -> Result<AptPreview, SimulationError> {
+        preview::simulate(action.action_type, argv, &self.local, &self.apt.child_path).await
+    }
+
+    /// Before an upgrade no person approved: what apt would do. Runs it when nothing
+    /// would be removed (the preview goes to the server for the history), hands it
+    /// back for a person when something would, and runs nothing when the simulation
+    /// fails (a failed result that says why).
+    async fn check_before_run(&self, action: &NextAction, stop: &watch::Receiver<bool>) -> Checked {
+        let id = action.id.get();
+        let started = homelab_protocol::now_ms();
+        let preview = match self.simulate(action, &action.argv).await {
+            Ok(preview) => preview,
+            Err(e) => {
+                tracing::error!(action = id, error = %e,
+                    "apt's simulation failed before an automatically approved upgrade: not run");
+                let (exit_code, failure) = match &e {
+                    SimulationError::Refused(_) | SimulationError::NotAnUpgrade(_) => {
+                        (None, Some(AgentFailure::NotWhitelisted))
+                    }
+                    SimulationError::TimedOut(_) => (None, Some(AgentFailure::TimedOut)),
+                    SimulationError::Run(_) => (None, Some(AgentFailure::SpawnError)),
+                    SimulationError::Failed { code, .. } => (code.or(Some(-1)), None),
+                    // Exit 0 with output the agent cannot read: a failure of its own.
+                    SimulationError::TooLarge | SimulationError::Unreadable(_) => (Some(-1), None),
+                };
+                return Checked::Failed(ActionResult {
+                    exit_code,
+                    failure,
+                    stdout: String::new(),
+                    stderr: format!(
+                        "not run: this upgrade was approved automatically, so the agent first                          asks apt what it would remove, and that check failed: {e}"
+                    ),
+                    started_at: Some(started),
+                    finished_at: Some(homelab_protocol::now_ms()),
+                });
+            }
+        };
+        if !preview.removes_anything() {
+            let outcome = PreviewOutcome::Simulated(preview);
+            if let Err(e) = self.client.record_preview(id, &outcome).await {
+                tracing::warn!(action = id, error = %e, "preview before the run not delivered; running anyway");
+            }
+            return Checked::Run;
+        }
+        tracing::warn!(action = id, reason = %preview.hold_reason(),
+            "not run: apt would remove packages; handing it back for a person to approve");
+        let mut stop = stop.clone();
+        let mut failures = 0u32;
+        loop {
+            match self.client.hold(id, &preview).await {
+                Ok(()) => break,
+                Err(e) if e.is_final() => {
+                    tracing::error!(action = id, error = %e, "the server refused the hold; not run all the same");
+                    break;
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    if *stop.borrow() {
+                        // Still not run: the server gives up on it when its lease ends.
+                        tracing::warn!(action = id, error = %e, "stopping: hold not delivered; not run");
+                        break;
+                    }
+                    let wait = backoff(failures);
+                    if failures == 1 || failures.is_multiple_of(10) {
+                        tracing::warn!(action = id, error = %e, retry_in = ?wait, "hold not delivered yet");
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = stopped(&mut stop) => {}
+                    }
+                }
+            }
+        }
+        Checked::Held
+    }
+
     async fn run_one(&self, action: NextAction, stop: &watch::Receiver<bool>) {
         let clock = Instant::now();
         let result = match self.state.mark_running(&action) {
             Ok(()) => {
+                // Marked first: a crash during the check is reported as interrupted
+                // at the next start, like one during the run.
+                if action.hold_if_removing && previewable(action.action_type) {
+                    match self.check_before_run(&action, stop).await {
+                        Checked::Run => {}
+                        Checked::Held => {
+                            if let Err(e) = self.state.forget_running() {
+                                tracing::error!(action = action.id.get(), error = %e, "cannot clear the running mark");
+                            }
+                            return;
+                        }
+                        Checked::Failed(result) => {
+                            self.finish(action.id.get(), result, stop).await;
+                            return;
+                        }
+                    }
+                }
                 let on_spawn = |pgid: i32| {
                     if let Err(e) = self.state.mark_group(pgid) {
                         tracing::error!(action = action.id.get(), pgid, error = %e, "cannot record the command's process group");
@@ -270,6 +402,16 @@ impl ActionLoop {
             tracing::error!(action = pending.id, error = %e, "cannot remove a delivered result");
         }
     }
+}
+
+/// What the check before an automatically approved upgrade decided.
+enum Checked {
+    /// Nothing would be removed: run it.
+    Run,
+    /// Handed back to the server for a person; nothing ran.
+    Held,
+    /// The simulation failed: this result, nothing ran.
+    Failed(ActionResult),
 }
 
 /// The result of an action the agent refused without running it.

@@ -33,12 +33,150 @@ pub struct UpgradeSimulation {
     pub kept_back: BTreeSet<String>,
 }
 
+/// `Inst NAME [CURRENT] (NEW ORIGIN... [ARCH])`; an installed package being upgraded
+/// has `[CURRENT]`, a newly installed one has none.
 static INST: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^Inst (\S+) \[([^\]]+)\] \((\S+) ").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"^Inst (\S+) (?:\[([^\]]+)\] )?\((\S+) ").expect("static regex"));
+/// `Remv NAME [CURRENT]`.
+static REMV: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^Remv (\S+)(?: \[([^\]]*)\])?").expect("static regex"));
+
+/// Every change an `apt-get -s` run prints (`Inst` and `Remv` lines; `Conf` lines
+/// repeat the `Inst` ones), as apt wrote them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SimulatedChanges {
+    /// Installed packages moved to a new version.
+    pub upgrades: Vec<SimulatedUpgrade>,
+    /// Packages newly installed: name and version.
+    pub installs: Vec<(String, String)>,
+    /// Packages removed: name and installed version (None if apt printed none).
+    pub removals: Vec<(String, Option<String>)>,
+}
+
+/// Reads the `Inst` and `Remv` lines of any `apt-get -s` output.
+pub fn parse_simulated_changes(text: &str) -> SimulatedChanges {
+    let mut changes = SimulatedChanges::default();
+    for line in text.lines() {
+        if let Some(c) = INST.captures(line) {
+            let (name, new) = (c[1].to_owned(), c[3].to_owned());
+            match c.get(2) {
+                Some(current) => changes.upgrades.push(SimulatedUpgrade {
+                    name,
+                    current: current.as_str().to_owned(),
+                    new,
+                }),
+                None => changes.installs.push((name, new)),
+            }
+        } else if let Some(c) = REMV.captures(line) {
+            let version = c
+                .get(2)
+                .map(|v| v.as_str().to_owned())
+                .filter(|v| !v.is_empty());
+            changes.removals.push((c[1].to_owned(), version));
+        }
+    }
+    changes
+}
+
+/// Why apt's simulation cannot be reported as a preview.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PreviewError {
+    #[error("apt printed a `{line}` line for `{name}` the agent cannot read: {reason}")]
+    Unreadable {
+        line: &'static str,
+        name: String,
+        reason: String,
+    },
+    #[error("apt's simulation printed no summary line; its output may be cut or not apt's")]
+    NoSummary,
+}
+
+/// apt's own count line: `2 upgraded, 1 newly installed, 1 to remove and 6 not upgraded.`
+static SUMMARY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?m)^(\d+) upgraded, (\d+) newly installed, ",
+        r"(?:(\d+) reinstalled, )?(?:(\d+) downgraded, )?",
+        r"(\d+) to remove and \d+ not upgraded\.$"
+    ))
+    .expect("static regex")
+});
+
+/// Turns `apt-get -s` output into the preview the server stores: every name and
+/// version parsed as Debian policy says (a line that does not parse makes the whole
+/// preview fail, so a removal is never lost to a parse error), each list cut at
+/// [`homelab_protocol::MAX_PREVIEW_PACKAGES`] with the rest counted. apt's summary
+/// line must be there and agree, so cut or foreign output is never read as
+/// "nothing removed".
+pub fn preview_from_simulation(text: &str) -> Result<homelab_protocol::AptPreview, PreviewError> {
+    use homelab_protocol::{MAX_PREVIEW_PACKAGES, PreviewPackage, PreviewUpgrade};
+    let summary = SUMMARY.captures(text).ok_or(PreviewError::NoSummary)?;
+    let changes = parse_simulated_changes(text);
+    let count = |i: usize| {
+        summary
+            .get(i)
+            .map_or(Some(0), |n| n.as_str().parse::<usize>().ok())
+    };
+    // Reinstalls and downgrades print `Inst NAME [CURRENT]` lines too.
+    let moved = [1, 3, 4]
+        .into_iter()
+        .map(count)
+        .try_fold(0usize, |sum, n| sum.checked_add(n?));
+    if moved != Some(changes.upgrades.len())
+        || count(2) != Some(changes.installs.len())
+        || count(5) != Some(changes.removals.len())
+    {
+        return Err(PreviewError::NoSummary);
+    }
+    let bad = |line: &'static str, name: &str| {
+        let name = name.chars().take(64).collect::<String>();
+        move |e: homelab_protocol::PackageError| PreviewError::Unreadable {
+            line,
+            name,
+            reason: e.to_string(),
+        }
+    };
+    let mut preview = homelab_protocol::AptPreview::default();
+    for u in &changes.upgrades {
+        preview.upgraded.push(PreviewUpgrade {
+            name: PackageName::parse(u.name.as_str()).map_err(bad("Inst", &u.name))?,
+            from: DebVersion::parse(u.current.as_str()).map_err(bad("Inst", &u.name))?,
+            to: DebVersion::parse(u.new.as_str()).map_err(bad("Inst", &u.name))?,
+        });
+    }
+    for (name, version) in &changes.installs {
+        preview.installed.push(PreviewPackage {
+            name: PackageName::parse(name.as_str()).map_err(bad("Inst", name))?,
+            version: DebVersion::parse(version.as_str()).map_err(bad("Inst", name))?,
+        });
+    }
+    for (name, version) in &changes.removals {
+        preview.removed.push(PreviewPackage {
+            name: PackageName::parse(name.as_str()).map_err(bad("Remv", name))?,
+            version: DebVersion::parse(version.clone().unwrap_or_default())
+                .map_err(bad("Remv", name))?,
+        });
+    }
+    let mut omitted = 0usize;
+    for len in [
+        preview.upgraded.len(),
+        preview.installed.len(),
+        preview.removed.len(),
+    ] {
+        omitted += len.saturating_sub(MAX_PREVIEW_PACKAGES);
+    }
+    preview.upgraded.truncate(MAX_PREVIEW_PACKAGES);
+    preview.installed.truncate(MAX_PREVIEW_PACKAGES);
+    preview.removed.truncate(MAX_PREVIEW_PACKAGES);
+    preview.omitted = u32::try_from(omitted).unwrap_or(u32::MAX);
+    Ok(preview)
+}
 
 /// Parses the output of `apt-get -s upgrade --with-new-pkgs`.
 pub fn parse_upgrade_simulation(text: &str) -> UpgradeSimulation {
-    let mut sim = UpgradeSimulation::default();
+    let mut sim = UpgradeSimulation {
+        upgrades: parse_simulated_changes(text).upgrades,
+        ..UpgradeSimulation::default()
+    };
     let mut in_kept_back = false;
     for line in text.lines() {
         if line.starts_with("The following packages have been kept back") {
@@ -52,13 +190,6 @@ pub fn parse_upgrade_simulation(text: &str) -> UpgradeSimulation {
                 continue;
             }
             in_kept_back = false;
-        }
-        if let Some(c) = INST.captures(line) {
-            sim.upgrades.push(SimulatedUpgrade {
-                name: c[1].to_owned(),
-                current: c[2].to_owned(),
-                new: c[3].to_owned(),
-            });
         }
     }
     sim
@@ -269,6 +400,10 @@ mod tests {
     const SIM_MULTI: &str =
         include_str!("../tests/fixtures/apt/bookworm-upgrade-sim-multi-origin.txt");
     const POLICY: &str = include_str!("../tests/fixtures/apt/bookworm-policy.txt");
+    const SIM_REMOVING: &str =
+        include_str!("../tests/fixtures/apt/bookworm-security-sim-removing.txt");
+    const SIM_NEW_DEPENDENCY: &str =
+        include_str!("../tests/fixtures/apt/bookworm-upgrade-sim-new-dependency.txt");
     const HOLD: &str = include_str!("../tests/fixtures/apt/bookworm-showhold.txt");
 
     fn scan(sim: &str, policy: &str, hold: &str) -> Vec<PendingPackage> {
@@ -286,6 +421,106 @@ mod tests {
             .iter()
             .find(|p| p.name.as_str() == name)
             .unwrap_or_else(|| panic!("{name} missing from {packages:#?}"))
+    }
+
+    fn names<T>(list: &[T], name: impl Fn(&T) -> &str) -> Vec<&str> {
+        list.iter().map(name).collect()
+    }
+
+    #[test]
+    fn the_security_upgrades_simulation_shows_what_it_would_remove_and_install() {
+        let preview = preview_from_simulation(SIM_REMOVING).unwrap();
+        let upgraded: Vec<_> = preview
+            .upgraded
+            .iter()
+            .map(|u| (u.name.as_str(), u.from.as_str(), u.to.as_str()))
+            .collect();
+        assert_eq!(
+            upgraded,
+            [
+                ("hl-openssl", "3.0.1-1", "3.0.1-1+deb12u1"),
+                ("hl-remover", "1.0-1", "1.0-1+deb12u1")
+            ]
+        );
+        let installed: Vec<_> = preview
+            .installed
+            .iter()
+            .map(|p| (p.name.as_str(), p.version.as_str()))
+            .collect();
+        assert_eq!(installed, [("hl-newdep", "1.0-1")]);
+        let removed: Vec<_> = preview
+            .removed
+            .iter()
+            .map(|p| (p.name.as_str(), p.version.as_str()))
+            .collect();
+        assert_eq!(removed, [("hl-victim", "1.0-1")]);
+        assert_eq!(preview.omitted, 0);
+    }
+
+    #[test]
+    fn upgrade_with_new_pkgs_installs_a_new_dependency_and_removes_nothing() {
+        let preview = preview_from_simulation(SIM_NEW_DEPENDENCY).unwrap();
+        assert!(!preview.removes_anything());
+        assert_eq!(
+            names(&preview.installed, |p| p.name.as_str()),
+            ["hl-newlib"]
+        );
+        assert_eq!(
+            names(&preview.upgraded, |u| u.name.as_str()),
+            [
+                "hl-epoch",
+                "hl-normal",
+                "hl-openssl",
+                "hl-security-tools",
+                "hl-tzdata"
+            ]
+        );
+        // The scan still counts only upgrades of installed packages, and sees the
+        // package whose upgrade would remove another as kept back.
+        let sim = parse_upgrade_simulation(SIM_NEW_DEPENDENCY);
+        assert_eq!(sim.upgrades.len(), 5);
+        assert!(sim.kept_back.contains("hl-remover"), "{sim:?}");
+    }
+
+    #[test]
+    fn hostile_or_cut_simulations_fail_instead_of_reading_as_nothing_removed() {
+        // A name outside Debian policy in a Remv line: the whole preview fails.
+        let hostile = SIM_REMOVING.replace("Remv hl-victim", "Remv <img/src=x>");
+        assert!(matches!(
+            preview_from_simulation(&hostile),
+            Err(PreviewError::Unreadable { line: "Remv", .. })
+        ));
+        // A Remv line lost (output cut): the summary no longer agrees.
+        let cut: String = SIM_REMOVING
+            .lines()
+            .filter(|l| !l.starts_with("Remv"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(preview_from_simulation(&cut), Err(PreviewError::NoSummary));
+        assert_eq!(
+            preview_from_simulation("Inst x [1] (2 a [all])\n"),
+            Err(PreviewError::NoSummary)
+        );
+        // A Remv without a version cannot be shown as one: it fails too.
+        let bare = SIM_REMOVING.replace("Remv hl-victim [1.0-1]", "Remv hl-victim");
+        assert!(preview_from_simulation(&bare).is_err());
+    }
+
+    #[test]
+    fn long_lists_are_cut_and_the_rest_counted() {
+        let n = homelab_protocol::MAX_PREVIEW_PACKAGES + 3;
+        let mut text =
+            format!("0 upgraded, 0 newly installed, {n} to remove and 0 not upgraded.\n");
+        for i in 0..n {
+            text.push_str(&format!("Remv pkg{i} [1.0-1]\n"));
+        }
+        let preview = preview_from_simulation(&text).unwrap();
+        assert_eq!(
+            preview.removed.len(),
+            homelab_protocol::MAX_PREVIEW_PACKAGES
+        );
+        assert_eq!(preview.omitted, 3);
+        assert_eq!(preview.validate(), Ok(()));
     }
 
     #[test]

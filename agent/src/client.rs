@@ -15,7 +15,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use homelab_protocol::{ActionResult, ActionType, Heartbeat, HeartbeatAck, NextAction, Progress};
+use homelab_protocol::{
+    ActionResult, ActionType, AptPreview, Heartbeat, HeartbeatAck, NextAction, PreviewOutcome,
+    Progress,
+};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -309,6 +312,38 @@ impl Client {
                     .post(format!("{base}/agent/v1/actions/{id}/progress"))
                     .bearer_auth(&self.token)
                     .json(output)
+            },
+            Self::acknowledged,
+        )
+        .await
+    }
+
+    /// Sends what apt's simulation says action `id` would do (or why there is none).
+    pub async fn record_preview(
+        &self,
+        id: i64,
+        outcome: &PreviewOutcome,
+    ) -> Result<(), ClientError> {
+        self.call(
+            |base| {
+                self.http
+                    .post(format!("{base}/agent/v1/actions/{id}/preview"))
+                    .bearer_auth(&self.token)
+                    .json(outcome)
+            },
+            Self::acknowledged,
+        )
+        .await
+    }
+
+    /// Hands action `id` back for a person: apt would remove packages (`preview`).
+    pub async fn hold(&self, id: i64, preview: &AptPreview) -> Result<(), ClientError> {
+        self.call(
+            |base| {
+                self.http
+                    .post(format!("{base}/agent/v1/actions/{id}/hold"))
+                    .bearer_auth(&self.token)
+                    .json(preview)
             },
             Self::acknowledged,
         )

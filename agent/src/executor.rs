@@ -254,12 +254,12 @@ mod tests {
     async fn a_refused_command_never_runs() {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("marker");
-        let action = NextAction {
-            id: homelab_protocol::ActionId::new(1),
-            action_type: ActionType::RestartService,
-            argv: vec!["touch".into(), marker.display().to_string()],
-            timeout_s: 5,
-        };
+        let action = NextAction::run(
+            homelab_protocol::ActionId::new(1),
+            ActionType::RestartService,
+            vec!["touch".into(), marker.display().to_string()],
+            5,
+        );
         let result = execute(&action, &all(), &AptSettings::default(), &|_| {}, None).await;
         assert_eq!(result.failure, Some(AgentFailure::NotWhitelisted));
         assert_eq!(result.exit_code, None);
@@ -274,12 +274,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_type_switched_off_locally_is_refused() {
-        let action = NextAction {
-            id: homelab_protocol::ActionId::new(2),
-            action_type: ActionType::AptUpdate,
-            argv: vec!["apt-get".into(), "update".into()],
-            timeout_s: 5,
-        };
+        let action = NextAction::run(
+            homelab_protocol::ActionId::new(2),
+            ActionType::AptUpdate,
+            vec!["apt-get".into(), "update".into()],
+            5,
+        );
         let only_restarts = Local {
             allowed_actions: HashSet::from([ActionType::RestartService]),
             ..Local::everything()
@@ -304,16 +304,16 @@ mod tests {
     async fn a_whitelisted_command_that_fails_reports_its_exit_code_and_output() {
         // journalctl is not installed in every test environment; systemctl of a unit
         // that cannot exist fails either way (no systemd, or no such unit).
-        let action = NextAction {
-            id: homelab_protocol::ActionId::new(3),
-            action_type: ActionType::RestartService,
-            argv: vec![
+        let action = NextAction::run(
+            homelab_protocol::ActionId::new(3),
+            ActionType::RestartService,
+            vec![
                 "systemctl".into(),
                 "restart".into(),
                 "homelab-no-such-unit.service".into(),
             ],
-            timeout_s: 10,
-        };
+            10,
+        );
         let result = execute(&action, &all(), &AptSettings::default(), &|_| {}, None).await;
         match result.failure {
             None => {

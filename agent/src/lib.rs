@@ -10,6 +10,7 @@ pub mod executor;
 pub mod heartbeat;
 pub mod live_output;
 pub mod metrics;
+pub mod preview;
 pub mod runner;
 pub mod scan;
 pub mod state;

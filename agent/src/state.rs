@@ -71,6 +71,12 @@ impl State {
     /// Stores a result until it is acknowledged, then forgets the running marks.
     pub fn store_result(&self, pending: &PendingResult) -> std::io::Result<()> {
         write_atomically(&self.result_path(pending.id), &serde_json::to_vec(pending)?)?;
+        self.forget_running()
+    }
+
+    /// Forgets the running marks of an action that ends without a result (an upgrade
+    /// handed back to the server for a person: nothing ran, nothing to report).
+    pub fn forget_running(&self) -> std::io::Result<()> {
         for path in [self.running_path(), self.group_path()] {
             match std::fs::remove_file(path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
@@ -203,12 +209,12 @@ mod tests {
     use std::os::unix::process::CommandExt;
 
     fn action(id: i64) -> NextAction {
-        NextAction {
-            id: homelab_protocol::ActionId::new(id),
-            action_type: ActionType::AptUpdate,
-            argv: vec!["apt-get".into(), "update".into()],
-            timeout_s: 120,
-        }
+        NextAction::run(
+            homelab_protocol::ActionId::new(id),
+            ActionType::AptUpdate,
+            vec!["apt-get".into(), "update".into()],
+            120,
+        )
     }
 
     fn result(code: i32) -> ActionResult {

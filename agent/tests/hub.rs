@@ -344,12 +344,12 @@ async fn after_a_crash_nothing_runs_while_the_old_command_lives() {
         .unwrap();
     let state = State::open(state_dir.path()).unwrap();
     state
-        .mark_running(&homelab_protocol::NextAction {
-            id: homelab_protocol::ActionId::new(5),
-            action_type: homelab_protocol::ActionType::AptUpgradeAll,
-            argv: vec![],
-            timeout_s: 600,
-        })
+        .mark_running(&homelab_protocol::NextAction::run(
+            homelab_protocol::ActionId::new(5),
+            homelab_protocol::ActionType::AptUpgradeAll,
+            vec![],
+            600,
+        ))
         .unwrap();
     state.mark_group(old.id() as i32).unwrap();
     let marker = state_dir.path().join("ran");

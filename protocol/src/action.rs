@@ -142,6 +142,9 @@ impl ActionStatus {
             (Approved, Operation::CompleteWithoutRunning) => Some(Completed),
             (Executing, Operation::Succeed) => Some(Completed),
             (Executing, Operation::Fail | Operation::LoseAgent) => Some(Failed),
+            // apt's simulation would remove packages and no person approved it: it
+            // waits for one again, its slot still held.
+            (Executing, Operation::Hold) => Some(Pending),
             _ => None,
         }
     }
@@ -171,11 +174,14 @@ pub enum Operation {
     Fail,
     /// No result came before the lease ran out.
     LoseAgent,
+    /// The agent did not run an automatically approved upgrade because apt's
+    /// simulation would remove packages: a person must approve it.
+    Hold,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 9] = [
         Operation::Approve,
         Operation::Reject,
         Operation::Cancel,
@@ -184,6 +190,7 @@ impl Operation {
         Operation::Succeed,
         Operation::Fail,
         Operation::LoseAgent,
+        Operation::Hold,
     ];
 
     /// The statuses `self` may start from.
@@ -285,6 +292,18 @@ pub struct Action {
     /// The last 64 KiB of each stream.
     pub stdout: String,
     pub stderr: String,
+    /// The latest preview of what apt would do (upgrades only), with its age.
+    #[serde(default)]
+    pub preview: Option<crate::ActionPreview>,
+    /// When a person last asked for a preview the agent has not sent yet.
+    #[serde(default)]
+    pub preview_requested_at_ms: Option<Millis>,
+    /// When the agent held it back for a person (apt would remove packages).
+    #[serde(default)]
+    pub held_at_ms: Option<Millis>,
+    /// Why it was held: `held: apt would remove foo, bar`.
+    #[serde(default)]
+    pub hold_reason: Option<String>,
 }
 
 impl Action {
@@ -326,8 +345,37 @@ pub struct ActionPage {
 pub struct NextAction {
     pub id: ActionId,
     pub action_type: ActionType,
+    /// The command to run; empty when `mode` is preview (see `preview_argv`).
     pub argv: Vec<String>,
     pub timeout_s: u32,
+    /// Run it (it is now executing), or only simulate it (it stays where it was).
+    #[serde(default)]
+    pub mode: crate::ClaimMode,
+    /// An upgrade approved by `auto`, with no person having seen it: the agent
+    /// simulates it first and, if apt would remove packages, holds it instead of
+    /// running it.
+    #[serde(default)]
+    pub hold_if_removing: bool,
+    /// With mode preview, the command to simulate. It travels apart from `argv` so
+    /// that an agent from before previews, which knows no `mode`, gets an empty
+    /// command and refuses it rather than run an upgrade nobody approved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preview_argv: Vec<String>,
+}
+
+impl NextAction {
+    /// A claimed action to run, as the long-poll hands it over.
+    pub fn run(id: ActionId, action_type: ActionType, argv: Vec<String>, timeout_s: u32) -> Self {
+        NextAction {
+            id,
+            action_type,
+            argv,
+            timeout_s,
+            mode: crate::ClaimMode::Run,
+            hold_if_removing: false,
+            preview_argv: Vec::new(),
+        }
+    }
 }
 
 /// How often a running agent calls `POST /agent/v1/actions/{id}/progress` (body
@@ -471,6 +519,7 @@ mod tests {
                 (Executing, Succeed, Completed),
                 (Executing, Fail, Failed),
                 (Executing, LoseAgent, Failed),
+                (Executing, Hold, Pending),
             ]
         );
         assert_eq!(Cancel.allowed_from(), [Pending, Approved]);
@@ -492,6 +541,46 @@ mod tests {
             tail(&"x".repeat(MAX_OUTPUT_BYTES + 5), MAX_OUTPUT_BYTES).len(),
             MAX_OUTPUT_BYTES
         );
+    }
+
+    #[test]
+    fn a_claim_from_an_older_server_runs_and_a_preview_carries_no_runnable_argv() {
+        let old =
+            r#"{"id":3,"action_type":"apt_update","argv":["apt-get","update"],"timeout_s":120}"#;
+        let claim: NextAction = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            claim,
+            NextAction::run(
+                ActionId::new(3),
+                ActionType::AptUpdate,
+                vec!["apt-get".into(), "update".into()],
+                120
+            )
+        );
+        let preview = NextAction {
+            mode: crate::ClaimMode::Preview,
+            preview_argv: vec!["apt-get".into(), "upgrade".into()],
+            ..NextAction::run(ActionId::new(4), ActionType::AptUpgradeAll, Vec::new(), 600)
+        };
+        let json = serde_json::to_value(&preview).unwrap();
+        // What an agent from before previews reads: its own four fields, and an
+        // empty command, which its whitelist refuses.
+        assert_eq!(json["argv"], serde_json::json!([]));
+        assert_eq!(json["mode"], "preview");
+        assert_eq!(
+            json["preview_argv"],
+            serde_json::json!(["apt-get", "upgrade"])
+        );
+        assert_eq!(serde_json::from_value::<NextAction>(json).unwrap(), preview);
+        // A run carries no preview_argv at all.
+        let run = serde_json::to_value(NextAction::run(
+            ActionId::new(5),
+            ActionType::AptUpdate,
+            vec![],
+            1,
+        ))
+        .unwrap();
+        assert!(run.get("preview_argv").is_none(), "{run}");
     }
 
     #[test]

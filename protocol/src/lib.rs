@@ -32,6 +32,7 @@ pub mod kind;
 pub mod live;
 pub mod package;
 pub mod params;
+pub mod preview;
 pub mod run;
 pub mod schedule;
 pub mod server_id;
@@ -55,6 +56,10 @@ pub use kind::{Kind, Slot, SlotRule};
 pub use live::{LiveEvent, MAX_CHUNK_BYTES, OUTPUT_EVERY, Progress};
 pub use package::{DebVersion, PackageError, PackageName, PendingPackage, VersionFault};
 pub use params::{AGENT_UNIT, ActionSpec, ParamError, RequestId, UnitName, VacuumTime};
+pub use preview::{
+    ActionPreview, AptPreview, ClaimMode, MAX_PREVIEW_PACKAGES, PreviewOutcome, PreviewPackage,
+    PreviewUpgrade, previewable,
+};
 pub use run::{
     ItemState, MAX_BATCH_SIZE, Run, RunId, RunItem, RunStatus, RunTarget, ScheduleId, Tag, TagError,
 };

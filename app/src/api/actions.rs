@@ -109,6 +109,20 @@ pub async fn cancel_action(id: ActionId) -> Result<Action, AppError> {
     )
 }
 
+/// Asks the agent what apt would do for a pending or approved upgrade; the preview
+/// arrives later (the live stream reloads the page).
+#[server]
+pub async fn request_preview(id: ActionId) -> Result<Action, AppError> {
+    super::ssr::respond(
+        async {
+            Ok(super::ssr::service()?
+                .request_preview(id, &super::ssr::actor()?)
+                .await?)
+        }
+        .await,
+    )
+}
+
 /// One action with its output and timeline.
 #[server]
 pub async fn load_action(id: ActionId) -> Result<ActionPageData, AppError> {

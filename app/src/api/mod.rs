@@ -19,8 +19,8 @@ pub use access::{
 };
 pub use actions::{
     ActionHistory, ActionPageData, ApproveAction, CancelAction, CreateAction, HistoryPageData,
-    LoadAction, RejectAction, action_history, approve_action, cancel_action, create_action,
-    load_action, reject_action,
+    LoadAction, RejectAction, RequestPreview, action_history, approve_action, cancel_action,
+    create_action, load_action, reject_action, request_preview,
 };
 pub use onboarding::{AgentDownload, LoadOnboarding, OnboardingInfo, load_onboarding};
 pub use runs::{

@@ -1,8 +1,11 @@
 use leptos::prelude::*;
 
-use crate::api::{ApproveAction, RejectAction};
+use crate::api::{ApproveAction, RejectAction, RequestPreview};
 use crate::components::RelativeTime;
-use crate::domain::{Action, ActionId, ActionStatus, AppError, Label, Operation};
+use crate::domain::{
+    Action, ActionId, ActionStatus, AppError, AptPreview, Label, Millis, Operation, PreviewOutcome,
+    preview_summary, previewable,
+};
 
 /// An action's status as an icon plus words.
 #[component]
@@ -98,7 +101,9 @@ pub fn ActionsTable(
                         })}
                     </td>
                     <td>
+                        <HoldNote action=a.clone()/>
                         {pending.then(|| view! { <ApprovalControls id=a.id approve reject/> })}
+                        {pending.then(|| view! { <PreviewPanel action=a.clone() now_ms compact=true/> })}
                         {a.reject_reason.clone().map(|r| view! { <span class="muted">{format!("Reason: {r}")}</span> })}
                     </td>
                 </tr>
@@ -124,4 +129,119 @@ pub fn ActionsTable(
             </table>
         </div>
     }
+}
+
+/// Why an upgrade waits for a person although its server approves automatically:
+/// the agent held it, because apt would remove the packages it names.
+#[component]
+pub fn HoldNote(action: Action) -> impl IntoView {
+    let held = action.status == ActionStatus::Pending;
+    action.hold_reason.filter(|_| held).map(|reason| {
+        let names = reason
+            .strip_prefix("held: apt would remove ")
+            .unwrap_or(&reason)
+            .to_owned();
+        view! {
+            <p class="note warning hold" role="note">
+                <strong>"Held for your approval: "</strong>
+                "apt would remove "
+                <span class="removed">{names}</span>
+                ". It was approved automatically, so the agent checked first and did not run it."
+            </p>
+        }
+    })
+}
+
+/// "Check what apt would do" for an upgrade that has not run, and the latest
+/// preview with its age (removed packages first and marked). `compact` (tables)
+/// shows the sentence and the removed packages only; the action page lists all.
+/// Everything shown is apt's output from the machine: text nodes only, escaped.
+#[component]
+pub fn PreviewPanel(
+    action: Action,
+    now_ms: Millis,
+    #[prop(optional)] compact: bool,
+) -> impl IntoView {
+    if !previewable(action.action_type) {
+        return None;
+    }
+    let request = ServerAction::<RequestPreview>::new();
+    let can_ask = matches!(
+        action.status,
+        ActionStatus::Pending | ActionStatus::Approved
+    );
+    let asking = action.preview_requested_at_ms.filter(|_| can_ask);
+    let label = if action.preview.is_some() {
+        "Check again"
+    } else {
+        "Check what apt would do"
+    };
+    let preview = action.preview.clone().map(|p| {
+        let failed = matches!(p.outcome, PreviewOutcome::Failed { .. });
+        let details = match &p.outcome {
+            PreviewOutcome::Simulated(sim) => Some(preview_lists(sim, compact)),
+            PreviewOutcome::Failed { .. } => None,
+        };
+        view! {
+            <p class=if failed { "note error preview-summary" } else { "preview-summary" }>
+                {preview_summary(&p.outcome)}
+                " "
+                <span class="muted">"Checked " <RelativeTime at_ms=Some(p.taken_at_ms) now_ms/> "."</span>
+            </p>
+            {details}
+        }
+    });
+    Some(view! {
+        <div class="preview" role="group" aria-label=format!("What apt would do for action #{}", action.id)>
+            {preview}
+            {asking.map(|at| view! {
+                <p class="muted" role="status">"Asking the agent… (since " <RelativeTime at_ms=Some(at) now_ms/> ")"</p>
+            })}
+            {can_ask.then(|| view! {
+                <ActionForm action=request attr:class="inline">
+                    <input type="hidden" name="id" value=action.id.to_string()/>
+                    <button type="submit" class="small secondary">{label}</button>
+                </ActionForm>
+            })}
+            <ActionError value=request.value()/>
+        </div>
+    })
+}
+
+/// The packages of a preview: removed ones always (they are what a person must
+/// see), upgraded and newly installed ones unless `compact`.
+fn preview_lists(sim: &AptPreview, compact: bool) -> impl IntoView + use<> {
+    let removed = (!sim.removed.is_empty()).then(|| {
+        let items = sim
+            .removed
+            .iter()
+            .map(|p| view! { <li><strong>{p.name.to_string()}</strong> " " <span class="muted">{p.version.to_string()}</span></li> })
+            .collect_view();
+        view! {
+            <div class="removed">
+                <h3>"Would be removed"</h3>
+                <ul aria-label="Packages apt would remove">{items}</ul>
+            </div>
+        }
+    });
+    let rest = (!compact).then(|| {
+        let upgraded = (!sim.upgraded.is_empty()).then(|| {
+            let items = sim
+                .upgraded
+                .iter()
+                .map(|u| view! { <li>{u.name.to_string()} " " <span class="muted">{format!("{} → {}", u.from, u.to)}</span></li> })
+                .collect_view();
+            view! { <h3>"Would be upgraded"</h3><ul aria-label="Packages apt would upgrade">{items}</ul> }
+        });
+        let installed = (!sim.installed.is_empty()).then(|| {
+            let items = sim
+                .installed
+                .iter()
+                .map(|p| view! { <li>{p.name.to_string()} " " <span class="muted">{p.version.to_string()}</span></li> })
+                .collect_view();
+            view! { <h3>"Would be newly installed"</h3><ul aria-label="Packages apt would newly install">{items}</ul> }
+        });
+        view! { {upgraded} {installed} }
+    });
+    view! { {removed} {rest} }
 }

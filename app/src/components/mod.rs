@@ -8,7 +8,9 @@ mod onboarding;
 mod status;
 mod time;
 
-pub use actions::{ActionError, ActionStatusBadge, ActionsTable, ApprovalControls};
+pub use actions::{
+    ActionError, ActionStatusBadge, ActionsTable, ApprovalControls, HoldNote, PreviewPanel,
+};
 pub use agent_token::AgentTokenNote;
 pub use hydration::browser_effect;
 #[cfg(feature = "hydrate")]

@@ -6,10 +6,10 @@ mod wording;
 
 pub use error::AppError;
 pub use homelab_protocol::{
-    ACTOR_AUTO, Action, ActionId, ActionPage, ActionSpec, ActionStatus, ActionType, AddedServer,
-    ApiTokenInfo, ApprovalPolicy, FailureReason, HistoryFilter, ItemState, LiveEvent, Metrics,
-    Millis, Operation, PackageList, PendingPackage, RequestId, Run, RunId, RunItem, RunStatus,
-    Schedule, ScheduleId, ScheduleRun, ServerDetail, ServerId, ServerName, ServerStatus,
-    ServerSummary, Tag,
+    ACTOR_AUTO, Action, ActionId, ActionPage, ActionPreview, ActionSpec, ActionStatus, ActionType,
+    AddedServer, ApiTokenInfo, ApprovalPolicy, AptPreview, FailureReason, HistoryFilter, ItemState,
+    LiveEvent, Metrics, Millis, Operation, PackageList, PendingPackage, PreviewOutcome, RequestId,
+    Run, RunId, RunItem, RunStatus, Schedule, ScheduleId, ScheduleRun, ServerDetail, ServerId,
+    ServerName, ServerStatus, ServerSummary, Tag, previewable,
 };
-pub use wording::{Label, TimelineEvent, timeline};
+pub use wording::{Label, TimelineEvent, preview_summary, timeline};

@@ -90,6 +90,47 @@ impl Label for ServerStatus {
     }
 }
 
+/// What apt's simulation says, in one sentence: "apt would upgrade 3 packages,
+/// newly install 1 and remove 1." (or why there is no simulation).
+pub fn preview_summary(outcome: &crate::domain::PreviewOutcome) -> String {
+    use crate::domain::PreviewOutcome;
+    let p = match outcome {
+        PreviewOutcome::Simulated(p) => p,
+        PreviewOutcome::Failed { message } => return format!("apt's simulation failed: {message}"),
+    };
+    if p.is_empty() {
+        return "apt would change nothing.".to_owned();
+    }
+    let packages = |n: usize| if n == 1 { "package" } else { "packages" };
+    let mut parts = Vec::new();
+    if !p.upgraded.is_empty() {
+        parts.push(format!(
+            "upgrade {} {}",
+            p.upgraded.len(),
+            packages(p.upgraded.len())
+        ));
+    }
+    if !p.installed.is_empty() {
+        parts.push(format!("newly install {}", p.installed.len()));
+    }
+    parts.push(if p.removed.is_empty() {
+        "remove nothing".to_owned()
+    } else {
+        format!("remove {}", p.removed.len())
+    });
+    let last = parts.pop().unwrap_or_default();
+    let mut sentence = if parts.is_empty() {
+        format!("apt would {last}")
+    } else {
+        format!("apt would {} and {last}", parts.join(", "))
+    };
+    if p.omitted > 0 {
+        sentence.push_str(&format!(" ({} more not listed)", p.omitted));
+    }
+    sentence.push('.');
+    sentence
+}
+
 /// One line of an action's audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEvent {
@@ -139,6 +180,16 @@ pub fn timeline(action: &Action) -> Vec<TimelineEvent> {
         "Cancelled".to_owned(),
         action.cancelled_by.as_ref(),
     );
+    if let Some(reason) = &action.hold_reason {
+        push(
+            action.held_at_ms,
+            format!(
+                "Held for a person to approve: {}",
+                reason.strip_prefix("held: ").unwrap_or(reason)
+            ),
+            None,
+        );
+    }
     if action.argv.is_empty() {
         push(action.finished_at_ms, "Nothing to run".to_owned(), None);
         return events;
@@ -207,7 +258,81 @@ mod tests {
             stdout: String::new(),
             stderr: String::new(),
             run_id: None,
+            preview: None,
+            preview_requested_at_ms: None,
+            held_at_ms: None,
+            hold_reason: None,
         }
+    }
+
+    #[test]
+    fn a_held_upgrade_says_in_its_timeline_what_apt_would_remove() {
+        let held = Action {
+            status: ActionStatus::Pending,
+            approved_at_ms: None,
+            approved_by: None,
+            rejected_at_ms: None,
+            rejected_by: None,
+            reject_reason: None,
+            started_at_ms: None,
+            finished_at_ms: None,
+            exit_code: None,
+            failure: None,
+            held_at_ms: Some(Millis::new(1_500)),
+            hold_reason: Some("held: apt would remove hl-victim".into()),
+            ..action()
+        };
+        let what: Vec<_> = timeline(&held).into_iter().map(|e| e.what).collect();
+        assert_eq!(
+            what,
+            [
+                "Created",
+                "Held for a person to approve: apt would remove hl-victim"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_preview_reads_as_one_sentence() {
+        use crate::domain::{AptPreview, PreviewOutcome};
+        use homelab_protocol::{DebVersion, PackageName, PreviewPackage, PreviewUpgrade};
+        let pkg = |n: &str| PreviewPackage {
+            name: PackageName::parse(n).unwrap(),
+            version: DebVersion::parse("1.0-1").unwrap(),
+        };
+        let up = |n: &str| PreviewUpgrade {
+            name: PackageName::parse(n).unwrap(),
+            from: DebVersion::parse("1.0-1").unwrap(),
+            to: DebVersion::parse("1.1-1").unwrap(),
+        };
+        let p = AptPreview {
+            upgraded: vec![up("hl-normal"), up("hl-openssl")],
+            installed: vec![pkg("hl-newdep")],
+            removed: vec![pkg("hl-victim")],
+            omitted: 0,
+        };
+        assert_eq!(
+            preview_summary(&PreviewOutcome::Simulated(p)),
+            "apt would upgrade 2 packages, newly install 1 and remove 1."
+        );
+        let one = AptPreview {
+            upgraded: vec![up("hl-normal")],
+            ..AptPreview::default()
+        };
+        assert_eq!(
+            preview_summary(&PreviewOutcome::Simulated(one)),
+            "apt would upgrade 1 package and remove nothing."
+        );
+        assert_eq!(
+            preview_summary(&PreviewOutcome::Simulated(AptPreview::default())),
+            "apt would change nothing."
+        );
+        assert_eq!(
+            preview_summary(&PreviewOutcome::Failed {
+                message: "E: broken".into()
+            }),
+            "apt's simulation failed: E: broken"
+        );
     }
 
     #[test]

@@ -7,9 +7,10 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{ActionPageData, ApproveAction, CancelAction, RejectAction, load_action};
 use crate::components::{
-    ActionError, ActionStatusBadge, ApprovalControls, ExactTime, RelativeTime, action_changes,
+    ActionError, ActionStatusBadge, ApprovalControls, ExactTime, HoldNote, PreviewPanel,
+    RelativeTime, action_changes,
 };
-use crate::domain::{ActionId, AppError, Label, Operation};
+use crate::domain::{ActionId, AppError, Label, Operation, previewable};
 
 /// The action page.
 #[component]
@@ -82,6 +83,19 @@ fn ActionView(
         })
         .collect_view();
     let cancellable = a.status.allows(Operation::Cancel);
+    // Before it runs, or once it has been checked: what apt would do.
+    let preview = (previewable(a.action_type)
+        && (a.preview.is_some() || a.status.allows(Operation::Cancel)))
+    .then(|| {
+        let a = a.clone();
+        view! {
+            <section class="card" aria-labelledby="preview-title">
+                <h2 id="preview-title">"What apt would do"</h2>
+                <PreviewPanel action=a now_ms/>
+            </section>
+        }
+    });
+    let hold = a.clone();
     view! {
         <Title text=title.clone()/>
         <nav class="crumbs" aria-label="Breadcrumb"><a href="/actions">"History"</a> " / " {format!("#{}", a.id)}</nav>
@@ -104,9 +118,11 @@ fn ActionView(
             <h2>"Command"</h2>
             <pre class="command">{command}</pre>
         </section>
+        <HoldNote action=hold/>
         {a.status.allows(Operation::Approve).then(|| view! {
             <section class="card"><h2>"Awaiting approval"</h2><ApprovalControls id=a.id approve reject/></section>
         })}
+        {preview}
         {cancellable.then(|| view! {
             <ActionForm action=cancel attr:class="inline">
                 <input type="hidden" name="id" value=a.id.to_string()/>

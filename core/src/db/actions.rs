@@ -1,8 +1,9 @@
 //! The `actions` table: the remediation engine's queue and history.
 
 use homelab_protocol::{
-    Action, ActionId, ActionStatus, ActionType, FailureReason, HistoryFilter, Millis, NextAction,
-    RunId, ServerId, Slot,
+    ACTOR_AUTO, Action, ActionId, ActionPreview, ActionStatus, ActionType, ClaimMode,
+    FailureReason, HistoryFilter, Millis, NextAction, PreviewOutcome, RunId, ServerId, Slot,
+    previewable,
 };
 use sqlx::{Any, AnyPool, FromRow as _, Row, Transaction};
 
@@ -11,7 +12,12 @@ use super::DbError;
 const COLUMNS: &str = "id, server_id, action_type, parameters, argv, status, timeout_s, \
     created_at_ms, created_by, approved_at_ms, approved_by, rejected_at_ms, rejected_by, \
     reject_reason, cancelled_at_ms, cancelled_by, started_at_ms, finished_at_ms, exit_code, \
-    failure, lease_lost_at_ms, run_id";
+    failure, lease_lost_at_ms, run_id, preview_requested_at_ms, held_at_ms, hold_reason, \
+    action_previews.taken_at_ms AS preview_taken_at_ms, action_previews.outcome AS preview_outcome";
+
+/// The actions with their latest preview, if any (the preview table's columns are
+/// named apart from the actions', so the queries' conditions need no prefix).
+const FROM: &str = "actions LEFT JOIN action_previews ON action_previews.action_id = actions.id";
 
 /// A new action, ready to store.
 #[derive(Debug)]
@@ -120,7 +126,7 @@ pub async fn get(
     id: ActionId,
 ) -> Result<Option<Action>, DbError> {
     let row: Option<ActionRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS}, stdout, stderr FROM actions WHERE id = $1"
+        "SELECT {COLUMNS}, stdout, stderr FROM {FROM} WHERE id = $1"
     ))
     .bind(id.get())
     .fetch_optional(executor)
@@ -170,7 +176,7 @@ pub async fn list(
         format!("WHERE {}", conditions.join(" AND "))
     };
     let sql = format!(
-        "SELECT {COLUMNS} FROM actions {where_clause} ORDER BY id DESC LIMIT ${}",
+        "SELECT {COLUMNS} FROM {FROM} {where_clause} ORDER BY id DESC LIMIT ${}",
         n + 1
     );
     let mut query = sqlx::query(&sql);
@@ -292,14 +298,16 @@ pub async fn claim_next(
     // a double claim; the caller simply tries again.
     for _ in 0..3 {
         // Kinds whose slot is held only while waiting (a restart) free it here.
-        let row: Option<(i64, String, String, i64)> = sqlx::query_as(
+        // A preview asked for an action that now runs is moot: the run says it all.
+        let row: Option<(i64, String, String, i64, Option<String>)> = sqlx::query_as(
             "UPDATE actions SET status = $4, started_at_ms = $2, \
              lease_expires_at_ms = $2 + timeout_s * 1000 + $3, \
-             slot = CASE WHEN slot_while_running = 1 THEN slot ELSE NULL END \
+             slot = CASE WHEN slot_while_running = 1 THEN slot ELSE NULL END, \
+             preview_requested_at_ms = NULL, preview_sent_at_ms = NULL \
              WHERE id = (SELECT id FROM actions WHERE server_id = $1 AND status = $5 \
                          ORDER BY id LIMIT 1) \
              AND status = $5 \
-             RETURNING id, action_type, argv, timeout_s",
+             RETURNING id, action_type, argv, timeout_s, approved_by",
         )
         .bind(server.as_str())
         .bind(now_ms)
@@ -308,20 +316,167 @@ pub async fn claim_next(
         .bind(ActionStatus::Approved.as_str())
         .fetch_optional(&mut **tx)
         .await?;
-        let Some((id, action_type, argv, timeout_s)) = row else {
+        let Some((id, action_type, argv, timeout_s, approved_by)) = row else {
             if any_approved(&mut **tx, server).await? {
                 continue;
             }
             return Ok(None);
         };
-        return Ok(Some(NextAction {
-            id: ActionId::new(id),
-            action_type: parse(&action_type, "action_type")?,
-            argv: serde_json::from_str(&argv).map_err(|e| corrupt(format!("argv: {e}")))?,
-            timeout_s: u32::try_from(timeout_s).unwrap_or(u32::MAX),
-        }));
+        let action_type: ActionType = parse(&action_type, "action_type")?;
+        let mut next = NextAction::run(
+            ActionId::new(id),
+            action_type,
+            serde_json::from_str(&argv).map_err(|e| corrupt(format!("argv: {e}")))?,
+            u32::try_from(timeout_s).unwrap_or(u32::MAX),
+        );
+        // No person saw an upgrade `auto` approved: the agent checks first whether
+        // apt would remove anything, and holds it for one if so.
+        next.hold_if_removing =
+            previewable(action_type) && approved_by.as_deref() == Some(ACTOR_AUTO);
+        return Ok(Some(next));
     }
     Ok(None)
+}
+
+/// The statuses an action can be previewed in: before it runs.
+const PREVIEWABLE: [ActionStatus; 2] = [ActionStatus::Pending, ActionStatus::Approved];
+
+/// Asks for a preview of action `id`: false unless it is an upgrade that has not
+/// started. A new request replaces an unanswered one.
+pub async fn request_preview(
+    tx: &mut Transaction<'_, Any>,
+    id: ActionId,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE actions SET preview_requested_at_ms = $2, preview_sent_at_ms = NULL \
+         WHERE id = $1 AND status IN ($3, $4) AND action_type IN ($5, $6)",
+    )
+    .bind(id.get())
+    .bind(now_ms)
+    .bind(PREVIEWABLE[0].as_str())
+    .bind(PREVIEWABLE[1].as_str())
+    .bind(ActionType::AptUpgradeAll.as_str())
+    .bind(ActionType::AptUpgradeSecurity.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Whether the server has a preview request its agent should get now: never sent,
+/// or sent before `resend_before_ms` with no preview since. A read, like
+/// [`any_approved`].
+pub async fn any_preview_requested(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    server: &ServerId,
+    resend_before_ms: i64,
+) -> Result<bool, DbError> {
+    let waiting: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM actions WHERE server_id = $1 AND preview_requested_at_ms IS NOT NULL \
+         AND (preview_sent_at_ms IS NULL OR preview_sent_at_ms < $2) \
+         AND status IN ($3, $4) LIMIT 1",
+    )
+    .bind(server.as_str())
+    .bind(resend_before_ms)
+    .bind(PREVIEWABLE[0].as_str())
+    .bind(PREVIEWABLE[1].as_str())
+    .fetch_optional(executor)
+    .await?;
+    Ok(waiting.is_some())
+}
+
+/// Hands the server's oldest waiting preview request to its agent: marks it sent
+/// (atomic, so two long-polls never both get it) and returns what to simulate. The
+/// action itself stays where it was.
+pub async fn take_preview_request(
+    tx: &mut Transaction<'_, Any>,
+    server: &ServerId,
+    now_ms: i64,
+    resend_before_ms: i64,
+) -> Result<Option<NextAction>, DbError> {
+    let row: Option<(i64, String, String, i64)> = sqlx::query_as(
+        "UPDATE actions SET preview_sent_at_ms = $2 \
+         WHERE id = (SELECT id FROM actions WHERE server_id = $1 \
+                     AND preview_requested_at_ms IS NOT NULL \
+                     AND (preview_sent_at_ms IS NULL OR preview_sent_at_ms < $3) \
+                     AND status IN ($4, $5) ORDER BY id LIMIT 1) \
+         AND (preview_sent_at_ms IS NULL OR preview_sent_at_ms < $3) \
+         RETURNING id, action_type, argv, timeout_s",
+    )
+    .bind(server.as_str())
+    .bind(now_ms)
+    .bind(resend_before_ms)
+    .bind(PREVIEWABLE[0].as_str())
+    .bind(PREVIEWABLE[1].as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((id, action_type, argv, timeout_s)) = row else {
+        return Ok(None);
+    };
+    let mut next = NextAction::run(
+        ActionId::new(id),
+        parse(&action_type, "action_type")?,
+        Vec::new(),
+        u32::try_from(timeout_s).unwrap_or(u32::MAX),
+    );
+    next.mode = ClaimMode::Preview;
+    next.preview_argv = serde_json::from_str(&argv).map_err(|e| corrupt(format!("argv: {e}")))?;
+    Ok(Some(next))
+}
+
+/// Stores `outcome` as action `id`'s latest preview, taken at `now_ms`, and marks
+/// any preview request answered.
+pub async fn store_preview(
+    tx: &mut Transaction<'_, Any>,
+    id: ActionId,
+    outcome: &PreviewOutcome,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    let json =
+        serde_json::to_string(outcome).map_err(|e| DbError::Sqlx(sqlx::Error::Encode(e.into())))?;
+    sqlx::query(
+        "INSERT INTO action_previews (action_id, taken_at_ms, outcome) VALUES ($1, $2, $3) \
+         ON CONFLICT (action_id) DO UPDATE SET taken_at_ms = excluded.taken_at_ms, \
+         outcome = excluded.outcome",
+    )
+    .bind(id.get())
+    .bind(now_ms)
+    .bind(json)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE actions SET preview_requested_at_ms = NULL, preview_sent_at_ms = NULL \
+         WHERE id = $1",
+    )
+    .bind(id.get())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves an executing action back to `to` (pending) for a person: its approval,
+/// start, lease and output are cleared, its slot kept, and why is recorded. False
+/// when it was not executing.
+pub async fn hold(
+    tx: &mut Transaction<'_, Any>,
+    id: ActionId,
+    to: ActionStatus,
+    reason: &str,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE actions SET status = $2, approved_at_ms = NULL, approved_by = NULL, \
+         started_at_ms = NULL, lease_expires_at_ms = NULL, stdout = '', stderr = '', \
+         held_at_ms = $3, hold_reason = $4 WHERE id = $1 AND status = $5",
+    )
+    .bind(id.get())
+    .bind(to.as_str())
+    .bind(now_ms)
+    .bind(reason)
+    .bind(ActionStatus::Executing.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Where an action stands, as the agent API sees it.
@@ -532,6 +687,11 @@ struct ActionRow {
     failure: Option<String>,
     lease_lost_at_ms: Option<i64>,
     run_id: Option<i64>,
+    preview_requested_at_ms: Option<i64>,
+    held_at_ms: Option<i64>,
+    hold_reason: Option<String>,
+    preview_taken_at_ms: Option<i64>,
+    preview_outcome: Option<String>,
     /// Only the single-action query reads the output; pages leave it empty.
     #[sqlx(default)]
     stdout: String,
@@ -576,6 +736,17 @@ impl TryFrom<ActionRow> for Action {
             run_id: r.run_id.map(RunId::new),
             stdout: r.stdout,
             stderr: r.stderr,
+            preview: match (r.preview_taken_at_ms, r.preview_outcome) {
+                (Some(taken), Some(outcome)) => Some(ActionPreview {
+                    taken_at_ms: Millis::new(taken),
+                    outcome: serde_json::from_str(&outcome)
+                        .map_err(|e| corrupt(format!("preview: {e}")))?,
+                }),
+                _ => None,
+            },
+            preview_requested_at_ms: r.preview_requested_at_ms.map(Millis::new),
+            held_at_ms: r.held_at_ms.map(Millis::new),
+            hold_reason: r.hold_reason,
         })
     }
 }

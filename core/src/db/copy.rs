@@ -27,6 +27,9 @@ const PAGE_ROWS: usize = 1_000;
 /// A page of actions: each carries up to 64 KiB of stdout and of stderr, so a page
 /// holds at most about 32 MiB.
 const ACTION_PAGE_ROWS: usize = 250;
+/// A page of previews: each holds up to three lists of a thousand packages (about
+/// 1.3 MiB at worst), so a page holds at most about 64 MiB.
+const PREVIEW_PAGE_ROWS: usize = 50;
 /// Parameters per `INSERT`: well under SQLite's (32,766) and PostgreSQL's (65,535)
 /// limits.
 const MAX_BINDS: usize = 8_000;
@@ -44,11 +47,12 @@ pub struct Copied {
     pub sessions: u64,
     pub api_tokens: u64,
     pub schedules: u64,
+    pub action_previews: u64,
 }
 
 impl Copied {
     /// Each table's name and count, in the order they are copied.
-    pub fn tables(&self) -> [(&'static str, u64); 10] {
+    pub fn tables(&self) -> [(&'static str, u64); 11] {
         [
             (ServerRow::NAME, self.servers),
             (PackageRow::NAME, self.pending_packages),
@@ -60,6 +64,7 @@ impl Copied {
             (SessionRow::NAME, self.sessions),
             (ApiTokenRow::NAME, self.api_tokens),
             (ScheduleRow::NAME, self.schedules),
+            (PreviewRow::NAME, self.action_previews),
         ]
     }
 }
@@ -132,6 +137,8 @@ pub async fn copy_all(source: &Database, target: &Database) -> Result<Copied, Co
                     sessions: copy_table::<SessionRow>(&mut src, dst, PAGE_ROWS).await?,
                     api_tokens: copy_table::<ApiTokenRow>(&mut src, dst, PAGE_ROWS).await?,
                     schedules: copy_table::<ScheduleRow>(&mut src, dst, PAGE_ROWS).await?,
+                    action_previews: copy_table::<PreviewRow>(&mut src, dst, PREVIEW_PAGE_ROWS)
+                        .await?,
                 };
                 src.rollback().await.map_err(DbError::from)?;
                 continue_ids_after_copied(dst, target_backend).await?;
@@ -409,6 +416,10 @@ table! {
         slot_while_running: i64,
         request_id: Option<String>,
         run_id: Option<i64>,
+        preview_requested_at_ms: Option<i64>,
+        preview_sent_at_ms: Option<i64>,
+        held_at_ms: Option<i64>,
+        hold_reason: Option<String>,
     }
 }
 
@@ -450,6 +461,15 @@ table! {
         state: String,
         action_id: Option<i64>,
         reason: Option<String>,
+    }
+}
+
+table! {
+    /// The latest apt preview of each action (after the actions they belong to).
+    PreviewRow = "action_previews", key (action_id) {
+        action_id: i64,
+        taken_at_ms: i64,
+        outcome: String,
     }
 }
 
@@ -528,6 +548,7 @@ pub fn copied_columns() -> Vec<(&'static str, &'static [&'static str])> {
         (SessionRow::NAME, SessionRow::COLUMNS),
         (ApiTokenRow::NAME, ApiTokenRow::COLUMNS),
         (ScheduleRow::NAME, ScheduleRow::COLUMNS),
+        (PreviewRow::NAME, PreviewRow::COLUMNS),
     ]
 }
 

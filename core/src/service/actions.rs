@@ -8,7 +8,7 @@ use homelab_protocol::ServerId;
 
 use crate::Error;
 use homelab_protocol::{
-    ACTOR_AUTO, Action, ActionId, ActionPage, ActionResult, ActionSpec, ActionStatus,
+    ACTOR_AUTO, Action, ActionId, ActionPage, ActionResult, ActionSpec, ActionStatus, ClaimMode,
     FailureReason, HistoryFilter, LiveEvent, MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES, NextAction,
     Operation, Progress, RequestId, SecurityPin, action::tail,
 };
@@ -29,6 +29,9 @@ pub const PROGRESS_LEASE: Duration =
 pub const MAX_REASON_CHARS: usize = 1000;
 /// The largest history page.
 pub const MAX_PAGE: u32 = 200;
+/// How long a preview request handed to the agent waits for its answer before the
+/// next long-poll hands it over again (the agent may have died in between).
+pub const PREVIEW_RESEND: Duration = Duration::from_secs(60);
 
 /// Why an agent's call about actions was refused.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +44,10 @@ pub enum DispatchError {
     NotFound(ActionId),
     #[error("action {0} is {1}, not executing")]
     NotExecuting(ActionId, ActionStatus),
+    #[error("action {0} cannot take a preview: {1}")]
+    NotPreviewable(ActionId, String),
+    #[error("{0}")]
+    Invalid(String),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -360,7 +367,8 @@ impl Service {
     }
 
     /// Claims the server's oldest approved action, waiting up to `wait` for one to be
-    /// approved. The claim makes it `executing` with a lease.
+    /// approved. The claim makes it `executing` with a lease. A preview a person asked
+    /// for comes first, as a [`ClaimMode::Preview`] answer that claims nothing.
     pub async fn next_action(
         &self,
         server: &ServerId,
@@ -382,9 +390,14 @@ impl Service {
             // An idle agent's long-poll reads whether anything waits and goes back to
             // waiting; only a claim writes (and checks the token again: the request
             // was let in by it, but it may have been rotated since).
-            let waiting = db::actions::any_approved(self.db.pool(), server).await?;
+            let now = self.now_ms();
+            let resend_before = now - i64::try_from(PREVIEW_RESEND.as_millis()).unwrap_or(0);
+            // A preview is read-only and quick: the agent gets it before a run.
+            let waiting = db::actions::any_preview_requested(self.db.pool(), server, resend_before)
+                .await?
+                || db::actions::any_approved(self.db.pool(), server).await?;
             let grace = i64::try_from(LEASE_GRACE.as_millis()).unwrap_or(i64::MAX);
-            let (claimant, now, hash) = (server.clone(), self.now_ms(), token_hash.clone());
+            let (claimant, hash) = (server.clone(), token_hash.clone());
             let claimed = if !waiting {
                 None
             } else {
@@ -397,11 +410,21 @@ impl Service {
                             if holder.is_none_or(|h| h.id != claimant) {
                                 return Err(DispatchError::Unauthorized);
                             }
+                            if let Some(preview) =
+                                db::actions::take_preview_request(tx, &claimant, now, resend_before)
+                                    .await?
+                            {
+                                return Ok(Some(preview));
+                            }
                             Ok(db::actions::claim_next(tx, &claimant, now, grace).await?)
                         })
                     })
                     .await?
             };
+            if let Some(next) = claimed.as_ref().filter(|n| n.mode == ClaimMode::Preview) {
+                tracing::info!(action = %next.id, server = %server, "preview request handed to the agent");
+                return Ok(claimed);
+            }
             if let Some(next) = claimed {
                 tracing::info!(action = %next.id, server = %server, "action claimed by the agent");
                 self.publish(LiveEvent::Action {

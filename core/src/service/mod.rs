@@ -11,6 +11,9 @@ mod dispatch;
 mod fanout;
 mod inventory;
 mod live;
+#[cfg(test)]
+mod preview_tests;
+mod previews;
 mod runs;
 #[cfg(test)]
 mod runs_tests;
@@ -31,7 +34,9 @@ use crate::tokens;
 use crate::{Error, ResultExt as _};
 
 pub use accounts::{LoginError, SESSION_LIFETIME};
-pub use actions::{Created, DispatchError, LEASE_GRACE, MAX_PAGE, MAX_REASON_CHARS};
+pub use actions::{
+    Created, DispatchError, LEASE_GRACE, MAX_PAGE, MAX_REASON_CHARS, PREVIEW_RESEND,
+};
 pub use dispatch::Dispatcher;
 pub use inventory::AgentError;
 pub use live::{LiveReceiver, Presence};

@@ -53,7 +53,8 @@ fn heartbeat(packages: usize) -> Heartbeat {
 }
 
 /// An installation larger than one page of every table: a server with 1,200
-/// packages, 600 actions, and a server removed since.
+/// packages, 600 actions, a server removed since, and one whose upgrade the agent
+/// held, with its preview.
 async fn fill(db: &Database) {
     let service = service(db);
     let nas = service
@@ -77,18 +78,60 @@ async fn fill(db: &Database) {
             .unwrap();
     }
     // A fleet run on a tag: one more action, which names its run.
-    let lab = homelab_protocol::Tag::parse("lab").unwrap();
+    let lab_tag = homelab_protocol::Tag::parse("lab").unwrap();
     service
-        .set_tags(&id("nas"), vec![lab.clone()], "admin")
+        .set_tags(&id("nas"), vec![lab_tag.clone()], "admin")
         .await
         .unwrap();
     service
         .start_run(
-            homelab_core::service::RunRequest::new(logs, homelab_protocol::RunTarget::Tag(lab)),
+            homelab_core::service::RunRequest::new(logs, homelab_protocol::RunTarget::Tag(lab_tag)),
             "admin",
         )
         .await
         .unwrap();
+    // An upgrade the agent held (apt would remove a package), with its preview and
+    // a new preview asked for since.
+    let lab = service
+        .add_server(id("lab"), ServerName::parse("Lab").unwrap())
+        .await
+        .unwrap();
+    let upgrade = service
+        .create_action(
+            &id("lab"),
+            ActionSpec::parse(ActionType::AptUpgradeAll, None).unwrap(),
+            "admin",
+        )
+        .await
+        .unwrap();
+    service
+        .next_action(&id("lab"), &lab.agent_token, Duration::ZERO)
+        .await
+        .unwrap()
+        .unwrap();
+    let removed = homelab_protocol::PreviewPackage {
+        name: PackageName::parse("hl-victim").unwrap(),
+        version: DebVersion::parse("1.0-1").unwrap(),
+    };
+    service
+        .hold(
+            &id("lab"),
+            upgrade.id,
+            homelab_protocol::AptPreview {
+                removed: vec![removed],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    service.request_preview(upgrade.id, "admin").await.unwrap();
+    assert!(
+        service
+            .create_action(&id("lab"), ActionSpec::AptUpdate, "admin")
+            .await
+            .is_err(),
+        "the held upgrade keeps its slot"
+    );
     service.remove_server(&id("old"), "admin").await.unwrap();
     service
         .set_user_password("admin", "correct horse")
@@ -183,16 +226,17 @@ async fn a_copy_to_postgres_and_back_keeps_everything_and_ids_continue() {
     assert_eq!(
         copied.tables(),
         [
-            ("servers", 2),
+            ("servers", 3),
             ("pending_packages", 1_200),
             ("server_tags", 1),
             ("runs", 1),
-            ("actions", 601),
+            ("actions", 602),
             ("run_items", 1),
             ("users", 1),
             ("sessions", 0),
             ("api_tokens", 1),
             ("schedules", 2),
+            ("action_previews", 1),
         ]
     );
     assert_same(&sqlite, &postgres).await;
@@ -202,7 +246,7 @@ async fn a_copy_to_postgres_and_back_keeps_everything_and_ids_continue() {
             .await
             .unwrap()
             .id,
-        ActionId::new(602)
+        ActionId::new(603)
     );
 
     let more = schedule("monthly", RunTarget::Servers(vec![id("nas")]));
@@ -219,7 +263,7 @@ async fn a_copy_to_postgres_and_back_keeps_everything_and_ids_continue() {
     // Back into SQLite: a backup of the PostgreSQL installation.
     let (backup, _b) = fresh_sqlite().await;
     let copied = copy::copy_all(&postgres, &backup).await.unwrap();
-    assert_eq!(copied.actions, 602);
+    assert_eq!((copied.actions, copied.action_previews), (603, 1));
     assert_same(&postgres, &backup).await;
     assert_eq!(
         service(&backup)
@@ -242,7 +286,7 @@ async fn a_copy_to_postgres_and_back_keeps_everything_and_ids_continue() {
         )
         .await
         .unwrap();
-    assert_eq!(next.id, ActionId::new(603));
+    assert_eq!(next.id, ActionId::new(604));
     // Run ids continue too.
     let run = service(&backup)
         .start_run(
@@ -272,7 +316,7 @@ async fn a_target_that_is_not_empty_is_refused_and_left_as_it_was() {
         matches!(&err, CopyError::TargetNotEmpty(held) if held == "users: 1"),
         "{err}"
     );
-    assert_eq!(counts(&target).await, [0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
+    assert_eq!(counts(&target).await, [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
 }
 
 #[tokio::test]
@@ -289,7 +333,7 @@ async fn a_failure_halfway_leaves_the_target_empty() {
 
     let err = copy::copy_all(&source, &target).await.unwrap_err();
     assert!(matches!(err, CopyError::Db(_)), "{err}");
-    assert_eq!(counts(&target).await, [0; 10]);
+    assert_eq!(counts(&target).await, [0; 11]);
     // And once the source is mended, the same target takes the copy.
     sqlx::query("UPDATE actions SET timeout_s = 60 WHERE id = 599")
         .execute(source.pool())

@@ -8,7 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use homelab_protocol::{ActionResult, Heartbeat, HeartbeatAck, Progress, ServerId};
+use homelab_protocol::{
+    ActionResult, AptPreview, Heartbeat, HeartbeatAck, PreviewOutcome, Progress, ServerId,
+};
 use serde::Deserialize;
 
 use crate::http::{
@@ -27,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/agent/v1/actions/next", get(next_action))
         .route("/agent/v1/actions/{id}/result", post(report_result))
         .route("/agent/v1/actions/{id}/progress", post(action_progress))
+        .route("/agent/v1/actions/{id}/preview", post(record_preview))
+        .route("/agent/v1/actions/{id}/hold", post(hold))
         // An unknown path or a wrong method answers in the API's JSON shape too.
         .route("/agent/{*rest}", any(json_not_found))
         .method_not_allowed_fallback(json_method_not_allowed)
@@ -107,6 +111,36 @@ async fn action_progress(
     Ok(Json(serde_json::json!({ "ok": true })))
 }
 
+/// What apt's simulation says an upgrade would do (or why there is no simulation).
+async fn record_preview(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<homelab_protocol::ActionId>,
+    AgentJson(outcome): AgentJson<PreviewOutcome>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let server = agent_server(&service, &headers).await?;
+    service
+        .record_preview(&server, id, outcome)
+        .await
+        .map_err(dispatch_error)?;
+    Ok(Json(serde_json::json!({ "ok": true })))
+}
+
+/// The agent did not run an upgrade `auto` approved: apt would remove packages.
+async fn hold(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<homelab_protocol::ActionId>,
+    AgentJson(preview): AgentJson<AptPreview>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let server = agent_server(&service, &headers).await?;
+    service
+        .hold(&server, id, preview)
+        .await
+        .map_err(dispatch_error)?;
+    Ok(Json(serde_json::json!({ "ok": true })))
+}
+
 async fn agent_server(service: &Service, headers: &HeaderMap) -> Result<ServerId, ApiError> {
     service
         .agent_server(token(headers)?)
@@ -127,9 +161,10 @@ fn dispatch_error(e: DispatchError) -> ApiError {
             "NOT_FOUND",
             format!("no action {id}"),
         ),
-        e @ DispatchError::NotExecuting(..) => {
+        e @ (DispatchError::NotExecuting(..) | DispatchError::NotPreviewable(..)) => {
             ApiError::new(StatusCode::CONFLICT, "CONFLICT", e.to_string())
         }
+        DispatchError::Invalid(message) => ApiError::invalid(message),
         DispatchError::Db(e) => {
             tracing::error!(error = format!("{:#}", anyhow::Error::from(e)), "agent API");
             ApiError::internal()

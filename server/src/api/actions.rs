@@ -140,3 +140,16 @@ pub async fn cancel(
 ) -> Result<Json<Action>, ApiError> {
     Ok(Json(service.cancel(id, &actor.0).await?))
 }
+
+/// Asks the agent what apt would do for a pending or approved upgrade: 202 with the
+/// action; the preview appears in `GET /api/v1/actions/{id}` when the agent sends it.
+pub async fn request_preview(
+    State(service): State<Service>,
+    actor: Actor,
+    ApiPath(id): ApiPath<homelab_protocol::ActionId>,
+) -> Result<(StatusCode, Json<Action>), ApiError> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(service.request_preview(id, &actor.0).await?),
+    ))
+}

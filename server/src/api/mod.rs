@@ -63,6 +63,10 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .put(schedules::update)
                 .delete(schedules::delete),
         )
+        .route(
+            "/api/v1/actions/{id}/preview",
+            post(actions::request_preview),
+        )
         .route_layer(middleware::from_extractor_with_state::<Actor, _>(state))
         // After the auth layer: an unknown path is a 404 for everyone, and the
         // dashboard's server functions (`/api/NAME`) are more specific routes.

@@ -18,6 +18,7 @@ mod heartbeat;
 mod live;
 mod load;
 mod login;
+mod previews;
 mod replicas;
 mod revocation;
 mod routing;

@@ -85,6 +85,20 @@ impl Sandbox {
         );
     }
 
+    /// Publishes a package version into the root's repository
+    /// (`scripts/sandbox/add-package.sh`), apt's lists updated.
+    async fn publish(&self, suite: &str, name: &str, version: &str, control: &[&str]) {
+        let status = Command::new(repo_root().join("scripts/sandbox/add-package.sh"))
+            .arg(self.dir.path())
+            .args([suite, name, version])
+            .args(control)
+            .stdout(Stdio::null())
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success(), "add-package.sh {name} {version} failed");
+    }
+
     /// Starts the real agent inside the root; it stops when the handle is dropped.
     /// apt waits one second for the dpkg lock per attempt, to keep lock tests short.
     fn start_agent(&self, app: &TestApp, token: &str) -> Child {
@@ -615,4 +629,157 @@ async fn an_action_interrupted_by_an_agent_crash_is_reported_and_never_run_again
 async fn action_status(app: &TestApp, id: &Value) -> String {
     let (_, action) = app.api_get(&format!("/api/v1/actions/{id}")).await;
     action["status"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Polls an action until `done` holds (or fails after 60 s).
+async fn action_until(
+    app: &TestApp,
+    id: &Value,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    for _ in 0..120 {
+        let (_, action) = app.api_get(&format!("/api/v1/actions/{id}")).await;
+        if done(&action) {
+            return action;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("action {id}: timed out waiting for {what}");
+}
+
+#[tokio::test]
+async fn an_auto_approved_upgrade_that_would_remove_a_package_is_held_and_nothing_runs() {
+    let sandbox = Sandbox::new().await;
+    // A security fix whose new version needs a package that conflicts with an
+    // installed one: `apt-get install --only-upgrade` (the security upgrade's
+    // command) would remove hl-victim.
+    sandbox.publish("bookworm", "hl-victim", "1.0-1", &[]).await;
+    sandbox
+        .publish("bookworm", "hl-remover", "1.0-1", &[])
+        .await;
+    sandbox
+        .chroot(&[
+            "apt-get",
+            "install",
+            "-y",
+            "-q",
+            "hl-victim",
+            "hl-remover=1.0-1",
+        ])
+        .await;
+    sandbox
+        .publish(
+            "bookworm-security",
+            "hl-newdep",
+            "1.0-1",
+            &["Conflicts: hl-victim"],
+        )
+        .await;
+    sandbox
+        .publish(
+            "bookworm-security",
+            "hl-remover",
+            "1.0-1+deb12u1",
+            &["Depends: hl-newdep"],
+        )
+        .await;
+    let before = [
+        "hl-epoch",
+        "hl-openssl",
+        "hl-remover",
+        "hl-tzdata",
+        "hl-victim",
+    ];
+    let installed_before = sandbox.versions(&before).await;
+
+    let app = spawn_app_with_interval(60).await;
+    let token = app.add_server("sandbox", "Sandbox host").await;
+    let _agent = sandbox.start_agent(&app, &token);
+    wait_for_packages(&app, "sandbox", "hl-remover's security fix", |l| {
+        names(l).contains(&"hl-remover") && l["security"] == 4
+    })
+    .await;
+
+    // The server approves it by itself (policy auto): the agent checks first.
+    let upgrade = queue(&app, "apt_upgrade_security", Value::Null).await;
+    assert_eq!(upgrade["approved_by"], "auto");
+    assert!(
+        upgrade["argv"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("hl-remover=1.0-1+deb12u1")),
+        "{upgrade}"
+    );
+    let held = action_until(&app, &upgrade["id"], "the hold", |a| {
+        a["hold_reason"].is_string()
+    })
+    .await;
+    assert_eq!(held["status"], "pending", "{held}");
+    assert_eq!(held["hold_reason"], "held: apt would remove hl-victim");
+    let preview = &held["preview"]["outcome"]["simulated"];
+    assert_eq!(
+        preview["removed"],
+        json!([{"name": "hl-victim", "version": "1.0-1"}]),
+        "{held}"
+    );
+    assert_eq!(
+        preview["installed"],
+        json!([{"name": "hl-newdep", "version": "1.0-1"}])
+    );
+    let upgraded: Vec<&str> = preview["upgraded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        upgraded,
+        ["hl-epoch", "hl-openssl", "hl-remover", "hl-tzdata"]
+    );
+    // Nothing ran: every package is as it was, hl-victim still installed.
+    assert_eq!(sandbox.versions(&before).await, installed_before);
+
+    // Asked again from the API: the idle agent simulates at once, claims nothing.
+    let taken = held["preview"]["taken_at_ms"].as_i64().unwrap();
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/actions/{}/preview", upgrade["id"]),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let again = action_until(&app, &upgrade["id"], "a fresh preview", |a| {
+        a["preview"]["taken_at_ms"].as_i64() > Some(taken)
+    })
+    .await;
+    assert_eq!(again["status"], "pending");
+    assert_eq!(again["preview_requested_at_ms"], Value::Null);
+    assert_eq!(
+        again["preview"]["outcome"]["simulated"]["removed"],
+        preview["removed"]
+    );
+    assert_eq!(sandbox.versions(&before).await, installed_before);
+
+    // A person approves, having seen it: it runs, and apt removes hl-victim.
+    let (status, body) = app
+        .api_post(
+            &format!("/api/v1/actions/{}/approve", upgrade["id"]),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let done = finished(&app, &upgrade["id"]).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        sandbox.versions(&["hl-newdep", "hl-remover"]).await,
+        pairs(&[("hl-newdep", "1.0-1"), ("hl-remover", "1.0-1+deb12u1")])
+    );
+    assert!(
+        sandbox
+            .versions(&["hl-victim"])
+            .await
+            .iter()
+            .all(|(_, v)| v.is_empty())
+    );
 }
