@@ -257,7 +257,6 @@ mod tests {
             run_id: None,
             stdout: String::new(),
             stderr: String::new(),
-            run_id: None,
             preview: None,
             preview_requested_at_ms: None,
             held_at_ms: None,
