@@ -146,6 +146,8 @@ fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> Millis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Timelike as _;
+    use proptest::prelude::*;
 
     fn line(s: &str) -> CronLine {
         CronLine::parse(s).unwrap()
@@ -324,5 +326,40 @@ mod tests {
             latest_due(&cron, Tz::UTC, utc(2026, 6, 1, 0, 0), utc(2029, 7, 1, 0, 0)),
             Some(utc(2029, 6, 1, 0, 0))
         );
+    }
+
+    proptest! {
+        /// A weekly line in a zone with daylight saving: the next firing is after
+        /// `after`, within a week, on the line's day, and at the line's wall-clock
+        /// time, unless the clock skipped that time that day (then it is the first
+        /// moment after the jump, within the hour).
+        #[test]
+        fn the_next_firing_of_a_weekly_line_is_its_time_on_its_day(
+            minute in 0u32..60,
+            hour in 0u32..24,
+            weekday in 0u32..7,
+            after in 1_577_836_800_000i64..2_208_988_800_000, // 2020 to 2040
+            zone in prop::sample::select(vec!["Europe/London", "America/New_York", "Australia/Sydney", "UTC"]),
+        ) {
+            let tz: Tz = zone.parse().unwrap();
+            let cron = line(&format!("{minute} {hour} * * {weekday}"));
+            let next = next_after(&cron, tz, Millis::new(after)).unwrap();
+            prop_assert!(next.get() > after);
+            prop_assert!(next.get() - after <= 7 * 24 * 3_600_000 + 3_600_000);
+            let local = DateTime::from_timestamp_millis(next.get()).unwrap().with_timezone(&tz);
+            let day = local.date_naive();
+            let skipped = tz
+                .from_local_datetime(&day.and_hms_opt(hour, minute, 0).unwrap())
+                .earliest()
+                .is_none();
+            if skipped {
+                let wanted = day.and_hms_opt(hour, minute, 0).unwrap();
+                let shown = local.naive_local();
+                prop_assert!(shown > wanted && shown - wanted <= chrono::TimeDelta::hours(1));
+            } else {
+                prop_assert_eq!((local.hour(), local.minute()), (hour, minute));
+                prop_assert_eq!(local.weekday().num_days_from_sunday(), weekday);
+            }
+        }
     }
 }

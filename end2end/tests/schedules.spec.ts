@@ -88,3 +88,30 @@ test("a schedule created in the UI shows its next firing", async ({ page, reques
   await expect(page.getByRole("row", { name: /Sunday security/ })).toHaveCount(0);
   expect((await api(request).get("/api/v1/schedules")).schedules).toHaveLength(0);
 });
+
+test.describe("without JavaScript", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("a schedule is created and deleted through plain form posts", async ({ page, request }) => {
+    await page.goto("/schedules");
+    const form = page.getByRole("region", { name: "New schedule" });
+    await form.getByLabel("Name").fill("No-JS weekly");
+    await form.getByLabel(/Cron line/).fill("15 2 * * MON");
+    await form.getByLabel("Time zone").fill("America/New_York");
+    await form.getByLabel("Action").selectOption("apt_update");
+    await form.getByLabel("Server ids (comma-separated)").fill(NAS);
+    await form.getByRole("button", { name: "Create schedule" }).click();
+
+    // The post lands back on the page, rendered by the server with the new row.
+    await expect(page).toHaveURL(/\/schedules(\?.*)?$/);
+    const row = page.getByRole("row", { name: /No-JS weekly/ });
+    await expect(row).toContainText("at 02:15 on Monday (America/New_York)");
+    await expect(row).toContainText(/Mon \d{4}-\d{2}-\d{2} 02:15 (EST|EDT)/);
+
+    await row.getByText("Delete…").click();
+    await row.getByRole("button", { name: "Delete No-JS weekly now" }).click();
+    await expect(page).toHaveURL(/\/schedules(\?.*)?$/);
+    await expect(page.getByRole("row", { name: /No-JS weekly/ })).toHaveCount(0);
+    expect((await api(request).get("/api/v1/schedules")).schedules).toHaveLength(0);
+  });
+});
