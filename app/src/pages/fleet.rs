@@ -119,10 +119,14 @@ fn FleetTable(fleet: Fleet, tag: Option<Tag>, start: ServerAction<StartRun>) -> 
                     <th scope="row">
                         // Part of the run form below (its `form` attribute): ticked
                         // servers are the run's, in the table's order.
-                        <input type="checkbox" class="select" form="run-form" name=format!("servers[{i}]")
-                            value=s.id.to_string() aria-label=format!("Select {}", s.name)/>
-                        <a class="server-name" href=format!("/servers/{}", s.id)>{s.name.to_string()}</a>
-                        <span class="muted server-id">{s.id.to_string()}</span>
+                        <div class="server-cell">
+                            <input type="checkbox" class="select" form="run-form" name=format!("servers[{i}]")
+                                value=s.id.to_string() aria-label=format!("Select {}", s.name)/>
+                            <div>
+                                <a class="server-name" href=format!("/servers/{}", s.id)>{s.name.to_string()}</a>
+                                <span class="muted server-id">{s.id.to_string()}</span>
+                            </div>
+                        </div>
                     </th>
                     <td data-label="Status"><StatusBadge status=s.status/></td>
                     <td data-label="Last seen"><RelativeTime at_ms=s.last_seen_ms now_ms/></td>
