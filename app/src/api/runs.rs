@@ -39,15 +39,6 @@ pub async fn start_run(
 
     super::ssr::respond(
         async {
-            let number = |field: &str, text: Option<String>| -> Result<Option<u32>, AppError> {
-                text.filter(|t| !t.trim().is_empty())
-                    .map(|t| {
-                        t.trim()
-                            .parse::<u32>()
-                            .map_err(|_| AppError::invalid(field, "a whole number is required"))
-                    })
-                    .transpose()
-            };
             let parameters = unit
                 .filter(|u| !u.trim().is_empty())
                 .map(|u| serde_json::json!({ "unit": u.trim() }));
@@ -69,8 +60,8 @@ pub async fn start_run(
                 parameters.as_ref(),
                 servers,
                 tag,
-                number("batch_size", batch_size)?,
-                number("max_failures", max_failures)?,
+                super::ssr::form_number("batch_size", batch_size)?,
+                super::ssr::form_number("max_failures", max_failures)?,
             )?;
             let run = super::ssr::service()?
                 .start_run(request, &super::ssr::actor()?)

@@ -140,15 +140,6 @@ mod ssr {
     /// Reads the form into a request, through the same parser as the JSON API.
     pub fn request(form: Form) -> Result<ScheduleRequest, AppError> {
         let set = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        let number = |field: &str, v: Option<String>| {
-            set(v)
-                .map(|s| {
-                    s.parse::<u32>().map_err(|_| {
-                        AppError::invalid(field, format!("`{}` is not a whole number", cut(&s)))
-                    })
-                })
-                .transpose()
-        };
         let action_type = form
             .action_type
             .parse::<ActionType>()
@@ -173,8 +164,8 @@ mod ssr {
                     .map(str::to_owned)
                     .collect()
             }),
-            batch_size: number("batch_size", form.batch_size)?,
-            max_failures: number("max_failures", form.max_failures)?,
+            batch_size: crate::api::ssr::form_number("batch_size", form.batch_size)?,
+            max_failures: crate::api::ssr::form_number("max_failures", form.max_failures)?,
             reboot_if_required: None,
         };
         Ok(ScheduleRequest::try_from(draft)?)

@@ -67,3 +67,17 @@ pub fn session_token() -> Option<String> {
         .and_then(|parts| parts.extensions.get::<SessionToken>().cloned())
         .map(|t| t.0)
 }
+
+/// A whole number from a form's text field: `None` when left empty, a refusal naming
+/// `field` (and what was sent, cut short) when it is not one.
+pub fn form_number(field: &str, text: Option<String>) -> Result<Option<u32>, AppError> {
+    text.map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<u32>().map_err(|_| {
+                let shown: String = t.chars().take(40).collect();
+                AppError::invalid(field, format!("`{shown}` is not a whole number"))
+            })
+        })
+        .transpose()
+}
