@@ -143,11 +143,11 @@ struct Advanced {
 impl Service {
     /// Starts a fleet run for `actor` and its first batch.
     pub async fn start_run(&self, request: RunRequest, actor: &str) -> Result<Run, Error> {
-        let id = self
-            .insert_run(request, actor, None)
-            .await?
-            .expect("only a firing can be taken already");
-        self.run(id).await
+        match self.insert_run(request, actor, None).await? {
+            Some(id) => self.run(id).await,
+            // Only a schedule's firing can have started its run already.
+            None => Err(Error::conflict("this run has already been started")),
+        }
     }
 
     /// Starts the run of a schedule's firing, once: `None` when that firing already
