@@ -165,14 +165,24 @@ pub async fn list(
     if let Some(schedule) = schedule {
         query = query.bind(schedule.get());
     }
-    let rows = query.fetch_all(&mut *conn).await?;
-    let mut runs = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let row = RunRow::from_row(row)?;
-        let items = items(&mut *conn, RunId::new(row.id)).await?;
-        runs.push(row.into_run(items)?);
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(RunRow::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let ids: Vec<RunId> = rows.iter().map(|r| RunId::new(r.id)).collect();
+    let mut items: std::collections::HashMap<RunId, Vec<RunItem>> =
+        std::collections::HashMap::new();
+    for (run, item) in items_of(&mut *conn, &ids).await? {
+        items.entry(run).or_default().push(item.into());
     }
-    Ok(runs)
+    rows.into_iter()
+        .map(|row| {
+            let run_items = items.remove(&RunId::new(row.id)).unwrap_or_default();
+            row.into_run(run_items)
+        })
+        .collect()
 }
 
 /// A run's items in rollout order, each with its action's status.
@@ -183,14 +193,20 @@ pub async fn items(
     Ok(engine_items(executor, id)
         .await?
         .into_iter()
-        .map(|i| RunItem {
+        .map(RunItem::from)
+        .collect())
+}
+
+impl From<EngineItem> for RunItem {
+    fn from(i: EngineItem) -> Self {
+        RunItem {
             server_id: i.server,
             state: i.state,
             action_id: i.action,
             action_status: i.action_status,
             reason: i.reason,
-        })
-        .collect())
+        }
+    }
 }
 
 /// A run's settings, as the engine reads them inside its transaction.
@@ -295,7 +311,24 @@ pub async fn engine_items(
     executor: impl sqlx::Executor<'_, Database = Any>,
     id: RunId,
 ) -> Result<Vec<EngineItem>, DbError> {
+    Ok(items_of(executor, &[id])
+        .await?
+        .into_iter()
+        .map(|(_, item)| item)
+        .collect())
+}
+
+/// The items of runs `ids` with their actions' outcomes, by run then rollout order:
+/// one query for a whole page of runs.
+async fn items_of(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    ids: &[RunId],
+) -> Result<Vec<(RunId, EngineItem)>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     type Row = (
+        i64,
         i64,
         String,
         String,
@@ -307,18 +340,24 @@ pub async fn engine_items(
         Option<String>,
         Option<String>,
     );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT i.position, i.server_id, i.state, i.action_id, i.reason, a.status, a.failure, \
-         a.rejected_by, a.reject_reason, a.cancelled_by \
+    let placeholders = (1..=ids.len())
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT i.run_id, i.position, i.server_id, i.state, i.action_id, i.reason, a.status, \
+         a.failure, a.rejected_by, a.reject_reason, a.cancelled_by \
          FROM run_items i LEFT JOIN actions a ON a.id = i.action_id \
-         WHERE i.run_id = $1 ORDER BY i.position",
-    )
-    .bind(id.get())
-    .fetch_all(executor)
-    .await?;
+         WHERE i.run_id IN ({placeholders}) ORDER BY i.run_id, i.position"
+    );
+    let query = ids
+        .iter()
+        .fold(sqlx::query_as(&sql), |q, id| q.bind(id.get()));
+    let rows: Vec<Row> = query.fetch_all(executor).await?;
     rows.into_iter()
         .map(
             |(
+                run,
                 position,
                 server,
                 state,
@@ -330,7 +369,7 @@ pub async fn engine_items(
                 reject_reason,
                 cancelled_by,
             )| {
-                Ok(EngineItem {
+                let item = EngineItem {
                     position: u32::try_from(position).map_err(corrupt)?,
                     server: ServerId::parse(server).map_err(corrupt)?,
                     state: state.parse().map_err(corrupt)?,
@@ -344,7 +383,8 @@ pub async fn engine_items(
                     rejected_by,
                     reject_reason,
                     cancelled_by,
-                })
+                };
+                Ok((RunId::new(run), item))
             },
         )
         .collect()
