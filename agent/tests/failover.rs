@@ -55,6 +55,7 @@ async fn dead_server() -> TestServer {
 
 fn heartbeat() -> Heartbeat {
     Heartbeat {
+        boot_id: None,
         agent_version: "test".into(),
         os: "Debian GNU/Linux 12 (bookworm)".into(),
         hostname: None,

@@ -153,6 +153,7 @@ mod tests {
         assert_eq!(list.len(), 50);
         assert_eq!(list.iter().filter(|p| p.is_security).count(), 10);
         let hb = homelab_protocol::Heartbeat {
+            boot_id: None,
             agent_version: "sim".into(),
             os: "Debian GNU/Linux 12 (bookworm)".into(),
             hostname: None,

@@ -80,6 +80,7 @@ pub fn heartbeat(
     packages: Option<Vec<homelab_protocol::PendingPackage>>,
 ) -> homelab_protocol::Heartbeat {
     homelab_protocol::Heartbeat {
+        boot_id: None,
         agent_version: concat!("fleet-sim/", env!("CARGO_PKG_VERSION")).to_owned(),
         os: "Debian GNU/Linux 12 (bookworm)".to_owned(),
         hostname: None,

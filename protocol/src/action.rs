@@ -82,6 +82,8 @@ text_enum! {
         AptUpgradeAll => "apt_upgrade_all",
         /// `apt-get install --only-upgrade -y -- <pkg>=<security version> ...`
         AptUpgradeSecurity => "apt_upgrade_security",
+        /// `systemctl reboot`; completed when the machine reports a new boot id
+        Reboot => "reboot",
     }
 }
 
@@ -475,6 +477,7 @@ mod tests {
             (AptUpdate, 120),
             (AptUpgradeAll, 600),
             (AptUpgradeSecurity, 600),
+            (Reboot, 900),
         ];
         assert_eq!(table.len(), ActionType::ALL.len());
         for (t, secs) in table {
@@ -483,7 +486,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_three_apt_types_share_the_apt_slot() {
+    fn only_the_three_apt_types_run_apt() {
         let apt: Vec<_> = ActionType::ALL.iter().filter(|t| t.is_apt()).collect();
         assert_eq!(
             apt,

@@ -63,6 +63,7 @@ mod tests {
                     "libc6:i386=2.36-9+deb12u9",
                 ],
             ),
+            (ActionSpec::Reboot, vec!["systemctl", "reboot"]),
         ];
         assert_eq!(cases.len(), ActionType::ALL.len());
         for (spec, expected) in cases {

@@ -39,7 +39,46 @@ pub struct Heartbeat {
     pub reboot_required_pkgs: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packages: Option<Vec<PendingPackage>>,
+    /// This boot's id (`/proc/sys/kernel/random/boot_id`): a reboot is over when it
+    /// changes. Absent from agents too old to send it, which cannot be rebooted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<BootId>,
 }
+
+/// The kernel's id of one boot: a random UUID, lowercase, new on every boot.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BootId(String);
+
+/// A boot id that is not the kernel's UUID text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("boot_id: must be a lowercase UUID like 0b5e7f31-4bd1-4a0e-9d6e-2f1c3a4b5c6d")]
+pub struct BootIdError;
+
+impl BootId {
+    /// Parses the kernel's text (surrounding whitespace, such as the file's newline,
+    /// is dropped).
+    pub fn parse(text: impl AsRef<str>) -> Result<Self, BootIdError> {
+        let text = text.as_ref().trim();
+        let shaped = text.len() == 36
+            && text.char_indices().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => c == '-',
+                _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
+            });
+        if shaped {
+            Ok(BootId(text.to_owned()))
+        } else {
+            Err(BootIdError)
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+text_newtype!(BootId, BootIdError);
 
 /// The most packages a reboot request may name.
 pub const MAX_REBOOT_PKGS: usize = 500;
@@ -240,6 +279,31 @@ mod tests {
             let err = hb.validate().unwrap_err();
             assert_eq!(err.field, field, "{err}");
         }
+    }
+
+    #[test]
+    fn boot_ids_are_the_kernels_uuid_text_and_nothing_else() {
+        let id = BootId::parse("0b5e7f31-4bd1-4a0e-9d6e-2f1c3a4b5c6d\n").unwrap();
+        assert_eq!(id.as_str(), "0b5e7f31-4bd1-4a0e-9d6e-2f1c3a4b5c6d");
+        for bad in [
+            "",
+            "0B5E7F31-4BD1-4A0E-9D6E-2F1C3A4B5C6D",
+            "0b5e7f31-4bd1-4a0e-9d6e-2f1c3a4b5c6",
+            "0b5e7f31-4bd1-4a0e-9d6e-2f1c3a4b5c6dd",
+            "0b5e7f314bd1-4a0e-9d6e-2f1c3a4b5c6d-",
+            "0b5e7f31-4bd1-4a0e-9d6e-2f1c3a4b5c6g",
+            "0b5e7f31-4bd1-4a0e-9d6e-2f1c3a4b5c\u{e9}",
+            "../../etc/shadow-0000-0000-000000000",
+        ] {
+            assert!(BootId::parse(bad).is_err(), "{bad:?}");
+        }
+        let hb: Result<Heartbeat, _> = serde_json::from_value(serde_json::json!({
+            "agent_version": "1", "os": "x", "reboot_required": false,
+            "boot_id": "x".repeat(100_000),
+            "metrics": {"cpu_percent": 0.0, "memory_percent": 0.0, "disk_percent": 0.0,
+                        "load_1": 0.0, "load_5": 0.0, "load_15": 0.0, "uptime_s": 0}
+        }));
+        assert!(hb.is_err());
     }
 
     #[test]

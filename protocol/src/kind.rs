@@ -50,6 +50,13 @@ impl ActionType {
                 timeout_s: 600,
                 slot: SlotRule::PerServer(APT_SLOT),
             },
+            // The limit covers the machine going down and its agent reporting in
+            // from the next boot. It shares the apt slot: no reboot while apt runs,
+            // and no apt run while the machine goes down.
+            ActionType::Reboot => Kind {
+                timeout_s: 900,
+                slot: SlotRule::PerServer(APT_SLOT),
+            },
         }
     }
 
@@ -65,16 +72,20 @@ impl ActionType {
             ActionType::AptUpgradeSecurity => {
                 format!("^apt-get install --only-upgrade -y --(?: {PACKAGE}={PIN_VERSION})+$")
             }
+            ActionType::Reboot => "^systemctl reboot$".to_owned(),
         }
     }
 
-    /// Whether this kind takes the server's one apt slot.
+    /// Whether this kind runs apt.
     pub fn is_apt(self) -> bool {
-        self.kind().slot == SlotRule::PerServer(APT_SLOT)
+        matches!(
+            self,
+            ActionType::AptUpdate | ActionType::AptUpgradeAll | ActionType::AptUpgradeSecurity
+        )
     }
 }
 
-/// The slot the apt kinds share.
+/// The slot the apt kinds and the reboot share.
 const APT_SLOT: &str = "apt";
 
 /// A systemd service unit, as the whitelist reads it.
@@ -124,6 +135,7 @@ impl ActionSpec {
                 argv.extend(security.iter().map(|p| format!("{}={}", p.name, p.version)));
                 argv
             }
+            ActionSpec::Reboot => words(&["systemctl", "reboot"]),
         }
     }
 
@@ -151,11 +163,13 @@ mod tests {
     use crate::params::UnitName;
 
     #[test]
-    fn the_apt_kinds_share_one_slot_held_while_running_and_restarts_one_per_unit() {
+    fn the_apt_kinds_and_the_reboot_share_one_slot_held_while_running_and_restarts_one_per_unit()
+    {
         let apt: Vec<_> = [
             ActionType::AptUpdate,
             ActionType::AptUpgradeAll,
             ActionType::AptUpgradeSecurity,
+            ActionType::Reboot,
         ]
         .into_iter()
         .map(|t| ActionSpec::parse(t, None).unwrap().slot())

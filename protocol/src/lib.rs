@@ -51,7 +51,7 @@ pub use fleet::{
     AddedServer, ApiTokenInfo, ApprovalPolicy, PackageList, ServerDetail, ServerStatus,
     ServerSummary, UpdateCounts,
 };
-pub use heartbeat::{Heartbeat, HeartbeatAck, HeartbeatError, MAX_PACKAGES, Metrics};
+pub use heartbeat::{BootId, Heartbeat, HeartbeatAck, HeartbeatError, MAX_PACKAGES, Metrics};
 pub use kind::{Kind, Slot, SlotRule};
 pub use live::{LiveEvent, MAX_CHUNK_BYTES, OUTPUT_EVERY, Progress};
 pub use package::{DebVersion, PackageError, PackageName, PendingPackage, VersionFault};

@@ -211,6 +211,7 @@ pub enum ActionSpec {
     AptUpdate,
     AptUpgradeAll,
     AptUpgradeSecurity,
+    Reboot,
 }
 
 impl ActionSpec {
@@ -225,9 +226,10 @@ impl ActionSpec {
         let allowed: &[&str] = match action_type {
             ActionType::RestartService => &["unit"],
             ActionType::ClearLogs => &["vacuum_time"],
-            ActionType::AptUpdate | ActionType::AptUpgradeAll | ActionType::AptUpgradeSecurity => {
-                &[]
-            }
+            ActionType::AptUpdate
+            | ActionType::AptUpgradeAll
+            | ActionType::AptUpgradeSecurity
+            | ActionType::Reboot => &[],
         };
         if let Some(unknown) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(ParamError::new(
@@ -261,6 +263,7 @@ impl ActionSpec {
             ActionType::AptUpdate => ActionSpec::AptUpdate,
             ActionType::AptUpgradeAll => ActionSpec::AptUpgradeAll,
             ActionType::AptUpgradeSecurity => ActionSpec::AptUpgradeSecurity,
+            ActionType::Reboot => ActionSpec::Reboot,
         })
     }
 
@@ -272,19 +275,21 @@ impl ActionSpec {
             ActionSpec::AptUpdate => ActionType::AptUpdate,
             ActionSpec::AptUpgradeAll => ActionType::AptUpgradeAll,
             ActionSpec::AptUpgradeSecurity => ActionType::AptUpgradeSecurity,
+            ActionSpec::Reboot => ActionType::Reboot,
         }
     }
 
-    /// The parameters as stored and shown (`None` for the apt actions).
+    /// The parameters as stored and shown (`None` for the kinds without any).
     pub fn parameters(&self) -> Option<Value> {
         match self {
             ActionSpec::RestartService { unit } => Some(serde_json::json!({ "unit": unit })),
             ActionSpec::ClearLogs { vacuum_time } => {
                 Some(serde_json::json!({ "vacuum_time": vacuum_time }))
             }
-            ActionSpec::AptUpdate | ActionSpec::AptUpgradeAll | ActionSpec::AptUpgradeSecurity => {
-                None
-            }
+            ActionSpec::AptUpdate
+            | ActionSpec::AptUpgradeAll
+            | ActionSpec::AptUpgradeSecurity
+            | ActionSpec::Reboot => None,
         }
     }
 }

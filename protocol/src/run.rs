@@ -198,6 +198,9 @@ pub struct RunItem {
     pub state: ItemState,
     /// The action queued for it, once its batch started.
     pub action_id: Option<ActionId>,
+    /// The reboot queued after that action, when the run reboots servers that need it.
+    #[serde(default)]
+    pub reboot_action_id: Option<ActionId>,
     /// That action's status (`pending` means it waits for a person).
     #[serde(default)]
     pub action_status: Option<ActionStatus>,
@@ -225,6 +228,10 @@ pub struct Run {
     pub late: bool,
     pub finished_at_ms: Option<Millis>,
     pub cancelled_by: Option<String>,
+    /// Each server that reports needing a reboot after its upgrade is rebooted, and
+    /// the run waits for it to come back.
+    #[serde(default)]
+    pub reboot_if_required: bool,
     /// In rollout order.
     pub items: Vec<RunItem>,
 }

@@ -34,6 +34,7 @@ pub async fn start_run(
     #[server(default)] tag: Option<String>,
     #[server(default)] batch_size: Option<String>,
     #[server(default)] max_failures: Option<String>,
+    #[server(default)] reboot_if_required: Option<String>,
 ) -> Result<RunId, AppError> {
     use homelab_core::service::RunRequest;
 
@@ -62,6 +63,10 @@ pub async fn start_run(
                 tag,
                 super::ssr::form_number("batch_size", batch_size)?,
                 super::ssr::form_number("max_failures", max_failures)?,
+                Some(super::ssr::form_flag(
+                    "reboot_if_required",
+                    reboot_if_required,
+                )?),
             )?;
             let run = super::ssr::service()?
                 .start_run(request, &super::ssr::actor()?)

@@ -43,6 +43,7 @@ pub async fn create_schedule(
     #[server(default)] servers: Option<String>,
     #[server(default)] batch_size: Option<String>,
     #[server(default)] max_failures: Option<String>,
+    #[server(default)] reboot_if_required: Option<String>,
 ) -> Result<Schedule, AppError> {
     super::ssr::respond(
         async {
@@ -56,6 +57,7 @@ pub async fn create_schedule(
                 servers,
                 batch_size,
                 max_failures,
+                reboot_if_required,
             })?;
             Ok(super::ssr::service()?
                 .create_schedule(request, &super::ssr::actor()?)
@@ -79,6 +81,7 @@ pub async fn update_schedule(
     #[server(default)] servers: Option<String>,
     #[server(default)] batch_size: Option<String>,
     #[server(default)] max_failures: Option<String>,
+    #[server(default)] reboot_if_required: Option<String>,
 ) -> Result<Schedule, AppError> {
     super::ssr::respond(
         async {
@@ -93,6 +96,7 @@ pub async fn update_schedule(
                 servers,
                 batch_size,
                 max_failures,
+                reboot_if_required,
             })?;
             Ok(super::ssr::service()?
                 .update_schedule(id, request, &super::ssr::actor()?)
@@ -135,6 +139,7 @@ mod ssr {
         pub servers: Option<String>,
         pub batch_size: Option<String>,
         pub max_failures: Option<String>,
+        pub reboot_if_required: Option<String>,
     }
 
     /// Reads the form into a request, through the same parser as the JSON API.
@@ -166,7 +171,10 @@ mod ssr {
             }),
             batch_size: crate::api::ssr::form_number("batch_size", form.batch_size)?,
             max_failures: crate::api::ssr::form_number("max_failures", form.max_failures)?,
-            reboot_if_required: None,
+            reboot_if_required: Some(crate::api::ssr::form_flag(
+                "reboot_if_required",
+                form.reboot_if_required,
+            )?),
         };
         Ok(ScheduleRequest::try_from(draft)?)
     }

@@ -68,6 +68,22 @@ pub fn session_token() -> Option<String> {
         .map(|t| t.0)
 }
 
+/// A checkbox of a form: absent when unticked, `on` (or `true`) when ticked; any
+/// other value is a refusal naming `field`.
+pub fn form_flag(field: &str, value: Option<String>) -> Result<bool, AppError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("" | "false") => Ok(false),
+        Some("on" | "true") => Ok(true),
+        Some(other) => {
+            let shown: String = other.chars().take(40).collect();
+            Err(AppError::invalid(
+                field,
+                format!("`{shown}` is not a checkbox value"),
+            ))
+        }
+    }
+}
+
 /// A whole number from a form's text field: `None` when left empty, a refusal naming
 /// `field` (and what was sent, cut short) when it is not one.
 pub fn form_number(field: &str, text: Option<String>) -> Result<Option<u32>, AppError> {

@@ -22,6 +22,7 @@ impl Label for ActionType {
             ActionType::AptUpdate => "Refresh package list",
             ActionType::AptUpgradeAll => "Apply all updates",
             ActionType::AptUpgradeSecurity => "Apply security updates",
+            ActionType::Reboot => "Reboot",
         }
     }
 }

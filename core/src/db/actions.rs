@@ -288,6 +288,7 @@ pub async fn any_approved(
 
 /// Claims the server's oldest approved action: approved becomes executing, with a
 /// lease of its timeout plus `grace_ms`. Atomic: two claims never get the same action.
+/// A reboot keeps the boot it leaves: the one the server's agent last reported.
 pub async fn claim_next(
     tx: &mut Transaction<'_, Any>,
     server: &ServerId,
@@ -303,7 +304,10 @@ pub async fn claim_next(
             "UPDATE actions SET status = $4, started_at_ms = $2, \
              lease_expires_at_ms = $2 + timeout_s * 1000 + $3, \
              slot = CASE WHEN slot_while_running = 1 THEN slot ELSE NULL END, \
-             preview_requested_at_ms = NULL, preview_sent_at_ms = NULL \
+             preview_requested_at_ms = NULL, preview_sent_at_ms = NULL, \
+             boot_id_before = CASE WHEN action_type = $6 THEN \
+                 (SELECT boot_id FROM servers WHERE servers.id = actions.server_id) \
+                 ELSE boot_id_before END \
              WHERE id = (SELECT id FROM actions WHERE server_id = $1 AND status = $5 \
                          ORDER BY id LIMIT 1) \
              AND status = $5 \
@@ -314,6 +318,7 @@ pub async fn claim_next(
         .bind(grace_ms)
         .bind(ActionStatus::Executing.as_str())
         .bind(ActionStatus::Approved.as_str())
+        .bind(ActionType::Reboot.as_str())
         .fetch_optional(&mut **tx)
         .await?;
         let Some((id, action_type, argv, timeout_s, approved_by)) = row else {
@@ -484,23 +489,26 @@ pub async fn hold(
 pub struct Standing {
     /// The server that owns it.
     pub owner: String,
+    pub action_type: ActionType,
     pub status: ActionStatus,
     pub failure: Option<FailureReason>,
 }
 
-/// The server that owns action `id`, its status and failure.
+/// The server that owns action `id`, its kind, status and failure.
 pub async fn standing(
     executor: impl sqlx::Executor<'_, Database = Any>,
     id: ActionId,
 ) -> Result<Option<Standing>, DbError> {
-    let row: Option<(String, String, Option<String>)> =
-        sqlx::query_as("SELECT server_id, status, failure FROM actions WHERE id = $1")
-            .bind(id.get())
-            .fetch_optional(executor)
-            .await?;
-    row.map(|(owner, status, failure)| {
+    let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT server_id, action_type, status, failure FROM actions WHERE id = $1",
+    )
+    .bind(id.get())
+    .fetch_optional(executor)
+    .await?;
+    row.map(|(owner, action_type, status, failure)| {
         Ok(Standing {
             owner,
+            action_type: parse(&action_type, "action_type")?,
             status: parse(&status, "status")?,
             failure: failure
                 .as_deref()
@@ -541,6 +549,8 @@ pub struct Outcome {
     pub stderr: String,
     pub started_at_ms: Option<i64>,
     pub finished_at_ms: i64,
+    /// Now, by the server's clock.
+    pub reported_at_ms: i64,
 }
 
 /// Records the end of an action: an executing one, or (`late`) one the server had
@@ -562,7 +572,7 @@ pub async fn finish(
     let done = sqlx::query(
         "UPDATE actions SET status = $2, exit_code = $3, failure = $4, stdout = $5, stderr = $6, \
          started_at_ms = COALESCE($7, started_at_ms), finished_at_ms = $8, \
-         lease_expires_at_ms = NULL, slot = NULL \
+         lease_expires_at_ms = NULL, slot = NULL, reported_at_ms = $11 \
          WHERE id = $1 AND status = $9 AND COALESCE(failure, '') = COALESCE($10, '')",
     )
     .bind(id.get())
@@ -575,25 +585,74 @@ pub async fn finish(
     .bind(o.finished_at_ms)
     .bind(status.as_str())
     .bind(failure.map(FailureReason::as_str))
+    .bind(o.reported_at_ms)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Fails every executing action whose lease ran out (`agent_lost`); returns their ids.
+/// What a reboot whose machine did not come back in time says.
+pub const REBOOT_NOT_BACK: &str = "the machine did not report in from a new boot within the \
+    reboot's time limit: it may still be down, or it never went down";
+
+/// An executing reboot of `server` that left another boot than `boot_id`.
+#[derive(Debug)]
+pub struct Rebooted {
+    pub id: ActionId,
+    pub boot_id_before: String,
+    pub started_at_ms: Option<i64>,
+}
+
+/// The executing reboots of `server` that `boot_id`, the boot its agent reports
+/// from now, ends: those that left another boot.
+pub async fn rebooted(
+    tx: &mut Transaction<'_, Any>,
+    server: &ServerId,
+    boot_id: &str,
+) -> Result<Vec<Rebooted>, DbError> {
+    let rows: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
+        "SELECT id, boot_id_before, started_at_ms FROM actions \
+         WHERE server_id = $1 AND status = $2 AND action_type = $3 \
+         AND boot_id_before IS NOT NULL AND boot_id_before <> $4 ORDER BY id",
+    )
+    .bind(server.as_str())
+    .bind(ActionStatus::Executing.as_str())
+    .bind(ActionType::Reboot.as_str())
+    .bind(boot_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, boot_id_before, started_at_ms)| Rebooted {
+            id: ActionId::new(id),
+            boot_id_before,
+            started_at_ms,
+        })
+        .collect())
+}
+
+/// Fails every executing action whose lease ran out, and returns their ids: a
+/// reboot's machine did not come back in time (`timed_out`); any other action's
+/// agent went silent (`agent_lost`).
 pub async fn expire_leases(
     tx: &mut Transaction<'_, Any>,
     now_ms: i64,
 ) -> Result<Vec<(ActionId, String)>, DbError> {
     let rows = sqlx::query(
-        "UPDATE actions SET status = $2, failure = $3, finished_at_ms = $1, \
-         lease_expires_at_ms = NULL, lease_lost_at_ms = $1, slot = NULL \
+        "UPDATE actions SET status = $2, \
+         failure = CASE WHEN action_type = $5 THEN $6 ELSE $3 END, \
+         stderr = CASE WHEN action_type = $5 THEN $7 ELSE stderr END, \
+         finished_at_ms = $1, reported_at_ms = $1, lease_expires_at_ms = NULL, \
+         lease_lost_at_ms = CASE WHEN action_type = $5 THEN NULL ELSE $1 END, slot = NULL \
          WHERE status = $4 AND lease_expires_at_ms < $1 RETURNING id, server_id",
     )
     .bind(now_ms)
     .bind(ActionStatus::Failed.as_str())
     .bind(FailureReason::AgentLost.as_str())
     .bind(ActionStatus::Executing.as_str())
+    .bind(ActionType::Reboot.as_str())
+    .bind(FailureReason::TimedOut.as_str())
+    .bind(REBOOT_NOT_BACK)
     .fetch_all(&mut **tx)
     .await?;
     rows.iter()

@@ -364,6 +364,7 @@ table! {
         removed_by: Option<String>,
         updates_count: i64,
         security_updates_count: i64,
+        boot_id: Option<String>,
     }
 }
 
@@ -420,6 +421,8 @@ table! {
         preview_sent_at_ms: Option<i64>,
         held_at_ms: Option<i64>,
         hold_reason: Option<String>,
+        boot_id_before: Option<String>,
+        reported_at_ms: Option<i64>,
     }
 }
 
@@ -449,6 +452,7 @@ table! {
         late: i64,
         finished_at_ms: Option<i64>,
         cancelled_by: Option<String>,
+        reboot_if_required: i64,
     }
 }
 
@@ -461,6 +465,7 @@ table! {
         state: String,
         action_id: Option<i64>,
         reason: Option<String>,
+        reboot_action_id: Option<i64>,
     }
 }
 

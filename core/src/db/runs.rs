@@ -25,6 +25,8 @@ pub struct NewRun<'a> {
     pub firing: Option<(ScheduleId, Millis)>,
     /// A firing missed while the dashboard was down, run at start-up.
     pub late: bool,
+    /// Reboot each server that reports needing it after its upgrade.
+    pub reboot_if_required: bool,
     pub now_ms: i64,
 }
 
@@ -45,8 +47,8 @@ pub async fn insert(
 ) -> Result<RunId, InsertError> {
     let inserted = sqlx::query_scalar::<_, i64>(
         "INSERT INTO runs (action_type, parameters, tag, batch_size, max_failures, status, \
-         created_at_ms, created_by, schedule_id, fire_at_ms, late) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+         created_at_ms, created_by, schedule_id, fire_at_ms, late, reboot_if_required) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(new.action_type.as_str())
     .bind(new.parameters.map(|p| p.to_string()))
@@ -59,6 +61,7 @@ pub async fn insert(
     .bind(new.firing.map(|(s, _)| s.get()))
     .bind(new.firing.map(|(_, at)| at.get()))
     .bind(i32::from(new.late))
+    .bind(i32::from(new.reboot_if_required))
     .fetch_one(&mut **tx)
     .await;
     let id = match inserted {
@@ -137,6 +140,25 @@ pub async fn set_item(
     Ok(())
 }
 
+/// Puts an item in its reboot step: it follows `reboot` from now on.
+pub async fn set_reboot(
+    tx: &mut Transaction<'_, Any>,
+    run: RunId,
+    position: u32,
+    reboot: ActionId,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE run_items SET reboot_action_id = $3, reason = NULL \
+         WHERE run_id = $1 AND position = $2",
+    )
+    .bind(run.get())
+    .bind(i64::from(position))
+    .bind(reboot.get())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// One run with its items.
 pub async fn get(executor: &mut sqlx::AnyConnection, id: RunId) -> Result<Option<Run>, DbError> {
     let row: Option<RunRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"))
@@ -202,7 +224,8 @@ impl From<EngineItem> for RunItem {
         RunItem {
             server_id: i.server,
             state: i.state,
-            action_id: i.action,
+            action_id: i.first_action,
+            reboot_action_id: i.reboot.then_some(i.action).flatten(),
             action_status: i.action_status,
             reason: i.reason,
         }
@@ -218,6 +241,7 @@ pub struct Settings {
     pub max_failures: u32,
     pub status: RunStatus,
     pub created_by: String,
+    pub reboot_if_required: bool,
 }
 
 /// The settings of run `id`.
@@ -238,13 +262,15 @@ pub async fn settings(
             max_failures: run.max_failures,
             status: run.status,
             created_by: run.created_by,
+            reboot_if_required: run.reboot_if_required,
         })
     })
     .transpose()
 }
 
 const COLUMNS: &str = "id, action_type, parameters, tag, batch_size, max_failures, status, \
-    created_at_ms, created_by, schedule_id, late, finished_at_ms, cancelled_by";
+    created_at_ms, created_by, schedule_id, late, finished_at_ms, cancelled_by, \
+    reboot_if_required";
 
 /// A `runs` row as stored.
 #[derive(sqlx::FromRow)]
@@ -262,6 +288,7 @@ struct RunRow {
     late: i64,
     finished_at_ms: Option<i64>,
     cancelled_by: Option<String>,
+    reboot_if_required: i64,
 }
 
 impl RunRow {
@@ -284,6 +311,7 @@ impl RunRow {
             late: self.late != 0,
             finished_at_ms: self.finished_at_ms.map(Millis::new),
             cancelled_by: self.cancelled_by,
+            reboot_if_required: self.reboot_if_required != 0,
             items,
         })
     }
@@ -295,7 +323,14 @@ pub struct EngineItem {
     pub position: u32,
     pub server: ServerId,
     pub state: ItemState,
+    /// The action of its current step: the run's own, or the reboot after it.
     pub action: Option<ActionId>,
+    /// The run's own action.
+    pub first_action: Option<ActionId>,
+    /// Whether it is in its reboot step.
+    pub reboot: bool,
+    /// When the server recorded the current step's end, by its own clock.
+    pub reported_at_ms: Option<i64>,
     pub action_status: Option<ActionStatus>,
     /// Why the item was skipped, failed or cancelled.
     pub reason: Option<String>,
@@ -339,6 +374,8 @@ async fn items_of(
         Option<String>,
         Option<String>,
         Option<String>,
+        Option<i64>,
+        Option<i64>,
     );
     let placeholders = (1..=ids.len())
         .map(|n| format!("${n}"))
@@ -346,8 +383,9 @@ async fn items_of(
         .join(", ");
     let sql = format!(
         "SELECT i.run_id, i.position, i.server_id, i.state, i.action_id, i.reason, a.status, \
-         a.failure, a.rejected_by, a.reject_reason, a.cancelled_by \
-         FROM run_items i LEFT JOIN actions a ON a.id = i.action_id \
+         a.failure, a.rejected_by, a.reject_reason, a.cancelled_by, i.reboot_action_id, \
+         a.reported_at_ms \
+         FROM run_items i LEFT JOIN actions a ON a.id = COALESCE(i.reboot_action_id, i.action_id) \
          WHERE i.run_id IN ({placeholders}) ORDER BY i.run_id, i.position"
     );
     let query = ids
@@ -368,12 +406,17 @@ async fn items_of(
                 rejected_by,
                 reject_reason,
                 cancelled_by,
+                reboot,
+                reported_at_ms,
             )| {
                 let item = EngineItem {
                     position: u32::try_from(position).map_err(corrupt)?,
                     server: ServerId::parse(server).map_err(corrupt)?,
                     state: state.parse().map_err(corrupt)?,
-                    action: action.map(ActionId::new),
+                    action: reboot.or(action).map(ActionId::new),
+                    first_action: action.map(ActionId::new),
+                    reboot: reboot.is_some(),
+                    reported_at_ms,
                     reason,
                     action_status: status
                         .map(|s| s.parse::<ActionStatus>())

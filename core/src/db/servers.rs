@@ -226,6 +226,48 @@ pub async fn approval_inputs(
     }))
 }
 
+/// The boot id the server's agent last reported: `None` for no such server,
+/// `Some(None)` when its agent never sent one (too old, or never reported).
+pub async fn boot_id(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    id: &ServerId,
+) -> Result<Option<Option<String>>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT boot_id FROM servers WHERE id = $1 AND removed_at_ms IS NULL",
+    )
+    .bind(id.as_str())
+    .fetch_optional(executor)
+    .await?)
+}
+
+/// What a fleet run reads to decide on a reboot after an upgrade.
+#[derive(Debug)]
+pub struct RebootInputs {
+    pub last_seen_ms: Option<i64>,
+    pub reboot_required: bool,
+    pub boot_id: Option<String>,
+}
+
+/// The server's last heartbeat time, reboot-required flag and boot id; `None` when
+/// it is not in the fleet.
+pub async fn reboot_inputs(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    id: &ServerId,
+) -> Result<Option<RebootInputs>, DbError> {
+    let row: Option<(Option<i64>, i64, Option<String>)> = sqlx::query_as(
+        "SELECT last_seen_ms, reboot_required, boot_id FROM servers \
+         WHERE id = $1 AND removed_at_ms IS NULL",
+    )
+    .bind(id.as_str())
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|(last_seen_ms, reboot_required, boot_id)| RebootInputs {
+        last_seen_ms,
+        reboot_required: reboot_required != 0,
+        boot_id,
+    }))
+}
+
 /// The server an agent token belongs to, with the digest of its stored package list.
 pub async fn find_by_token_hash(
     executor: impl sqlx::Executor<'_, Database = Any>,
@@ -298,7 +340,8 @@ pub async fn record_heartbeat(
 
 /// Stores a routine heartbeat in one statement, if it is one: its machine was online
 /// (heard from after `online_since_ms`), no newer heartbeat was stored, and the
-/// package list it carries (`digest`), if any, is the one stored. Returns the
+/// package list it carries (`digest`), if any, is the one stored, and so is its boot
+/// id (a new boot may end a reboot). Returns the
 /// machine's id; `None` when the heartbeat is not routine (or the token is unknown),
 /// and nothing was written: then [`lock_by_token_hash`] and [`record_heartbeat`]
 /// take it.
@@ -313,8 +356,9 @@ pub async fn record_routine_heartbeat(
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
             "UPDATE servers SET {HEARTBEAT_SET} WHERE agent_token_hash = $1 \
-             AND last_seen_ms > $18 AND last_seen_ms <= $5 \
-             AND ($14 IS NULL OR packages_digest = $14) RETURNING id"
+             AND last_seen_ms > $19 AND last_seen_ms <= $5 \
+             AND ($14 IS NULL OR packages_digest = $14) \
+             AND COALESCE(boot_id, '') = COALESCE($18, '') RETURNING id"
         )
     });
     let id: Option<String> = bind_heartbeat(
@@ -332,14 +376,14 @@ pub async fn record_routine_heartbeat(
     id.map(stored_id).transpose()
 }
 
-/// What a heartbeat sets, with its values bound as $2 to $17 by [`bind_heartbeat`].
+/// What a heartbeat sets, with its values bound as $2 to $18 by [`bind_heartbeat`].
 const HEARTBEAT_SET: &str = "hostname = $2, os = $3, agent_version = $4, last_seen_ms = $5, \
     cpu_percent = $6, memory_percent = $7, disk_percent = $8, load_1 = $9, load_5 = $10, \
     load_15 = $11, uptime_s = $12, reboot_required = $13, reboot_required_pkgs = $15, \
     packages_digest = COALESCE($14, packages_digest), \
     packages_seen_at_ms = CASE WHEN $14 IS NULL THEN packages_seen_at_ms ELSE $5 END, \
     updates_count = COALESCE($16, updates_count), \
-    security_updates_count = COALESCE($17, security_updates_count)";
+    security_updates_count = COALESCE($17, security_updates_count), boot_id = $18";
 
 /// Binds `key` as $1 and the heartbeat's values as [`HEARTBEAT_SET`] names them.
 fn bind_heartbeat<'q>(
@@ -370,6 +414,7 @@ fn bind_heartbeat<'q>(
         .bind(serde_json::to_string(&hb.reboot_required_pkgs).unwrap_or_else(|_| "[]".to_owned()))
         .bind(counts.map(|c| i64::from(c.total)))
         .bind(counts.map(|c| i64::from(c.security)))
+        .bind(hb.boot_id.as_ref().map(homelab_protocol::BootId::as_str))
 }
 
 /// A `servers` row as stored; [`ServerRecord`] is what it means. The fields are in

@@ -8,7 +8,8 @@ use homelab_protocol::ServerId;
 
 use crate::Error;
 use homelab_protocol::{
-    ACTOR_AUTO, Action, ActionId, ActionPage, ActionResult, ActionSpec, ActionStatus, ClaimMode,
+    ACTOR_AUTO, Action, ActionId, ActionPage, ActionResult, ActionSpec, ActionStatus, ActionType,
+    ClaimMode,
     FailureReason, HistoryFilter, LiveEvent, MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES, NextAction,
     Operation, Progress, RequestId, SecurityPin, action::tail,
 };
@@ -189,8 +190,8 @@ impl Service {
             ActionSpec::RestartService { unit } => {
                 format!("a restart of `{unit}` is already waiting")
             }
-            _ if spec.action_type().is_apt() => {
-                "an apt action is already queued or running on this server".to_owned()
+            _ if spec.slot().is_some_and(|s| s.while_running) => {
+                "an apt action or a reboot is already queued or running on this server".to_owned()
             }
             // Kinds without a slot never conflict.
             _ => "an equivalent action is already in flight".to_owned(),
@@ -470,6 +471,7 @@ impl Service {
             stderr: tail(&result.stderr, MAX_OUTPUT_BYTES).to_owned(),
             started_at_ms: result.started_at,
             finished_at_ms: result.finished_at.unwrap_or_else(|| self.now_ms()),
+            reported_at_ms: self.now_ms(),
         };
         let (status, exit_code) = (outcome.status, outcome.exit_code);
         let owner = server.clone();
@@ -490,6 +492,13 @@ impl Service {
                     if standing.status != ActionStatus::Executing && !late {
                         return Ok(Recorded::Ignored(standing.status));
                     }
+                    // A reboot ends when its machine reports from a new boot (a
+                    // heartbeat), never on the agent's word that the command ran.
+                    if standing.action_type == ActionType::Reboot
+                        && outcome.status == ActionStatus::Completed
+                    {
+                        return Ok(Recorded::AwaitingBoot);
+                    }
                     db::actions::finish(tx, id, &outcome, late).await?;
                     Ok(if late {
                         Recorded::Late
@@ -502,12 +511,14 @@ impl Service {
         match recorded {
             Recorded::Ignored(current) => tracing::info!(action = %id, status = %current,
                 "result for an action that already ended; ignored"),
+            Recorded::AwaitingBoot => tracing::info!(action = %id, server = %server,
+                "reboot started; it completes when the machine reports from a new boot"),
             Recorded::OnTime => tracing::info!(action = %id, server = %server, %status,
                 ?exit_code, ?failure, "action finished"),
             Recorded::Late => tracing::warn!(action = %id, server = %server, %status,
                 ?exit_code, ?failure, "action finished: result arrived after the lease ran out"),
         }
-        if !matches!(recorded, Recorded::Ignored(_)) {
+        if !matches!(recorded, Recorded::Ignored(_) | Recorded::AwaitingBoot) {
             self.publish(LiveEvent::Action {
                 id,
                 server: server.clone(),
@@ -601,7 +612,14 @@ enum Recorded {
     OnTime,
     Late,
     Ignored(ActionStatus),
+    /// A reboot's command succeeded: the action waits for the new boot.
+    AwaitingBoot,
 }
+
+/// Why a machine cannot be rebooted: nothing would tell that it came back.
+pub const NO_BOOT_ID: &str = "this machine's agent has not reported its boot id (it is \
+    offline since it was added, or older than the reboot action), so its return could not be \
+    confirmed: update homelab-agent, or wait for it to report";
 
 /// An action to queue, inside a write.
 pub(super) struct Queue<'a> {
@@ -628,7 +646,12 @@ pub(super) async fn queue(
     let (paused, policy) = db::servers::approval_inputs(tx, server)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no server with id `{server}`")))?;
-    let pins = if action_type == homelab_protocol::ActionType::AptUpgradeSecurity {
+    if action_type == ActionType::Reboot
+        && db::servers::boot_id(&mut **tx, server).await?.flatten().is_none()
+    {
+        return Err(Error::conflict(NO_BOOT_ID));
+    }
+    let pins = if action_type == ActionType::AptUpgradeSecurity {
         security_pins(tx, server).await?
     } else {
         Vec::new()

@@ -34,7 +34,7 @@ impl Service {
         let token_hash = tokens::hash(token);
         let now = self.now_ms();
         let interval_ms = i64::try_from(self.heartbeat_interval.as_millis()).unwrap_or(i64::MAX);
-        let (server, news) = self
+        let (server, news, back) = self
             .db
             .write(move |tx| {
                 Box::pin(async move {
@@ -53,7 +53,7 @@ impl Service {
                     )
                     .await?
                     {
-                        return Ok::<_, AgentError>((server, false));
+                        return Ok::<_, AgentError>((server, false, Vec::new()));
                     }
                     // Read under the row's lock: what the last heartbeat before
                     // this one left.
@@ -66,7 +66,7 @@ impl Service {
                     // the next) is older news: it changes nothing.
                     if holder.last_seen_ms.is_some_and(|seen| seen > now) {
                         tracing::debug!(server = %server, "heartbeat overtaken by a newer one; ignored");
-                        return Ok::<_, AgentError>((server, false));
+                        return Ok::<_, AgentError>((server, false, Vec::new()));
                     }
                     let mut news = holder.last_seen_ms.is_none_or(|seen| {
                         ServerStatus::derive(Some(Millis::new(seen)), Millis::new(now), interval_ms)
@@ -84,10 +84,22 @@ impl Service {
                     }
                     let packages = digest.as_deref().map(|d| (d, counts));
                     db::servers::record_heartbeat(tx, &server, &hb, packages, now).await?;
-                    Ok::<_, AgentError>((server, news))
+                    let back = match &hb.boot_id {
+                        Some(boot_id) => came_back(tx, &server, boot_id, now).await?,
+                        None => Vec::new(),
+                    };
+                    news |= !back.is_empty();
+                    Ok::<_, AgentError>((server, news, back))
                 })
             })
             .await?;
+        for id in back {
+            tracing::info!(action = %id, server = %server, "reboot completed: the machine reports a new boot");
+            self.publish(LiveEvent::Action {
+                id,
+                server: server.clone(),
+            });
+        }
         // Open pages hear of a machine that came (back) online or whose packages
         // changed; a routine heartbeat only moves "last seen", which pages tick
         // themselves.
@@ -199,6 +211,40 @@ fn package_digest(packages: &[homelab_protocol::PendingPackage]) -> String {
     // Serializing plain data cannot fail; an empty digest would only cost a rewrite.
     let bytes = serde_json::to_vec(&sorted).unwrap_or_default();
     hex::encode(Sha256::digest(bytes))
+}
+
+/// Completes the server's executing reboots that `boot_id`, the boot its agent
+/// reports from now, ends (they left another boot), and returns their ids.
+async fn came_back(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    server: &ServerId,
+    boot_id: &homelab_protocol::BootId,
+    now: i64,
+) -> Result<Vec<homelab_protocol::ActionId>, DbError> {
+    let mut back = Vec::new();
+    for reboot in db::actions::rebooted(tx, server, boot_id.as_str()).await? {
+        let after = reboot
+            .started_at_ms
+            .map(|started| format!(", {} s after the reboot started", (now - started).max(0) / 1000))
+            .unwrap_or_default();
+        let outcome = db::actions::Outcome {
+            status: homelab_protocol::ActionStatus::Completed,
+            exit_code: Some(0),
+            failure: None,
+            stdout: format!(
+                "The machine came back: its agent reports boot {boot_id}, after boot {}{after}.\n",
+                reboot.boot_id_before
+            ),
+            stderr: String::new(),
+            started_at_ms: None,
+            finished_at_ms: now,
+            reported_at_ms: now,
+        };
+        if db::actions::finish(tx, reboot.id, &outcome, false).await? {
+            back.push(reboot.id);
+        }
+    }
+    Ok(back)
 }
 
 #[cfg(test)]

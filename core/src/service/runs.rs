@@ -10,8 +10,8 @@
 //! run starts, when one of its actions changes, and on a timer.
 
 use homelab_protocol::{
-    ActionId, ActionSpec, ActionStatus, ItemState, LiveEvent, MAX_BATCH_SIZE, Millis, Run, RunId,
-    RunStatus, RunTarget, ScheduleId, ServerId, ServerStatus, Tag,
+    ActionId, ActionSpec, ActionStatus, ActionType, ItemState, LiveEvent, MAX_BATCH_SIZE, Millis,
+    Run, RunId, RunStatus, RunTarget, ScheduleId, ServerId, ServerStatus, Tag, previewable,
 };
 
 use super::Service;
@@ -29,6 +29,9 @@ pub struct RunRequest {
     pub target: RunTarget,
     pub batch_size: u32,
     pub max_failures: u32,
+    /// After each server's upgrade, reboot it if it then reports needing one, and
+    /// wait for it to come back before the next batch.
+    pub reboot_if_required: bool,
 }
 
 impl RunRequest {
@@ -40,11 +43,13 @@ impl RunRequest {
             target,
             batch_size: 1,
             max_failures: 0,
+            reboot_if_required: false,
         }
     }
 
     /// A request from a form or a JSON body, parsed at the edge: the action type and
-    /// its parameters, either `servers` or `tag`, and the optional sizes.
+    /// its parameters, either `servers` or `tag`, the optional sizes and whether to
+    /// reboot after an upgrade.
     pub fn parse(
         action_type: homelab_protocol::ActionType,
         parameters: Option<&serde_json::Value>,
@@ -52,6 +57,7 @@ impl RunRequest {
         tag: Option<String>,
         batch_size: Option<u32>,
         max_failures: Option<u32>,
+        reboot_if_required: Option<bool>,
     ) -> Result<Self, Error> {
         let spec = ActionSpec::parse(action_type, parameters)
             .map_err(|e| Error::invalid(e.field, e.message))?;
@@ -88,12 +94,24 @@ impl RunRequest {
         let mut request = RunRequest::new(spec, target);
         request.batch_size = batch_size.unwrap_or(request.batch_size);
         request.max_failures = max_failures.unwrap_or(request.max_failures);
+        request.reboot_if_required = reboot_if_required.unwrap_or(false);
         request.check()?;
         Ok(request)
     }
 
-    /// Refuses sizes no run can have.
+    /// Refuses sizes no run can have, and a reboot after anything but an upgrade.
     pub fn check(&self) -> Result<(), Error> {
+        if self.reboot_if_required && !previewable(self.spec.action_type()) {
+            return Err(Error::invalid(
+                "reboot_if_required",
+                format!(
+                    "a reboot can only follow an upgrade ({} or {}), not {}",
+                    ActionType::AptUpgradeAll,
+                    ActionType::AptUpgradeSecurity,
+                    self.spec.action_type()
+                ),
+            ));
+        }
         if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
             return Err(Error::invalid(
                 "batch_size",
@@ -189,6 +207,7 @@ impl Service {
                         created_by: &actor_owned,
                         firing: firing.map(|f| (f.schedule, f.at)),
                         late: firing.is_some_and(|f| f.late),
+                        reboot_if_required: request.reboot_if_required,
                         now_ms: now,
                     };
                     match db::runs::insert(tx, &new, &servers).await {
@@ -333,6 +352,35 @@ impl Service {
                     continue;
                 };
                 if item.state == ItemState::Queued && status.is_final() {
+                    if run.reboot_if_required
+                        && !run.status.is_final()
+                        && !item.reboot
+                        && status == ActionStatus::Completed
+                    {
+                        match self.reboot_step(tx, id, &run, item, now).await? {
+                            RebootStep::NotNeeded => {}
+                            RebootStep::Wait => continue,
+                            RebootStep::Queued(action, approved) => {
+                                db::runs::set_reboot(tx, id, item.position, action).await?;
+                                advanced.touched.push((action, item.server.clone(), approved));
+                                advanced.changed = true;
+                                continue;
+                            }
+                            RebootStep::Fail(reason) => {
+                                db::runs::set_item(
+                                    tx,
+                                    id,
+                                    item.position,
+                                    ItemState::Failed,
+                                    None,
+                                    Some(&reason),
+                                )
+                                .await?;
+                                advanced.changed = true;
+                                continue;
+                            }
+                        }
+                    }
                     let state = ItemState::of_action(status);
                     let reason = outcome(item, status);
                     db::runs::set_item(tx, id, item.position, state, None, reason.as_deref())
@@ -427,6 +475,77 @@ impl Service {
         }
     }
 
+    /// What follows a server's completed upgrade in a run that reboots: nothing when
+    /// a heartbeat received after the upgrade says no reboot is needed, a reboot
+    /// when it says one is, and a wait until such a heartbeat comes (a failure once
+    /// the machine has gone silent for longer than it takes to be judged offline).
+    async fn reboot_step(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: RunId,
+        run: &db::runs::Settings,
+        item: &db::runs::EngineItem,
+        now: i64,
+    ) -> Result<RebootStep, Error> {
+        let Some(server) = db::servers::reboot_inputs(&mut **tx, &item.server).await? else {
+            return Ok(RebootStep::Fail(
+                "upgraded, then removed from the fleet: not rebooted".to_owned(),
+            ));
+        };
+        let upgraded_at = item.reported_at_ms.unwrap_or(0);
+        if server.last_seen_ms.is_none_or(|seen| seen <= upgraded_at) {
+            let silent_for = ServerStatus::MISSED_HEARTBEATS
+                .saturating_mul(i64::try_from(self.heartbeat_interval.as_millis()).unwrap_or(i64::MAX));
+            if now.saturating_sub(upgraded_at) > silent_for {
+                return Ok(RebootStep::Fail(
+                    "upgraded, but the machine sent no heartbeat since, so whether it needs a \
+                     reboot is unknown: not rebooted"
+                        .to_owned(),
+                ));
+            }
+            return Ok(RebootStep::Wait);
+        }
+        if !server.reboot_required {
+            return Ok(RebootStep::NotNeeded);
+        }
+        if server.boot_id.is_none() {
+            return Ok(RebootStep::Fail(format!(
+                "upgraded and needs a reboot, but {}",
+                super::actions::NO_BOOT_ID.trim_start_matches("this machine's agent ")
+            )));
+        }
+        let reboot = ActionSpec::Reboot;
+        if let Some(slot) = reboot.slot()
+            && db::actions::holding(&mut **tx, &item.server, &slot.name)
+                .await?
+                .is_some()
+        {
+            // Someone queued apt meanwhile: the reboot follows it.
+            return Ok(RebootStep::Wait);
+        }
+        let queued = queue(
+            tx,
+            &Queue {
+                server: &item.server,
+                spec: &reboot,
+                actor: &run.created_by,
+                timeout_s: self.timeouts.get(ActionType::Reboot),
+                request_id: None,
+                run_id: Some(id),
+                now_ms: now,
+            },
+        )
+        .await?;
+        let (action, approved_by) = queued.ok_or_else(|| {
+            Error::conflict(format!(
+                "server {} became busy; run {id} retries its reboot",
+                item.server
+            ))
+        })?;
+        tracing::info!(run = %id, server = %item.server, action = %action, "upgraded and needs a reboot: rebooting");
+        Ok(RebootStep::Queued(action, approved_by.is_some()))
+    }
+
     /// Why `server` is left out of its batch, if it is: not in the fleet any more,
     /// offline (or never reported), or busy with an action this one would duplicate.
     async fn skip_reason(
@@ -445,11 +564,18 @@ impl Service {
                 return Ok(Some("offline: its agent never reported".to_owned()));
             }
         }
+        if spec.action_type() == ActionType::Reboot
+            && db::servers::boot_id(&mut **tx, server).await?.flatten().is_none()
+        {
+            return Ok(Some(
+                "cannot reboot: its agent has not reported a boot id (too old?)".to_owned(),
+            ));
+        }
         if let Some(slot) = spec.slot()
             && let Some(busy) = db::actions::holding(&mut **tx, server, &slot.name).await?
         {
-            let what = if spec.action_type().is_apt() {
-                "an apt action is already in flight"
+            let what = if slot.while_running {
+                "an apt action or a reboot is already in flight"
             } else {
                 "the same action is already waiting"
             };
@@ -470,6 +596,18 @@ impl Service {
             self.publish(LiveEvent::Run { id });
         }
     }
+}
+
+/// What follows an upgrade in a run that reboots servers needing it.
+enum RebootStep {
+    /// The machine does not need a reboot: the item is done.
+    NotNeeded,
+    /// No heartbeat since the upgrade yet, or an apt action in the way.
+    Wait,
+    /// This reboot was queued (approved at once, or waiting for a person).
+    Queued(ActionId, bool),
+    /// It cannot be rebooted, and says why.
+    Fail(String),
 }
 
 /// The servers a target names, checked: a tag's servers by id, or the named servers
@@ -566,6 +704,15 @@ async fn halt(
 
 /// The reason an item shows once its action ended, if it did not complete.
 fn outcome(item: &db::runs::EngineItem, status: ActionStatus) -> Option<String> {
+    let reason = outcome_of_action(item, status)?;
+    Some(if item.reboot {
+        format!("upgraded; reboot {reason}")
+    } else {
+        reason
+    })
+}
+
+fn outcome_of_action(item: &db::runs::EngineItem, status: ActionStatus) -> Option<String> {
     match status {
         ActionStatus::Failed => Some(format!(
             "failed: {}",

@@ -30,7 +30,6 @@ fn request(name: &str, cron: &str, target: RunTarget) -> ScheduleRequest {
             ActionSpec::parse(ActionType::AptUpdate, None).unwrap(),
             target,
         ),
-        reboot_if_required: false,
     }
 }
 
@@ -294,7 +293,8 @@ async fn schedules_refuse_what_cannot_be_and_names_are_unique() {
         other => panic!("{other:?}"),
     };
     let mut reboot = request("r", "0 3 * * *", nas_only(&nas));
-    reboot.reboot_if_required = true;
+    // A reboot follows an upgrade only; this schedule refreshes package lists.
+    reboot.run.reboot_if_required = true;
     assert_eq!(
         field(service.create_schedule(reboot, "admin").await.unwrap_err()),
         "reboot_if_required"

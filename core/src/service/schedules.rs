@@ -35,24 +35,15 @@ pub struct ScheduleRequest {
     pub name: ScheduleName,
     pub cron: CronLine,
     pub timezone: ZoneName,
-    /// What each firing's run does and to which servers.
+    /// What each firing's run does and to which servers, and whether it reboots
+    /// the servers an upgrade left needing it.
     pub run: RunRequest,
-    /// Reboot the servers an upgrade left needing it: refused until the reboot
-    /// action exists.
-    pub reboot_if_required: bool,
 }
 
 impl ScheduleRequest {
     /// Refuses what no schedule can be, and finds its zone.
     fn check(&self) -> Result<chrono_tz::Tz, Error> {
         self.run.check()?;
-        if self.reboot_if_required {
-            return Err(Error::invalid(
-                "reboot_if_required",
-                "the reboot action does not exist yet, so a schedule cannot reboot; \
-                 leave this off",
-            ));
-        }
         firing::zone(&self.timezone)
     }
 }
@@ -223,6 +214,7 @@ impl Service {
             target: record.target.clone(),
             batch_size: record.batch_size,
             max_failures: record.max_failures,
+            reboot_if_required: record.reboot_if_required,
         };
         let firing = Firing {
             schedule: id,
@@ -381,7 +373,7 @@ fn new_schedule<'a>(
         target: &request.run.target,
         batch_size: request.run.batch_size,
         max_failures: request.run.max_failures,
-        reboot_if_required: request.reboot_if_required,
+        reboot_if_required: request.run.reboot_if_required,
         next_fire_at_ms: Some(next),
         actor,
         now_ms,
@@ -469,12 +461,12 @@ impl TryFrom<ScheduleDraft> for ScheduleRequest {
         let mut run = RunRequest::new(spec, target);
         run.batch_size = draft.batch_size.unwrap_or(run.batch_size);
         run.max_failures = draft.max_failures.unwrap_or(run.max_failures);
+        run.reboot_if_required = draft.reboot_if_required.unwrap_or(false);
         Ok(ScheduleRequest {
             name,
             cron,
             timezone,
             run,
-            reboot_if_required: draft.reboot_if_required.unwrap_or(false),
         })
     }
 }

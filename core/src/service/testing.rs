@@ -5,6 +5,7 @@ use homelab_protocol::{DebVersion, Heartbeat, Metrics, PackageName, PendingPacka
 /// A plausible heartbeat carrying `packages`.
 pub fn heartbeat(packages: Option<Vec<PendingPackage>>) -> Heartbeat {
     Heartbeat {
+        boot_id: None,
         agent_version: "0.1.0".into(),
         os: "Debian".into(),
         hostname: None,

@@ -163,6 +163,7 @@ fn outcome(status: ActionStatus, exit_code: i32) -> Outcome {
         stderr: String::new(),
         started_at_ms: None,
         finished_at_ms: 50,
+        reported_at_ms: 60,
     }
 }
 

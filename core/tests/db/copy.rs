@@ -21,6 +21,7 @@ fn service(db: &Database) -> Service {
 
 fn heartbeat(packages: usize) -> Heartbeat {
     Heartbeat {
+        boot_id: None,
         agent_version: "0.1.0".into(),
         os: "Debian GNU/Linux 12".into(),
         hostname: Some("nas.lan".into()),
@@ -155,7 +156,6 @@ fn schedule(name: &str, target: RunTarget) -> ScheduleRequest {
         cron: CronLine::parse("0 3 * * SUN").unwrap(),
         timezone: ZoneName::parse("Europe/London").unwrap(),
         run: RunRequest::new(ActionSpec::AptUpgradeSecurity, target),
-        reboot_if_required: false,
     }
 }
 

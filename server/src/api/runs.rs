@@ -26,6 +26,8 @@ pub struct NewRun {
     batch_size: Option<u32>,
     #[serde(default)]
     max_failures: Option<u32>,
+    #[serde(default)]
+    reboot_if_required: Option<bool>,
 }
 
 /// Starts a fleet run: 201 with the run and its first batch queued.
@@ -41,6 +43,7 @@ pub async fn create(
         body.tag,
         body.batch_size,
         body.max_failures,
+        body.reboot_if_required,
     )?;
     let run = service.start_run(request, &actor.0).await?;
     Ok((StatusCode::CREATED, Json(run)))

@@ -133,6 +133,7 @@ mod migrate_to {
 
     fn heartbeat() -> Heartbeat {
         Heartbeat {
+            boot_id: None,
             agent_version: "0.1.0".into(),
             os: "Debian GNU/Linux 12 (bookworm)".into(),
             hostname: Some("nas.lan".into()),

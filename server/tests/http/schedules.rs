@@ -146,8 +146,16 @@ async fn bad_schedules_are_refused_with_the_field_named() {
         (with(nightly(), "batch_size", json!(1_001)), "batch_size:"),
         (with(nightly(), "max_failures", json!(-1)), "max_failures"),
         (
-            with(nightly(), "reboot_if_required", json!(true)),
-            "reboot_if_required: the reboot action does not exist yet",
+            with(
+                with(nightly(), "action_type", json!("apt_update")),
+                "reboot_if_required",
+                json!(true),
+            ),
+            "reboot_if_required: a reboot can only follow an upgrade",
+        ),
+        (
+            with(nightly(), "reboot_if_required", json!("yes")),
+            "reboot_if_required",
         ),
         (with(nightly(), "enabled", json!(true)), "enabled"),
     ];
