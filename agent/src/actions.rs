@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use homelab_protocol::{
-    ActionResult, AgentFailure, AptPreview, ClaimMode, FailureReason, NextAction, OUTPUT_EVERY,
-    PreviewOutcome, previewable,
+    ActionResult, ActionType, AgentFailure, AptPreview, ClaimMode, FailureReason, NextAction,
+    OUTPUT_EVERY, PreviewOutcome, previewable,
 };
 use tokio::sync::{Notify, watch};
 
@@ -112,6 +112,24 @@ impl ActionLoop {
                 }
             }
             tracing::info!(pgid, "the interrupted action's command has ended");
+        }
+        match self.state.settle_reboot() {
+            Ok(Some(state::RebootSettled::Back { id, from, to })) => tracing::info!(
+                action = id, %from, %to,
+                "back from the reboot: the server completes it when this boot's heartbeat arrives"
+            ),
+            Ok(Some(state::RebootSettled::Interrupted { id })) => tracing::warn!(
+                action = id,
+                "the agent restarted before the reboot command answered, in the same boot: \
+                 reporting it interrupted"
+            ),
+            Ok(Some(state::RebootSettled::SameBoot { id })) => tracing::warn!(
+                action = id,
+                "a reboot was started, but this is still the boot it was meant to end; \
+                 the server fails it if no new boot reports in time"
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot read the reboot mark"),
         }
         match self.state.recover_interrupted() {
             Ok(Some(id)) => tracing::warn!(
@@ -253,6 +271,23 @@ impl ActionLoop {
                         }
                     }
                 }
+                let reboot = action.action_type == ActionType::Reboot;
+                if reboot && let Err(e) = self.state.mark_reboot(action.id.get()) {
+                    tracing::error!(action = action.id.get(), error = %e, "cannot record the reboot; not started");
+                    let result = ActionResult {
+                        exit_code: None,
+                        failure: Some(AgentFailure::SpawnError),
+                        stdout: String::new(),
+                        stderr: format!(
+                            "the agent cannot record the reboot before starting it ({e}), so \
+                             its return could not be told: not started"
+                        ),
+                        started_at: None,
+                        finished_at: Some(homelab_protocol::now_ms()),
+                    };
+                    self.finish(action.id.get(), result, stop).await;
+                    return;
+                }
                 let on_spawn = |pgid: i32| {
                     if let Err(e) = self.state.mark_group(pgid) {
                         tracing::error!(action = action.id.get(), pgid, error = %e, "cannot record the command's process group");
@@ -261,7 +296,25 @@ impl ActionLoop {
                 let fresh = Arc::new(Fresh::default());
                 let run =
                     executor::execute(&action, &self.local, &self.apt, &on_spawn, Some(&fresh));
-                self.with_progress(action.id.get(), &fresh, run).await
+                let result = self.with_progress(action.id.get(), &fresh, run).await;
+                if reboot {
+                    if result.failure.is_none() && result.exit_code == Some(0) {
+                        // Nothing to report: the server completes the reboot when
+                        // this machine reports from its next boot.
+                        tracing::info!(
+                            action = action.id.get(),
+                            "reboot started; it completes when the next boot reports in"
+                        );
+                        if let Err(e) = self.state.forget_running() {
+                            tracing::error!(action = action.id.get(), error = %e, "cannot clear the running mark");
+                        }
+                        return;
+                    }
+                    if let Err(e) = self.state.forget_reboot() {
+                        tracing::error!(action = action.id.get(), error = %e, "cannot clear the reboot mark");
+                    }
+                }
+                result
             }
             Err(e) => {
                 // Without the mark a crash could not be reported: refuse to run blind.

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use homelab_protocol::{ActionResult, AgentFailure, MAX_OUTPUT_BYTES, NextAction};
+use homelab_protocol::{ActionResult, ActionType, AgentFailure, MAX_OUTPUT_BYTES, NextAction};
 
 use crate::live_output::Fresh;
 use crate::runner::{self, Keep, Limits};
@@ -81,6 +81,19 @@ fn lock_held(stderr: &str) -> Option<&str> {
         .find(|l| l.contains("Could not get lock") || l.contains("Unable to acquire the dpkg"))
 }
 
+/// The longest a reboot's command may take: `systemctl reboot` only asks systemd to
+/// start the shutdown, and answers at once. The action's own limit is the machine's,
+/// to come back, and the server keeps it.
+pub const REBOOT_COMMAND_LIMIT_S: u32 = 60;
+
+/// How long the command of an action of `action_type` with limit `timeout_s` may run.
+pub fn command_limit_s(action_type: ActionType, timeout_s: u32) -> u32 {
+    match action_type {
+        ActionType::Reboot => timeout_s.min(REBOOT_COMMAND_LIMIT_S),
+        _ => timeout_s,
+    }
+}
+
 /// Runs `action` if the whitelist and this machine's config (`local`) let it, and
 /// says how it ended. `on_spawn` learns each attempt's process group id; `fresh`
 /// gets the output as it is printed.
@@ -103,8 +116,9 @@ pub async fn execute(
         };
     }
     let argv = exec_argv(&action.argv, apt);
+    let limit_s = command_limit_s(action.action_type, action.timeout_s);
     let limits = Limits {
-        timeout: Duration::from_secs(u64::from(action.timeout_s)),
+        timeout: Duration::from_secs(u64::from(limit_s)),
         grace: KILL_GRACE,
         keep: Keep::Tail(MAX_OUTPUT_BYTES),
     };
@@ -129,10 +143,7 @@ pub async fn execute(
             return ActionResult {
                 exit_code: None,
                 failure: Some(AgentFailure::TimedOut),
-                stderr: format!(
-                    "{}\nstopped: ran past its {} s limit",
-                    done.stderr, action.timeout_s
-                ),
+                stderr: format!("{}\nstopped: ran past its {} s limit", done.stderr, limit_s),
                 stdout: done.stdout,
                 started_at: Some(started),
                 finished_at,
@@ -225,7 +236,7 @@ mod tests {
             .expect("TimeoutStopSec in seconds");
         let longest = ActionType::ALL
             .iter()
-            .map(|t| Duration::from_secs(u64::from(t.kind().timeout_s)))
+            .map(|&t| Duration::from_secs(u64::from(command_limit_s(t, t.kind().timeout_s))))
             .max()
             .unwrap();
         let worst = AptSettings::default().worst_case(longest);

@@ -26,6 +26,8 @@ pub struct Heartbeater {
     cpu: Option<metrics::CpuTimes>,
     last_scan: Option<(Instant, Vec<Option<SystemTime>>)>,
     failures: u32,
+    /// Told once the first heartbeat was tried (see [`Heartbeater::with_first_beat`]).
+    first_beat: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Heartbeater {
@@ -42,7 +44,16 @@ impl Heartbeater {
             cpu: None,
             last_scan: None,
             failures: 0,
+            first_beat: None,
         }
+    }
+
+    /// Tells `done` once the first heartbeat was sent (or failed): the action loop
+    /// waits for it, so the server knows this boot's id before anything is claimed.
+    /// A reboot claimed before would be judged against the boot before this one.
+    pub fn with_first_beat(mut self, done: tokio::sync::oneshot::Sender<()>) -> Self {
+        self.first_beat = Some(done);
+        self
     }
 
     /// Runs until the task is dropped.
@@ -56,6 +67,9 @@ impl Heartbeater {
                 Ok(()) => jittered(self.interval),
                 Err(wait) => wait,
             };
+            if let Some(done) = self.first_beat.take() {
+                let _ = done.send(());
+            }
             let rescan = self.rescan.clone();
             force_scan = tokio::select! {
                 () = tokio::time::sleep(wait) => false,
@@ -93,6 +107,7 @@ impl Heartbeater {
             reboot_required: std::path::Path::new("/run/reboot-required").exists(),
             reboot_required_pkgs: reboot_required_pkgs(),
             packages,
+            boot_id: crate::state::current_boot_id(),
         };
         match self.client.heartbeat(&hb).await {
             Ok(ack) => {

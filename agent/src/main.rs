@@ -47,10 +47,21 @@ async fn main() -> ExitCode {
     tracing::info!(servers = %config.servers, allowed = allowed.join(","), "homelab-agent starting");
 
     let rescan = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (first_beat, first_beat_done) = tokio::sync::oneshot::channel();
     let beats = tokio::spawn(
         heartbeat::Heartbeater::new(client.clone(), config.heartbeat_interval, rescan.clone())
+            .with_first_beat(first_beat)
             .run(),
     );
+    // The server learns this boot's id before the first claim (see
+    // `Heartbeater::with_first_beat`).
+    tokio::select! {
+        _ = first_beat_done => {}
+        () = signals.recv() => {
+            beats.abort();
+            return ExitCode::SUCCESS;
+        }
+    }
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let mut actions = tokio::spawn(
         actions::ActionLoop {

@@ -2,12 +2,14 @@
 //! acknowledged by the server (`results/<id>.json`), the action running right now
 //! (`running.json`) and its command's process group (`running.pgid`), so that after a
 //! crash the restarted agent waits for that command to end, reports the action
-//! `interrupted` only then, and never runs it again. A stored result that cannot be
-//! read is renamed `*.corrupt` and never blocks the others.
+//! `interrupted` only then, and never runs it again. A reboot this agent started
+//! (`reboot.json`, with the boot it left) is not interrupted by the restart that
+//! follows it: the server sees the new boot id and completes it. A stored result
+//! that cannot be read is renamed `*.corrupt` and never blocks the others.
 
 use std::path::{Path, PathBuf};
 
-use homelab_protocol::{ActionResult, AgentFailure, NextAction};
+use homelab_protocol::{ActionResult, AgentFailure, BootId, NextAction};
 use serde::{Deserialize, Serialize};
 
 /// A result waiting for the server's acknowledgement.
@@ -40,6 +42,10 @@ impl State {
         self.dir.join("running.pgid")
     }
 
+    fn reboot_path(&self) -> PathBuf {
+        self.dir.join("reboot.json")
+    }
+
     fn result_path(&self, id: i64) -> PathBuf {
         self.dir.join("results").join(format!("{id}.json"))
     }
@@ -66,6 +72,74 @@ impl State {
         let text = std::fs::read(self.group_path()).ok()?;
         let mark: GroupMark = serde_json::from_slice(&text).ok()?;
         (mark.boot_id == boot_id() && mark.pgid > 1).then_some(mark.pgid)
+    }
+
+    /// Records (written and synced before the command runs) that action `id` reboots
+    /// this machine from this boot. Refused where this boot has no id: nothing could
+    /// tell that the machine came back.
+    pub fn mark_reboot(&self, id: i64) -> std::io::Result<()> {
+        let boot_id = current_boot_id().ok_or_else(|| {
+            std::io::Error::other(
+                "this machine reports no boot id (/proc/sys/kernel/random/boot_id)",
+            )
+        })?;
+        let mark = RebootMark {
+            id,
+            boot_id: boot_id.into(),
+            requested_at: homelab_protocol::now_ms(),
+        };
+        write_atomically(&self.reboot_path(), &serde_json::to_vec(&mark)?)
+    }
+
+    /// Forgets the reboot mark (its command failed: there is no reboot to wait for).
+    pub fn forget_reboot(&self) -> std::io::Result<()> {
+        match std::fs::remove_file(self.reboot_path()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// After a restart, before [`Self::recover_interrupted`]: what became of a reboot
+    /// this agent started. From a new boot it is over (the server completes it from
+    /// the heartbeat), and the marks go, so it is never reported interrupted. In the
+    /// same boot with the command still marked running, the agent died before the
+    /// command answered: the mark goes, and the action is reported interrupted. In
+    /// the same boot after the command answered, the machine may still be going
+    /// down: the mark stays, and the server fails the reboot if no new boot reports
+    /// in time.
+    pub fn settle_reboot(&self) -> std::io::Result<Option<RebootSettled>> {
+        let text = match std::fs::read(self.reboot_path()) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Ok(mark) = serde_json::from_slice::<RebootMark>(&text) else {
+            tracing::error!(path = %self.reboot_path().display(), "unreadable reboot mark; removed");
+            self.forget_reboot()?;
+            return Ok(None);
+        };
+        let now = current_boot_id().map(String::from).unwrap_or_default();
+        let running: Option<i64> = std::fs::read(self.running_path())
+            .ok()
+            .and_then(|t| serde_json::from_slice(&t).ok());
+        if now != mark.boot_id {
+            // The reboot's own running mark, if the shutdown came before the command
+            // answered; another action's stays, to be reported interrupted.
+            if running == Some(mark.id) {
+                self.forget_running()?;
+            }
+            self.forget_reboot()?;
+            return Ok(Some(RebootSettled::Back {
+                id: mark.id,
+                from: mark.boot_id,
+                to: now,
+            }));
+        }
+        if running == Some(mark.id) {
+            self.forget_reboot()?;
+            return Ok(Some(RebootSettled::Interrupted { id: mark.id }));
+        }
+        Ok(Some(RebootSettled::SameBoot { id: mark.id }))
     }
 
     /// Stores a result until it is acknowledged, then forgets the running marks.
@@ -166,6 +240,25 @@ impl State {
     }
 }
 
+/// `reboot.json`: a reboot this agent started, and the boot it left.
+#[derive(Debug, Serialize, Deserialize)]
+struct RebootMark {
+    id: i64,
+    boot_id: String,
+    requested_at: i64,
+}
+
+/// What became of a reboot started before the agent restarted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RebootSettled {
+    /// The machine came back from a new boot.
+    Back { id: i64, from: String, to: String },
+    /// The agent died before the command answered, and the machine did not reboot.
+    Interrupted { id: i64 },
+    /// The command answered, and this is still the boot it was meant to end.
+    SameBoot { id: i64 },
+}
+
 /// `running.pgid`: a process group and the boot it belongs to.
 #[derive(Debug, Serialize, Deserialize)]
 struct GroupMark {
@@ -173,11 +266,16 @@ struct GroupMark {
     boot_id: String,
 }
 
-/// This boot's id (`/proc/sys/kernel/random/boot_id`); empty where there is none.
+/// This boot's id (`/proc/sys/kernel/random/boot_id`); `None` where there is none
+/// (or it is not the kernel's UUID text).
+pub fn current_boot_id() -> Option<BootId> {
+    let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    BootId::parse(text).ok()
+}
+
+/// This boot's id as the group mark keeps it; empty where there is none.
 fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_default()
+    current_boot_id().map(String::from).unwrap_or_default()
 }
 
 /// Whether any process of group `pgid` is still alive (a zombie-only group counts
@@ -274,6 +372,70 @@ mod tests {
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].result.failure, Some(AgentFailure::Interrupted));
         assert_eq!(state.recover_interrupted().unwrap(), None, "only once");
+    }
+
+    #[test]
+    fn a_reboot_from_a_new_boot_is_over_and_never_reported_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        state.mark_running(&action(9)).unwrap();
+        // As the machine's last boot left it: the command never answered (the
+        // shutdown came first), and the mark names a boot that is not this one.
+        let left = "00000000-0000-4000-8000-000000000000";
+        std::fs::write(
+            dir.path().join("reboot.json"),
+            format!(r#"{{"id": 9, "boot_id": "{left}", "requested_at": 1}}"#),
+        )
+        .unwrap();
+        let settled = state.settle_reboot().unwrap();
+        assert!(
+            matches!(settled, Some(RebootSettled::Back { id: 9, ref from, .. }) if from == left),
+            "{settled:?}"
+        );
+        assert_eq!(state.recover_interrupted().unwrap(), None);
+        assert!(state.pending_results().unwrap().is_empty());
+        assert_eq!(state.settle_reboot().unwrap(), None, "once");
+    }
+
+    #[test]
+    fn a_reboot_in_the_same_boot_waits_or_is_interrupted_and_another_action_stays_interrupted() {
+        let Some(_) = current_boot_id() else {
+            // No /proc here: a reboot cannot even be marked (tested below).
+            let dir = tempfile::tempdir().unwrap();
+            assert!(State::open(dir.path()).unwrap().mark_reboot(1).is_err());
+            return;
+        };
+        // The command answered and the agent restarted in the same boot: it waits.
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        state.mark_reboot(3).unwrap();
+        assert_eq!(
+            state.settle_reboot().unwrap(),
+            Some(RebootSettled::SameBoot { id: 3 })
+        );
+        assert_eq!(state.recover_interrupted().unwrap(), None);
+        // The agent died before the command answered: interrupted, once.
+        state.mark_running(&action(3)).unwrap();
+        assert_eq!(
+            state.settle_reboot().unwrap(),
+            Some(RebootSettled::Interrupted { id: 3 })
+        );
+        assert_eq!(state.recover_interrupted().unwrap(), Some(3));
+        assert_eq!(state.settle_reboot().unwrap(), None);
+        // A reboot that came back leaves another action's running mark alone.
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(dir.path()).unwrap();
+        state.mark_running(&action(4)).unwrap();
+        std::fs::write(
+            dir.path().join("reboot.json"),
+            r#"{"id": 3, "boot_id": "00000000-0000-4000-8000-000000000000", "requested_at": 1}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            state.settle_reboot().unwrap(),
+            Some(RebootSettled::Back { id: 3, .. })
+        ));
+        assert_eq!(state.recover_interrupted().unwrap(), Some(4));
     }
 
     #[test]

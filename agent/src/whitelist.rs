@@ -186,7 +186,9 @@ mod tests {
             (ActionType::AptUpdate, serde_json::json!({})),
             (ActionType::AptUpgradeAll, serde_json::json!({})),
             (ActionType::AptUpgradeSecurity, serde_json::json!({})),
+            (ActionType::Reboot, serde_json::json!({})),
         ];
+        assert_eq!(specs.len(), ActionType::ALL.len());
         for (t, params) in specs {
             let spec = ActionSpec::parse(t, Some(&params)).unwrap();
             let argv = spec.argv(&pins);
@@ -215,6 +217,10 @@ mod tests {
                 &only_update
             ),
             Err(Refusal::NotAllowed(ActionType::AptUpgradeAll))
+        );
+        assert_eq!(
+            check(ActionType::Reboot, &words("systemctl reboot"), &only_update),
+            Err(Refusal::NotAllowed(ActionType::Reboot))
         );
     }
 
@@ -294,6 +300,26 @@ mod tests {
                 AptUpgradeSecurity,
                 words(&format!("{sec} openssl=3.0-1 hl-normal=1.1-1-")),
             ),
+            // A reboot is exactly `systemctl reboot`: no options, no other power state,
+            // no delay, no message, no other machine.
+            (Reboot, words("systemctl reboot --force")),
+            (Reboot, words("systemctl reboot -ff")),
+            (Reboot, words("systemctl poweroff")),
+            (Reboot, words("systemctl halt")),
+            (Reboot, words("systemctl kexec")),
+            (Reboot, words("systemctl reboot --firmware-setup")),
+            (Reboot, words("systemctl -H other reboot")),
+            (Reboot, words("systemctl reboot now")),
+            (Reboot, words("shutdown -r now")),
+            (Reboot, words("reboot")),
+            (Reboot, words("/bin/systemctl reboot")),
+            (Reboot, words("systemctl reboot;rm")),
+            (Reboot, words("systemctl restart nginx")),
+            (
+                Reboot,
+                vec!["systemctl".into(), "reboot".into(), String::new()],
+            ),
+            (RestartService, words("systemctl reboot")),
             // journalctl options beyond the one allowed.
             (ClearLogs, words("journalctl --vacuum-time=7d --rotate")),
             (ClearLogs, words("journalctl --vacuum-size=1")),

@@ -163,8 +163,7 @@ mod tests {
     use crate::params::UnitName;
 
     #[test]
-    fn the_apt_kinds_and_the_reboot_share_one_slot_held_while_running_and_restarts_one_per_unit()
-    {
+    fn the_apt_kinds_and_the_reboot_share_one_slot_held_while_running_and_restarts_one_per_unit() {
         let apt: Vec<_> = [
             ActionType::AptUpdate,
             ActionType::AptUpgradeAll,

@@ -499,12 +499,11 @@ pub async fn standing(
     executor: impl sqlx::Executor<'_, Database = Any>,
     id: ActionId,
 ) -> Result<Option<Standing>, DbError> {
-    let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT server_id, action_type, status, failure FROM actions WHERE id = $1",
-    )
-    .bind(id.get())
-    .fetch_optional(executor)
-    .await?;
+    let row: Option<(String, String, String, Option<String>)> =
+        sqlx::query_as("SELECT server_id, action_type, status, failure FROM actions WHERE id = $1")
+            .bind(id.get())
+            .fetch_optional(executor)
+            .await?;
     row.map(|(owner, action_type, status, failure)| {
         Ok(Standing {
             owner,

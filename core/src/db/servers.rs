@@ -232,12 +232,12 @@ pub async fn boot_id(
     executor: impl sqlx::Executor<'_, Database = Any>,
     id: &ServerId,
 ) -> Result<Option<Option<String>>, DbError> {
-    Ok(sqlx::query_scalar(
-        "SELECT boot_id FROM servers WHERE id = $1 AND removed_at_ms IS NULL",
+    Ok(
+        sqlx::query_scalar("SELECT boot_id FROM servers WHERE id = $1 AND removed_at_ms IS NULL")
+            .bind(id.as_str())
+            .fetch_optional(executor)
+            .await?,
     )
-    .bind(id.as_str())
-    .fetch_optional(executor)
-    .await?)
 }
 
 /// What a fleet run reads to decide on a reboot after an upgrade.
@@ -261,11 +261,13 @@ pub async fn reboot_inputs(
     .bind(id.as_str())
     .fetch_optional(executor)
     .await?;
-    Ok(row.map(|(last_seen_ms, reboot_required, boot_id)| RebootInputs {
-        last_seen_ms,
-        reboot_required: reboot_required != 0,
-        boot_id,
-    }))
+    Ok(
+        row.map(|(last_seen_ms, reboot_required, boot_id)| RebootInputs {
+            last_seen_ms,
+            reboot_required: reboot_required != 0,
+            boot_id,
+        }),
+    )
 }
 
 /// The server an agent token belongs to, with the digest of its stored package list.

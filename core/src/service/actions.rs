@@ -9,9 +9,8 @@ use homelab_protocol::ServerId;
 use crate::Error;
 use homelab_protocol::{
     ACTOR_AUTO, Action, ActionId, ActionPage, ActionResult, ActionSpec, ActionStatus, ActionType,
-    ClaimMode,
-    FailureReason, HistoryFilter, LiveEvent, MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES, NextAction,
-    Operation, Progress, RequestId, SecurityPin, action::tail,
+    ClaimMode, FailureReason, HistoryFilter, LiveEvent, MAX_OUTPUT_BYTES, NO_SECURITY_PACKAGES,
+    NextAction, Operation, Progress, RequestId, SecurityPin, action::tail,
 };
 
 use super::Service;
@@ -647,7 +646,10 @@ pub(super) async fn queue(
         .await?
         .ok_or_else(|| Error::NotFound(format!("no server with id `{server}`")))?;
     if action_type == ActionType::Reboot
-        && db::servers::boot_id(&mut **tx, server).await?.flatten().is_none()
+        && db::servers::boot_id(&mut **tx, server)
+            .await?
+            .flatten()
+            .is_none()
     {
         return Err(Error::conflict(NO_BOOT_ID));
     }

@@ -225,7 +225,12 @@ async fn came_back(
     for reboot in db::actions::rebooted(tx, server, boot_id.as_str()).await? {
         let after = reboot
             .started_at_ms
-            .map(|started| format!(", {} s after the reboot started", (now - started).max(0) / 1000))
+            .map(|started| {
+                format!(
+                    ", {} s after the reboot started",
+                    (now - started).max(0) / 1000
+                )
+            })
             .unwrap_or_default();
         let outcome = db::actions::Outcome {
             status: homelab_protocol::ActionStatus::Completed,

@@ -362,7 +362,9 @@ impl Service {
                             RebootStep::Wait => continue,
                             RebootStep::Queued(action, approved) => {
                                 db::runs::set_reboot(tx, id, item.position, action).await?;
-                                advanced.touched.push((action, item.server.clone(), approved));
+                                advanced
+                                    .touched
+                                    .push((action, item.server.clone(), approved));
                                 advanced.changed = true;
                                 continue;
                             }
@@ -494,8 +496,9 @@ impl Service {
         };
         let upgraded_at = item.reported_at_ms.unwrap_or(0);
         if server.last_seen_ms.is_none_or(|seen| seen <= upgraded_at) {
-            let silent_for = ServerStatus::MISSED_HEARTBEATS
-                .saturating_mul(i64::try_from(self.heartbeat_interval.as_millis()).unwrap_or(i64::MAX));
+            let silent_for = ServerStatus::MISSED_HEARTBEATS.saturating_mul(
+                i64::try_from(self.heartbeat_interval.as_millis()).unwrap_or(i64::MAX),
+            );
             if now.saturating_sub(upgraded_at) > silent_for {
                 return Ok(RebootStep::Fail(
                     "upgraded, but the machine sent no heartbeat since, so whether it needs a \
@@ -565,7 +568,10 @@ impl Service {
             }
         }
         if spec.action_type() == ActionType::Reboot
-            && db::servers::boot_id(&mut **tx, server).await?.flatten().is_none()
+            && db::servers::boot_id(&mut **tx, server)
+                .await?
+                .flatten()
+                .is_none()
         {
             return Ok(Some(
                 "cannot reboot: its agent has not reported a boot id (too old?)".to_owned(),
