@@ -14,6 +14,8 @@ mod live;
 #[cfg(test)]
 mod preview_tests;
 mod previews;
+#[cfg(test)]
+mod reboot_tests;
 mod runs;
 #[cfg(test)]
 mod runs_tests;

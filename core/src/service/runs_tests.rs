@@ -15,19 +15,19 @@ use crate::Error;
 use crate::clock::ManualClock;
 use crate::db::testing::{Guard, fresh_db};
 
-const T0: i64 = 1_700_000_000_000;
+pub(super) const T0: i64 = 1_700_000_000_000;
 
 /// A fleet of named servers, each with its agent token.
-struct Fleet {
-    service: Service,
-    clock: Arc<ManualClock>,
+pub(super) struct Fleet {
+    pub(super) service: Service,
+    pub(super) clock: Arc<ManualClock>,
     tokens: Vec<(ServerId, String)>,
     _guard: Guard,
 }
 
 impl Fleet {
     /// `names` added; each reports once, so it is online.
-    async fn online(names: &[&str]) -> Fleet {
+    pub(super) async fn online(names: &[&str]) -> Fleet {
         let (db, guard) = fresh_db().await;
         let clock = Arc::new(ManualClock::at(Millis::new(T0)));
         let service = Service::new(db, Duration::from_secs(60)).with_clock(clock.clone());
@@ -52,11 +52,11 @@ impl Fleet {
         }
     }
 
-    fn id(&self, name: &str) -> ServerId {
+    pub(super) fn id(&self, name: &str) -> ServerId {
         ServerId::parse(name).unwrap()
     }
 
-    fn token(&self, name: &str) -> &str {
+    pub(super) fn token(&self, name: &str) -> &str {
         &self
             .tokens
             .iter()
@@ -67,7 +67,7 @@ impl Fleet {
 
     /// The agent of `name` claims its next action and reports `exit_code`; the
     /// server then moves the run on, as its job does when the action changes.
-    async fn agent_runs(&self, name: &str, exit_code: i32) {
+    pub(super) async fn agent_runs(&self, name: &str, exit_code: i32) {
         let id = self.id(name);
         let next = self
             .service
@@ -82,7 +82,7 @@ impl Fleet {
         self.service.advance_run_of(next.id).await.unwrap();
     }
 
-    async fn has_nothing_to_run(&self, name: &str) -> bool {
+    pub(super) async fn has_nothing_to_run(&self, name: &str) -> bool {
         self.service
             .next_action(&self.id(name), self.token(name), Duration::ZERO)
             .await
@@ -90,7 +90,7 @@ impl Fleet {
             .is_none()
     }
 
-    async fn start(&self, names: &[&str], batch_size: u32, max_failures: u32) -> Run {
+    pub(super) async fn start(&self, names: &[&str], batch_size: u32, max_failures: u32) -> Run {
         let mut request = RunRequest::new(
             ActionSpec::parse(ActionType::AptUpdate, None).unwrap(),
             RunTarget::Servers(names.iter().map(|n| self.id(n)).collect()),
@@ -100,13 +100,13 @@ impl Fleet {
         self.service.start_run(request, "alice").await.unwrap()
     }
 
-    async fn run(&self, run: &Run) -> Run {
+    pub(super) async fn run(&self, run: &Run) -> Run {
         self.service.run(run.id).await.unwrap()
     }
 }
 
 /// What an agent reports for a command that exited with `exit_code`.
-fn exited(exit_code: i32) -> ActionResult {
+pub(super) fn exited(exit_code: i32) -> ActionResult {
     ActionResult {
         exit_code: Some(exit_code),
         failure: None,
@@ -118,7 +118,7 @@ fn exited(exit_code: i32) -> ActionResult {
 }
 
 /// Each item's state, in order.
-fn states(run: &Run) -> Vec<ItemState> {
+pub(super) fn states(run: &Run) -> Vec<ItemState> {
     run.items.iter().map(|i| i.state).collect()
 }
 

@@ -2,10 +2,13 @@
 
 use homelab_protocol::{DebVersion, Heartbeat, Metrics, PackageName, PendingPackage};
 
-/// A plausible heartbeat carrying `packages`.
+/// The boot the fixtures' machines report from until a test reboots them.
+pub const FIRST_BOOT: &str = "00000000-0000-4000-8000-000000000001";
+
+/// A plausible heartbeat carrying `packages`, from [`FIRST_BOOT`].
 pub fn heartbeat(packages: Option<Vec<PendingPackage>>) -> Heartbeat {
     Heartbeat {
-        boot_id: None,
+        boot_id: Some(homelab_protocol::BootId::parse(FIRST_BOOT).unwrap()),
         agent_version: "0.1.0".into(),
         os: "Debian".into(),
         hostname: None,
