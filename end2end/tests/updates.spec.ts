@@ -62,7 +62,7 @@ test("a forced second apt request shows the conflict, not a raw error", async ({
   const refresh = page.getByRole("button", { name: "Refresh package list" });
   await refresh.evaluate((b) => b.removeAttribute("disabled"));
   await refresh.click();
-  await expect(page.getByRole("alert")).toContainText("an apt action is already queued or running");
+  await expect(page.getByRole("alert")).toContainText("an apt action or a reboot is already queued or running");
 });
 
 test("AC4/AC5: approving from the fleet page lets the agent run it; only security packages change", async ({ page, request }) => {

@@ -225,6 +225,7 @@ fn RunForm(tags: Vec<Tag>, tag: Option<Tag>, start: ServerAction<StartRun>) -> i
         ActionType::AptUpdate,
         ActionType::RestartService,
         ActionType::ClearLogs,
+        ActionType::Reboot,
     ]
     .into_iter()
     .map(|t| view! { <option value=t.as_str()>{t.label()}</option> })
@@ -272,6 +273,10 @@ fn RunForm(tags: Vec<Tag>, tag: Option<Tag>, start: ServerAction<StartRun>) -> i
                 <label>
                     "Failures allowed"
                     <input type="number" name="max_failures" value="0" min="0" max="10000" required/>
+                </label>
+                <label class="check">
+                    <input type="checkbox" name="reboot_if_required" value="on"/>
+                    "Reboot if required (after an upgrade; the next batch waits until the machine is back)"
                 </label>
                 <button type="submit" disabled=pending>"Start run"</button>
             </ActionForm>

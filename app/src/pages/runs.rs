@@ -184,17 +184,22 @@ fn RunView(
         .into_iter()
         .map(|item| {
             let waits_for_person = item.action_status == Some(ActionStatus::Pending);
+            // The step under way: the run's action, or the reboot after it.
+            let current = item.reboot_action_id.or(item.action_id);
             view! {
                 <tr class=format!("item-{}", item.state)>
                     <th scope="row"><a href=format!("/servers/{}", item.server_id)>{item.server_id.to_string()}</a></th>
                     <td data-label="State"><ItemStateBadge state=item.state/></td>
                     <td data-label="Action">
                         {item.action_id.map(|a| view! { <a href=format!("/actions/{a}")>{format!("#{a}")}</a> " " })}
+                        {item.reboot_action_id.map(|a| view! {
+                            "then reboot " <a href=format!("/actions/{a}")>{format!("#{a}")}</a> " "
+                        })}
                         {item.action_status.map(|s| view! { <ActionStatusBadge status=s/> })}
                     </td>
                     <td data-label="Details">
                         {item.reason.clone().map(|r| view! { <span class="muted">{r}</span> })}
-                        {waits_for_person.then(|| item.action_id.map(|a| view! {
+                        {waits_for_person.then(|| current.map(|a| view! {
                             <ApprovalControls id=a approve reject/>
                         }))}
                     </td>
@@ -215,6 +220,9 @@ fn RunView(
                 <div><dt>"Target"</dt><dd>{target(&run)}</dd></div>
                 <div><dt>"Batch size"</dt><dd>{run.batch_size}</dd></div>
                 <div><dt>"Failures allowed"</dt><dd>{run.max_failures}</dd></div>
+                {run.reboot_if_required.then(|| view! {
+                    <div><dt>"Reboot"</dt><dd>"if required, before the next batch"</dd></div>
+                })}
                 <div><dt>"Started"</dt><dd><RelativeTime at_ms=Some(run.created_at_ms) now_ms/></dd></div>
                 <div><dt>"Started by"</dt><dd>{run.created_by.clone()}{run.late.then_some(" (late: missed while the dashboard was down)")}</dd></div>
                 {run.finished_at_ms.map(|at| view! {

@@ -159,6 +159,11 @@ fn ScheduleRow(
             if n == 1 { "" } else { "s" }
         ),
     };
+    let batches = if s.reboot_if_required {
+        format!("{batches}, reboots where required")
+    } else {
+        batches
+    };
     let next = match (s.next_fire_local.clone(), s.next_fire_at_ms) {
         (Some(local), Some(at)) => view! {
             <strong>{local}</strong>
@@ -285,6 +290,7 @@ fn ScheduleFields(current: Option<Schedule>) -> impl IntoView {
     });
     let batch = current.as_ref().map_or(1, |s| s.batch_size).to_string();
     let failures = current.as_ref().map_or(0, |s| s.max_failures).to_string();
+    let reboot = current.as_ref().is_some_and(|s| s.reboot_if_required);
     view! {
         <label>"Name " <input name="name" required maxlength="64" placeholder="Sunday security updates" value=name/></label>
         <label>
@@ -311,5 +317,9 @@ fn ScheduleFields(current: Option<Schedule>) -> impl IntoView {
         </fieldset>
         <label>"Batch size " <input name="batch_size" type="number" min="1" max="1000" value=batch/></label>
         <label>"Max failures " <input name="max_failures" type="number" min="0" value=failures/></label>
+        <label class="check">
+            <input type="checkbox" name="reboot_if_required" value="on" checked=reboot/>
+            "Reboot if required (after an upgrade, before the next batch)"
+        </label>
     }
 }

@@ -288,7 +288,8 @@ pub async fn any_approved(
 
 /// Claims the server's oldest approved action: approved becomes executing, with a
 /// lease of its timeout plus `grace_ms`. Atomic: two claims never get the same action.
-/// A reboot keeps the boot it leaves: the one the server's agent last reported.
+/// A reboot keeps the boot it leaves (the one the server's agent last reported), and
+/// its lease is its time limit alone: that is what its machine has to come back.
 pub async fn claim_next(
     tx: &mut Transaction<'_, Any>,
     server: &ServerId,
@@ -302,7 +303,7 @@ pub async fn claim_next(
         // A preview asked for an action that now runs is moot: the run says it all.
         let row: Option<(i64, String, String, i64, Option<String>)> = sqlx::query_as(
             "UPDATE actions SET status = $4, started_at_ms = $2, \
-             lease_expires_at_ms = $2 + timeout_s * 1000 + $3, \
+             lease_expires_at_ms = $2 + timeout_s * 1000 + CASE WHEN action_type = $6 THEN 0 ELSE $3 END, \
              slot = CASE WHEN slot_while_running = 1 THEN slot ELSE NULL END, \
              preview_requested_at_ms = NULL, preview_sent_at_ms = NULL, \
              boot_id_before = CASE WHEN action_type = $6 THEN \
@@ -519,7 +520,8 @@ pub async fn standing(
 }
 
 /// Moves an executing action's lease to at least `until_ms` (never shortens it);
-/// false when it is not executing.
+/// false when it is not executing. A reboot's lease never moves: a living agent
+/// cannot buy its machine more time to come back.
 pub async fn extend_lease(
     tx: &mut Transaction<'_, Any>,
     id: ActionId,
@@ -527,12 +529,14 @@ pub async fn extend_lease(
 ) -> Result<bool, DbError> {
     let done = sqlx::query(
         "UPDATE actions SET lease_expires_at_ms = \
-         CASE WHEN lease_expires_at_ms > $2 THEN lease_expires_at_ms ELSE $2 END \
+         CASE WHEN lease_expires_at_ms > $2 OR action_type = $4 THEN lease_expires_at_ms \
+         ELSE $2 END \
          WHERE id = $1 AND status = $3",
     )
     .bind(id.get())
     .bind(until_ms)
     .bind(ActionStatus::Executing.as_str())
+    .bind(ActionType::Reboot.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)

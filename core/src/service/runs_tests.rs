@@ -246,7 +246,7 @@ async fn offline_never_seen_and_busy_servers_are_skipped_with_their_reason() {
         reasons[2].as_deref(),
         Some(
             format!(
-                "busy: an apt action is already in flight (action {})",
+                "busy: an apt action or a reboot is already in flight (action {})",
                 in_flight.id
             )
             .as_str()

@@ -148,6 +148,22 @@ pub async fn spawn_replica(database_url: &str, heartbeat_interval: u32) -> TestA
         OnboardingArgs::default(),
         |_| (),
         Some(database_url.to_owned()),
+        homelab_protocol::Timeouts::default(),
+    )
+    .await
+}
+
+/// Like [`spawn_app_with_interval`], with these action time limits.
+pub async fn spawn_app_with_timeouts(
+    heartbeat_interval: u32,
+    timeouts: homelab_protocol::Timeouts,
+) -> TestApp {
+    start_app(
+        heartbeat_interval,
+        OnboardingArgs::default(),
+        |_| (),
+        None,
+        timeouts,
     )
     .await
 }
@@ -157,7 +173,14 @@ async fn spawn_app_with(
     onboarding: OnboardingArgs,
     make_site: impl FnOnce(&std::path::Path),
 ) -> TestApp {
-    start_app(heartbeat_interval, onboarding, make_site, None).await
+    start_app(
+        heartbeat_interval,
+        onboarding,
+        make_site,
+        None,
+        homelab_protocol::Timeouts::default(),
+    )
+    .await
 }
 
 /// Starts the server on `database_url`, or on a fresh database of the run's backend.
@@ -166,6 +189,7 @@ async fn start_app(
     onboarding: OnboardingArgs,
     make_site: impl FnOnce(&std::path::Path),
     database_url: Option<String>,
+    action_timeouts: homelab_protocol::Timeouts,
 ) -> TestApp {
     // The server's warnings and errors, shown with a failing test's output.
     let _ = tracing_subscriber::fmt()
@@ -187,7 +211,7 @@ async fn start_app(
             database_url: database_url.clone(),
         },
         heartbeat_interval,
-        action_timeouts: homelab_protocol::Timeouts::default(),
+        action_timeouts,
         site_root: dir.path().join("site"),
         http: Default::default(),
         onboarding,

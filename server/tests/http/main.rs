@@ -19,6 +19,7 @@ mod live;
 mod load;
 mod login;
 mod previews;
+mod reboot;
 mod replicas;
 mod revocation;
 mod routing;

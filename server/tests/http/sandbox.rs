@@ -64,7 +64,7 @@ impl Sandbox {
         Sandbox { dir }
     }
 
-    fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         self.dir.path().join("root")
     }
 
@@ -101,7 +101,7 @@ impl Sandbox {
 
     /// Starts the real agent inside the root; it stops when the handle is dropped.
     /// apt waits one second for the dpkg lock per attempt, to keep lock tests short.
-    fn start_agent(&self, app: &TestApp, token: &str) -> Child {
+    pub(crate) fn start_agent(&self, app: &TestApp, token: &str) -> Child {
         self.start_agent_on(&app.base, token)
     }
 

@@ -171,6 +171,7 @@ fn ServerView(page: ServerPageData, security_only: bool, controls: Controls) -> 
             server_id=s.id.to_string()
             updates=s.updates
             security_updates=s.security_updates
+            reboot_required=s.reboot_required
             in_flight=apt_in_flight
             recent=recent.clone()
             form_token=form_token.clone()
@@ -226,13 +227,15 @@ fn ServerView(page: ServerPageData, security_only: bool, controls: Controls) -> 
     }
 }
 
-/// The three apt buttons. While an apt action is queued or running they are disabled
-/// and say why, linking to it; upgrades ask for confirmation first.
+/// The three apt buttons and the reboot. While an apt action or a reboot is queued or
+/// running they are disabled and say why, linking to it; upgrades and the reboot ask
+/// for confirmation first, and the reboot stands out when the machine needs one.
 #[component]
 fn UpdateButtons(
     server_id: String,
     updates: u32,
     security_updates: u32,
+    reboot_required: bool,
     in_flight: Option<Action>,
     /// The newest actions, for the current status of the one just queued.
     recent: Vec<Action>,
@@ -246,7 +249,8 @@ fn UpdateButtons(
     let button = move |action_type: ActionType,
                        label: String,
                        confirm: Option<String>,
-                       nothing_to_do: bool| {
+                       nothing_to_do: bool,
+                       class: &'static str| {
         let server_id = server_id.clone();
         let request_id = format!("{form_token}-{}", action_type.as_str());
         let on_submit = move |ev: leptos::ev::SubmitEvent| {
@@ -262,7 +266,7 @@ fn UpdateButtons(
                 <input type="hidden" name="server_id" value=server_id/>
                 <input type="hidden" name="action_type" value=action_type.as_str()/>
                 <input type="hidden" name="request_id" value=request_id/>
-                <button type="submit" disabled=move || busy || nothing_to_do || sending.get()>
+                <button type="submit" class=class disabled=move || busy || nothing_to_do || sending.get()>
                     {label}
                 </button>
             </ActionForm>
@@ -279,27 +283,40 @@ fn UpdateButtons(
         <section class="card" aria-labelledby="apt-title">
             <h2 id="apt-title">"Updates"</h2>
             <div class="buttons">
-                {button(ActionType::AptUpdate, "Refresh package list".into(), None, false)}
+                {button(ActionType::AptUpdate, "Refresh package list".into(), None, false, "")}
                 {if updates == 0 {
-                    button(ActionType::AptUpgradeAll, "No updates to apply".into(), None, true)
+                    button(ActionType::AptUpgradeAll, "No updates to apply".into(), None, true, "")
                 } else {
                     button(
                         ActionType::AptUpgradeAll,
                         format!("Apply all updates ({updates})"),
                         Some(format!("Install all {updates} updates on this machine?")),
                         false,
+                        "",
                     )
                 }}
                 {if security_updates == 0 {
-                    button(ActionType::AptUpgradeSecurity, "No security updates".into(), None, true)
+                    button(ActionType::AptUpgradeSecurity, "No security updates".into(), None, true, "")
                 } else {
                     button(
                         ActionType::AptUpgradeSecurity,
                         format!("Apply security updates ({security_updates})"),
                         Some(format!("Install the {security_updates} security updates on this machine?")),
                         false,
+                        "",
                     )
                 }}
+                {button(
+                    ActionType::Reboot,
+                    if reboot_required { "Reboot (required)".into() } else { "Reboot".into() },
+                    Some(
+                        "Reboot this machine now? Its services stop until it is back; the action \
+                         completes when its agent reports from the new boot."
+                            .into(),
+                    ),
+                    false,
+                    if reboot_required { "reboot-needed" } else { "reboot-optional" },
+                )}
             </div>
             {in_flight.map(|a| view! {
                 <p class="note info" role="status">
