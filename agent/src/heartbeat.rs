@@ -17,6 +17,14 @@ const RESCAN_EVERY: Duration = Duration::from_secs(15 * 60);
 /// The longest wait between attempts while the server is unreachable.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
+/// Whether a heartbeat carries a fresh package list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    Skip,
+    IfDue,
+    Force,
+}
+
 /// What the loop remembers between beats.
 pub struct Heartbeater {
     client: Client,
@@ -61,27 +69,35 @@ impl Heartbeater {
         // A first CPU reading, so the first heartbeat carries a real figure.
         self.cpu = metrics::read(None).1;
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let mut force_scan = false;
+        if let Some(done) = self.first_beat.take() {
+            // A quick first report, without the package scan (seconds on a busy
+            // machine), so the action loop need not wait for it; the scan follows.
+            let _ = self.beat(Scan::Skip).await;
+            let _ = done.send(());
+        }
+        let mut scan = Scan::IfDue;
         loop {
-            let wait = match self.beat(force_scan).await {
+            let wait = match self.beat(scan).await {
                 Ok(()) => jittered(self.interval),
                 Err(wait) => wait,
             };
-            if let Some(done) = self.first_beat.take() {
-                let _ = done.send(());
-            }
             let rescan = self.rescan.clone();
-            force_scan = tokio::select! {
-                () = tokio::time::sleep(wait) => false,
-                () = rescan.notified() => true,
+            scan = tokio::select! {
+                () = tokio::time::sleep(wait) => Scan::IfDue,
+                () = rescan.notified() => Scan::Force,
             };
         }
     }
 
-    /// Sends one heartbeat, with a package list when `force_scan` or when apt's state
-    /// changed since the last scan. On failure returns how long to wait.
-    pub async fn beat(&mut self, force_scan: bool) -> Result<(), Duration> {
-        let packages = if force_scan || self.scan_due() {
+    /// Sends one heartbeat, with a package list as `scan` says (when due: apt's state
+    /// changed since the last scan, or it is old). On failure returns how long to wait.
+    async fn beat(&mut self, scan: Scan) -> Result<(), Duration> {
+        let scan_now = match scan {
+            Scan::Skip => false,
+            Scan::IfDue => self.scan_due(),
+            Scan::Force => true,
+        };
+        let packages = if scan_now {
             let stamp = scan::state_stamp();
             match scan::scan().await {
                 Ok(list) => {
