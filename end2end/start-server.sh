@@ -5,7 +5,9 @@
 # themselves, with a token they get from the API, so the fleet starts empty.
 # A second, bare root (curl, no agent) is where onboarding.spec.ts runs the
 # dashboard's install line. Three more hosts like the first make the small fleet
-# that runs.spec.ts patches with a fleet run. Facts the tests need go to .state/e2e.json.
+# that runs.spec.ts patches with a fleet run. One more is the machine reboot.spec.ts
+# reboots: its kernel boot id is a file the test rewrites, bind-mounted over
+# /proc/sys/kernel/random/boot_id. Facts the tests need go to .state/e2e.json.
 set -euo pipefail
 port="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -35,13 +37,18 @@ for name in fleet-a fleet-b fleet-c; do
     mount -t proc proc "$state/$name/root/proc"
     fleet_roots+=("\"$state/$name/root\"")
 done
+"$repo/scripts/sandbox/make-host.sh" "$state/reboot" >/dev/null
+install -m 0755 "$target/agent/homelab-agent" "$state/reboot/root/usr/local/bin/homelab-agent"
+mount -t proc proc "$state/reboot/root/proc"
+cat /proc/sys/kernel/random/boot_id >"$state/reboot/boot_id"
+mount --bind "$state/reboot/boot_id" "$state/reboot/root/proc/sys/kernel/random/boot_id"
 "$repo/scripts/sandbox/make-bare-host.sh" "$state/bare"
 mount -t proc proc "$state/bare/root/proc"
 api_token="$("$target/release/homelab-cmd" api-token create e2e)"
 printf 'e2e password\n' | "$target/release/homelab-cmd" user add admin >/dev/null
 mkdir -p "$here/.state"
 cat >"$here/.state/e2e.json" <<JSON
-{"root": "$state/host/root", "bareRoot": "$state/bare/root", "fleetRoots": [$(IFS=,; echo "${fleet_roots[*]}")], "apiToken": "$api_token", "user": "admin", "password": "e2e password"}
+{"root": "$state/host/root", "bareRoot": "$state/bare/root", "fleetRoots": [$(IFS=,; echo "${fleet_roots[*]}")], "rebootRoot": "$state/reboot/root", "bootIdFile": "$state/reboot/boot_id", "apiToken": "$api_token", "user": "admin", "password": "e2e password"}
 JSON
 
 # Every process whose root directory is $1: agents the install line started read
@@ -73,6 +80,8 @@ cleanup() {
         umount "$state/$name/root/proc" 2>/dev/null || true
     done
     umount "$state/bare/root/proc" 2>/dev/null || true
+    umount "$state/reboot/root/proc/sys/kernel/random/boot_id" 2>/dev/null || true
+    umount "$state/reboot/root/proc" 2>/dev/null || true
     rm -rf --one-file-system "$state"
 }
 trap cleanup EXIT

@@ -42,6 +42,9 @@ pub struct ActionLoop {
     pub rescan: Arc<Notify>,
     /// How often a running action's lease is renewed ([`homelab_protocol::PROGRESS_EVERY`]).
     pub progress_every: Duration,
+    /// Nothing is claimed before this resolves: the first heartbeat has told the
+    /// server this boot's id (see `Heartbeater::with_first_beat`).
+    pub first_heartbeat: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 /// Resolves once `stop` is true (or its sender is gone, which means the same).
@@ -51,9 +54,19 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 impl ActionLoop {
     /// Polls, runs and reports until `stop` turns true, finishing what runs.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         if !self.settle_interrupted(&mut stop).await {
             return;
+        }
+        if let Some(first) = self.first_heartbeat.take() {
+            tokio::select! {
+                // Sent, failed, or the heartbeat loop is gone: claims may start.
+                _ = first => {}
+                () = stopped(&mut stop) => {
+                    tracing::info!("action loop stopped");
+                    return;
+                }
+            }
         }
         let mut failures = 0u32;
         while !*stop.borrow() {

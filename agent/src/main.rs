@@ -53,15 +53,6 @@ async fn main() -> ExitCode {
             .with_first_beat(first_beat)
             .run(),
     );
-    // The server learns this boot's id before the first claim (see
-    // `Heartbeater::with_first_beat`).
-    tokio::select! {
-        _ = first_beat_done => {}
-        () = signals.recv() => {
-            beats.abort();
-            return ExitCode::SUCCESS;
-        }
-    }
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let mut actions = tokio::spawn(
         actions::ActionLoop {
@@ -78,6 +69,7 @@ async fn main() -> ExitCode {
             },
             rescan,
             progress_every: homelab_protocol::PROGRESS_EVERY,
+            first_heartbeat: Some(first_beat_done),
         }
         .run(stop_rx),
     );

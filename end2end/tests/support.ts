@@ -8,6 +8,9 @@ export const e2e: {
   root: string;
   bareRoot: string;
   fleetRoots: string[];
+  /** The host reboot.spec.ts reboots, and the file its kernel boot id is read from. */
+  rebootRoot: string;
+  bootIdFile: string;
   apiToken: string;
   user: string;
   password: string;

@@ -264,6 +264,7 @@ pub fn action_loop_with(
         },
         rescan: Arc::new(tokio::sync::Notify::new()),
         progress_every,
+        first_heartbeat: None,
     }
 }
 
