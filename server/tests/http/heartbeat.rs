@@ -119,6 +119,12 @@ async fn bad_heartbeats_get_a_4xx_with_a_message_and_store_nothing() {
     // A trailing '-' would make `apt-get install pkg=1.1-1-` remove the package.
     let mut removal = heartbeat(None);
     removal["packages"] = json!([package("hl-normal", Some("1.1-1-"))]);
+    let mut boot_shell = heartbeat(None);
+    boot_shell["boot_id"] = json!("$(reboot)-0000-4000-8000-000000000000");
+    let mut boot_long = heartbeat(None);
+    boot_long["boot_id"] = json!("0".repeat(100_000));
+    let mut boot_number = heartbeat(None);
+    boot_number["boot_id"] = json!(12);
     let huge: Vec<Value> = (0..40_000)
         .map(|i| package(&format!("pkg{i}"), None))
         .collect();
@@ -140,6 +146,9 @@ async fn bad_heartbeats_get_a_4xx_with_a_message_and_store_nothing() {
         (Some(token.as_str()), negative, 422, "metrics.cpu_percent"),
         (Some(token.as_str()), hostile, 422, "packages[0]"),
         (Some(token.as_str()), removal, 422, "hl-normal"),
+        (Some(token.as_str()), boot_shell, 422, "boot_id"),
+        (Some(token.as_str()), boot_long, 422, "boot_id"),
+        (Some(token.as_str()), boot_number, 422, "boot_id"),
         (
             Some(token.as_str()),
             heartbeat(Some(huge)),

@@ -172,3 +172,81 @@ async fn a_reboot_completes_when_the_machine_comes_back_and_fails_when_it_stays_
         .await;
     assert_eq!(update.0, 201, "{}", update.1);
 }
+
+#[tokio::test]
+async fn a_fleet_run_reboots_the_machine_its_upgrade_left_needing_it() {
+    let machine = Machine::new().await;
+    let sandbox = &machine.sandbox;
+    // A kernel-like package: installed, then a security update whose postinst asks
+    // for a reboot the way Debian's kernel and libc packages do.
+    sandbox
+        .publish_with_postinst("bookworm", "hl-kernel", "1.0-1", &[], None)
+        .await;
+    sandbox
+        .chroot(&["apt-get", "install", "-y", "-q", "hl-kernel"])
+        .await;
+    sandbox
+        .publish_with_postinst(
+            "bookworm-security",
+            "hl-kernel",
+            "1.1-1",
+            &[],
+            Some(
+                "touch /run/reboot-required\n\
+                 echo hl-kernel >> /run/reboot-required.pkgs",
+            ),
+        )
+        .await;
+    let app = spawn_app_with_timeouts(1, "reboot=30".parse().unwrap()).await;
+    let token = app.add_server("sandbox", "Sandbox host").await;
+    let agent = sandbox.start_agent(&app, &token);
+    online(&app).await;
+
+    let (status, run) = app
+        .api_post(
+            "/api/v1/runs",
+            &json!({"action_type": "apt_upgrade_security", "servers": ["sandbox"],
+                    "reboot_if_required": true}),
+        )
+        .await;
+    assert_eq!(status, 201, "{run}");
+    assert_eq!(run["reboot_if_required"], true);
+    let run_path = format!("/api/v1/runs/{}", run["id"]);
+
+    // The upgrade runs for real, its postinst asks for a reboot, the run reboots.
+    machine.reboot_requested().await;
+    let (_, seen) = app.api_get(&run_path).await;
+    let item = &seen["items"][0];
+    assert_eq!(item["state"], "queued", "{seen}");
+    let reboot = item["reboot_action_id"].clone();
+    assert!(reboot.is_i64(), "{seen}");
+    assert_eq!(
+        action(&app, &item["action_id"]).await["status"],
+        "completed"
+    );
+    assert_eq!(
+        sandbox.versions(&["hl-kernel"]).await,
+        [("hl-kernel".to_owned(), "1.1-1".to_owned())]
+    );
+
+    // Back from a new boot, without the note (a real boot clears /run).
+    shut_down(agent).await;
+    std::fs::remove_file(machine.path("run/reboot-required")).unwrap();
+    std::fs::remove_file(machine.path("run/reboot-required.pkgs")).unwrap();
+    machine.boot(SECOND_BOOT);
+    let _agent = sandbox.start_agent(&app, &token);
+    assert_eq!(finished(&app, &reboot).await["status"], "completed");
+    for _ in 0..100 {
+        let (_, seen) = app.api_get(&run_path).await;
+        if seen["status"] != "running" {
+            assert_eq!(seen["status"], "completed", "{seen}");
+            assert_eq!(seen["items"][0]["state"], "completed", "{seen}");
+            assert_eq!(seen["items"][0]["reboot_action_id"], reboot, "{seen}");
+            let (_, server) = app.api_get("/api/v1/servers/sandbox").await;
+            assert_eq!(server["reboot_required"], false, "{server}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the run did not finish once the machine was back");
+}

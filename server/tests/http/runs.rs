@@ -218,6 +218,26 @@ async fn bad_runs_and_tags_are_refused_with_the_field_named_and_change_nothing()
             json!({"action_type": "apt_update", "servers": ["a"], "force": true}),
             "force",
         ),
+        (
+            json!({"action_type": "apt_update", "servers": ["a"], "reboot_if_required": true}),
+            "reboot_if_required",
+        ),
+        (
+            json!({"action_type": "reboot", "servers": ["a"], "reboot_if_required": true}),
+            "reboot_if_required",
+        ),
+        (
+            json!({"action_type": "apt_upgrade_all", "servers": ["a"], "reboot_if_required": "yes"}),
+            "reboot_if_required",
+        ),
+        (
+            json!({"action_type": "apt_upgrade_all", "servers": ["a"], "reboot_if_required": 1}),
+            "reboot_if_required",
+        ),
+        (
+            json!({"action_type": "reboot", "servers": ["a"], "parameters": {"when": "now"}}),
+            "when",
+        ),
     ];
     for (body, field) in runs {
         let (status, answer) = app.api_post("/api/v1/runs", &body).await;

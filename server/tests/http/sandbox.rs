@@ -69,7 +69,7 @@ impl Sandbox {
     }
 
     /// Runs a command inside the root and insists that it succeeds.
-    async fn chroot(&self, argv: &[&str]) {
+    pub(crate) async fn chroot(&self, argv: &[&str]) {
         let out = Command::new("chroot")
             .arg(self.root())
             .args(argv)
@@ -88,7 +88,25 @@ impl Sandbox {
     /// Publishes a package version into the root's repository
     /// (`scripts/sandbox/add-package.sh`), apt's lists updated.
     async fn publish(&self, suite: &str, name: &str, version: &str, control: &[&str]) {
-        let status = Command::new(repo_root().join("scripts/sandbox/add-package.sh"))
+        self.publish_with_postinst(suite, name, version, control, None)
+            .await;
+    }
+
+    /// [`Self::publish`], the package running `postinst` (a shell script body) when
+    /// it is installed.
+    pub(crate) async fn publish_with_postinst(
+        &self,
+        suite: &str,
+        name: &str,
+        version: &str,
+        control: &[&str],
+        postinst: Option<&str>,
+    ) {
+        let mut command = Command::new(repo_root().join("scripts/sandbox/add-package.sh"));
+        if let Some(body) = postinst {
+            command.env("POSTINST", body);
+        }
+        let status = command
             .arg(self.dir.path())
             .args([suite, name, version])
             .args(control)
@@ -159,7 +177,7 @@ impl Sandbox {
     }
 
     /// The installed version of each package.
-    async fn versions(&self, names: &[&str]) -> Vec<(String, String)> {
+    pub(crate) async fn versions(&self, names: &[&str]) -> Vec<(String, String)> {
         let out = Command::new("chroot")
             .arg(self.root())
             .args(["dpkg-query", "-W", "-f", "${Package} ${Version}\\n"])
@@ -596,7 +614,9 @@ async fn an_action_interrupted_by_an_agent_crash_is_reported_and_never_run_again
     let id = upgrade["id"].clone();
     // Wait until apt itself runs (the agent has recorded the action as running):
     // a crash between the claim and that record is the lease's case, not this one.
-    for _ in 0..200 {
+    // The agent claims after its first heartbeat; on a loaded machine that and the
+    // claim take seconds.
+    for _ in 0..600 {
         if sandbox
             .processes_inside()
             .iter()
