@@ -126,6 +126,8 @@ test("AC2: Apply all updates queues apt_upgrade_all; the held and kept-back pack
   await expect(page.getByText("Actions are approved automatically.")).toBeVisible();
   page.once("dialog", (dialog) => dialog.accept());
   await page.getByRole("button", { name: "Apply all updates (3)" }).click();
+  // Queued before the history is read: the newest action is this one.
+  await expect(page.getByRole("status").filter({ hasText: /^Queued Apply all updates/ })).toBeVisible();
   const action = await newestAction(request);
   expect(action.action_type).toBe("apt_upgrade_all");
   expect((await finished(request, action.id)).status).toBe("completed");

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::process::Child;
 
 use crate::helpers::{TestApp, spawn_app_with_timeouts};
-use crate::sandbox::{Sandbox, finished};
+use crate::sandbox::{Sandbox, finished, wait_for_packages};
 
 const FIRST_BOOT: &str = "6f1c1d2e-0a4b-4c5d-8e9f-000000000001";
 const SECOND_BOOT: &str = "6f1c1d2e-0a4b-4c5d-8e9f-000000000002";
@@ -53,17 +53,18 @@ impl Machine {
         std::fs::write(file, format!("{id}\n")).unwrap();
     }
 
-    /// Waits until the double was asked to reboot, and takes the note away.
-    async fn reboot_requested(&self) {
+    /// Waits until the double was asked to reboot, and takes the note away; false
+    /// when it never was.
+    async fn reboot_requested(&self) -> bool {
         let note = self.path("reboot-requested");
         for _ in 0..120 {
             if note.exists() {
                 std::fs::remove_file(note).unwrap();
-                return;
+                return true;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        panic!("the agent never ran `systemctl reboot`");
+        false
     }
 }
 
@@ -121,7 +122,7 @@ async fn a_reboot_completes_when_the_machine_comes_back_and_fails_when_it_stays_
 
     // The machine comes back.
     let first = reboot(&app).await;
-    machine.reboot_requested().await;
+    assert!(machine.reboot_requested().await, "no `systemctl reboot`");
     // The command answered, the agent beats on from the old boot: not done.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(action(&app, &first["id"]).await["status"], "executing");
@@ -151,7 +152,7 @@ async fn a_reboot_completes_when_the_machine_comes_back_and_fails_when_it_stays_
 
     // The machine stays down: nothing reports a new boot within the limit.
     let second = reboot(&app).await;
-    machine.reboot_requested().await;
+    assert!(machine.reboot_requested().await, "no `systemctl reboot`");
     shut_down(agent).await;
     let failed = finished(&app, &second["id"]).await;
     assert_eq!(
@@ -200,7 +201,14 @@ async fn a_fleet_run_reboots_the_machine_its_upgrade_left_needing_it() {
     let app = spawn_app_with_timeouts(1, "reboot=30".parse().unwrap()).await;
     let token = app.add_server("sandbox", "Sandbox host").await;
     let agent = sandbox.start_agent(&app, &token);
-    online(&app).await;
+    wait_for_packages(&app, "sandbox", "hl-kernel's security update", |l| {
+        l["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "hl-kernel" && p["is_security"] == true)
+    })
+    .await;
 
     let (status, run) = app
         .api_post(
@@ -214,8 +222,9 @@ async fn a_fleet_run_reboots_the_machine_its_upgrade_left_needing_it() {
     let run_path = format!("/api/v1/runs/{}", run["id"]);
 
     // The upgrade runs for real, its postinst asks for a reboot, the run reboots.
-    machine.reboot_requested().await;
+    let requested = machine.reboot_requested().await;
     let (_, seen) = app.api_get(&run_path).await;
+    assert!(requested, "no `systemctl reboot`: {seen}");
     let item = &seen["items"][0];
     assert_eq!(item["state"], "queued", "{seen}");
     let reboot = item["reboot_action_id"].clone();

@@ -238,7 +238,7 @@ fn running_as_root() -> bool {
 }
 
 /// Polls the packages of `id` until `done` holds (or fails after 60 s).
-async fn wait_for_packages(
+pub(crate) async fn wait_for_packages(
     app: &TestApp,
     id: &str,
     what: &str,

@@ -17,7 +17,8 @@ use crate::components::{
 // The never-seen note's install steps (kept on a line of its own).
 use crate::components::InstallSteps;
 use crate::domain::{
-    Action, ActionType, AppError, ApprovalPolicy, Label, Metrics, PendingPackage, ServerStatus,
+    Action, ActionStatus, ActionType, AppError, ApprovalPolicy, Label, Metrics, PendingPackage,
+    ServerStatus,
 };
 
 /// The server actions of the page; every one refreshes the page data when it ends.
@@ -281,7 +282,7 @@ fn UpdateButtons(
     };
     view! {
         <section class="card" aria-labelledby="apt-title">
-            <h2 id="apt-title">"Updates"</h2>
+            <h2 id="apt-title">"Updates and reboot"</h2>
             <div class="buttons">
                 {button(ActionType::AptUpdate, "Refresh package list".into(), None, false, "")}
                 {if updates == 0 {
@@ -318,12 +319,20 @@ fn UpdateButtons(
                     if reboot_required { "reboot-needed" } else { "reboot-optional" },
                 )}
             </div>
-            {in_flight.map(|a| view! {
-                <p class="note info" role="status">
-                    "Buttons are disabled while "
-                    <a href=format!("/actions/{}", a.id)>{format!("{} (#{})", a.action_type.label(), a.id)}</a>
-                    " is " {a.status.label().to_lowercase()} "."
-                </p>
+            {in_flight.map(|a| {
+                let rebooting = a.action_type == ActionType::Reboot && a.status == ActionStatus::Executing;
+                view! {
+                    <p class="note info" role="status">
+                        "Buttons are disabled while "
+                        <a href=format!("/actions/{}", a.id)>{format!("{} (#{})", a.action_type.label(), a.id)}</a>
+                        " is " {a.status.label().to_lowercase()}
+                        {if rebooting {
+                            ": it is done when the machine reports from a new boot."
+                        } else {
+                            "."
+                        }}
+                    </p>
+                }
             })}
             {move || created.with(|v| match v {
                 Some(Ok(a)) => Some(view! {
