@@ -1,6 +1,6 @@
 //! Server functions of the schedules page: list, create and delete patch schedules.
 
-// A form's fields are its server function's arguments: the create form has nine.
+// A form's fields are its server function's arguments: the create form has ten.
 #![allow(clippy::too_many_arguments)]
 
 use leptos::prelude::*;
