@@ -491,6 +491,7 @@ impl Service {
                         return Ok(Recorded::Ignored(standing.status));
                     }
                     db::actions::finish(tx, id, &outcome, late).await?;
+                    db::webhooks::action_changed(tx, id, outcome.finished_at_ms).await?;
                     Ok(if late {
                         Recorded::Late
                     } else {
@@ -569,7 +570,15 @@ impl Service {
         let now = self.now_ms();
         let expired = self
             .db
-            .write(move |tx| Box::pin(db::actions::expire_leases(tx, now)))
+            .write(move |tx| {
+                Box::pin(async move {
+                    let expired = db::actions::expire_leases(tx, now).await?;
+                    for (id, _) in &expired {
+                        db::webhooks::action_changed(tx, *id, now).await?;
+                    }
+                    Ok::<_, DbError>(expired)
+                })
+            })
             .await
             .context("expire leases")?;
         let mut ids = Vec::with_capacity(expired.len());
@@ -665,6 +674,7 @@ pub(super) async fn queue(
     if approved_by.is_some() && argv.is_empty() {
         db::actions::complete_if_nothing_to_run(tx, id, NO_SECURITY_PACKAGES, now).await?;
     }
+    db::webhooks::action_changed(tx, id, now).await?;
     Ok(Some((id, approved_by)))
 }
 
