@@ -347,7 +347,10 @@ async fn a_target_that_is_not_empty_is_refused_and_left_as_it_was() {
         matches!(&err, CopyError::TargetNotEmpty(held) if held == "users: 1"),
         "{err}"
     );
-    assert_eq!(counts(&target).await, [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        counts(&target).await,
+        [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    );
 }
 
 #[tokio::test]

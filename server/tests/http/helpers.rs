@@ -148,6 +148,24 @@ pub async fn spawn_replica(database_url: &str, heartbeat_interval: u32) -> TestA
         OnboardingArgs::default(),
         |_| (),
         Some(database_url.to_owned()),
+        None,
+    )
+    .await
+}
+
+/// The real server on `database_url` (an existing database, or a fresh one of the
+/// run's backend), retrying webhook deliveries on `backoff`.
+pub async fn spawn_app_with_backoff(
+    database_url: Option<&str>,
+    heartbeat_interval: u32,
+    backoff: homelab_core::service::Backoff,
+) -> TestApp {
+    start_app(
+        heartbeat_interval,
+        OnboardingArgs::default(),
+        |_| (),
+        database_url.map(str::to_owned),
+        Some(backoff),
     )
     .await
 }
@@ -157,7 +175,7 @@ async fn spawn_app_with(
     onboarding: OnboardingArgs,
     make_site: impl FnOnce(&std::path::Path),
 ) -> TestApp {
-    start_app(heartbeat_interval, onboarding, make_site, None).await
+    start_app(heartbeat_interval, onboarding, make_site, None, None).await
 }
 
 /// Starts the server on `database_url`, or on a fresh database of the run's backend.
@@ -166,6 +184,7 @@ async fn start_app(
     onboarding: OnboardingArgs,
     make_site: impl FnOnce(&std::path::Path),
     database_url: Option<String>,
+    backoff: Option<homelab_core::service::Backoff>,
 ) -> TestApp {
     // The server's warnings and errors, shown with a failing test's output.
     let _ = tracing_subscriber::fmt()
@@ -195,7 +214,8 @@ async fn start_app(
     let app = Application::build(&args)
         .await
         .expect("server starts")
-        .with_lease_check_every(std::time::Duration::from_millis(100));
+        .with_lease_check_every(std::time::Duration::from_millis(100))
+        .with_webhook_backoff(backoff.unwrap_or_default());
     let addr = app.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {

@@ -26,3 +26,4 @@ mod runs;
 mod sandbox;
 mod schedules;
 mod transport;
+mod webhooks;
