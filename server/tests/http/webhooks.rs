@@ -124,7 +124,9 @@ impl Receiver {
             assert!(
                 start.elapsed() < Duration::from_secs(20),
                 "waited 20 s for {what}; got {:?}",
-                got.iter().map(|r| r.header("x-homelab-event")).collect::<Vec<_>>()
+                got.iter()
+                    .map(|r| r.header("x-homelab-event"))
+                    .collect::<Vec<_>>()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -158,7 +160,10 @@ async fn json_webhook(app: &TestApp, url: &str, events: &[&str]) -> (i64, String
         )
         .await;
     assert_eq!(status, 201, "{created}");
-    let secret = created["secret"].as_str().expect("the secret, once").to_owned();
+    let secret = created["secret"]
+        .as_str()
+        .expect("the secret, once")
+        .to_owned();
     (created["id"].as_i64().unwrap(), secret)
 }
 
@@ -200,7 +205,10 @@ async fn a_failed_action_a_pending_approval_and_a_server_going_offline_and_back_
 
     // A failed action.
     let (status, created) = app
-        .api_post("/api/v1/servers/nas/actions", &json!({"action_type": "apt_update"}))
+        .api_post(
+            "/api/v1/servers/nas/actions",
+            &json!({"action_type": "apt_update"}),
+        )
         .await;
     assert_eq!(status, 201, "{created}");
     let claimed = app.agent_next(&token, 0).await.expect("the action");
@@ -219,13 +227,18 @@ async fn a_failed_action_a_pending_approval_and_a_server_going_offline_and_back_
         .await;
     assert_eq!(status, 200, "{body}");
     let (status, pending) = app
-        .api_post("/api/v1/servers/nas/actions", &json!({"action_type": "apt_update"}))
+        .api_post(
+            "/api/v1/servers/nas/actions",
+            &json!({"action_type": "apt_update"}),
+        )
         .await;
     assert_eq!(status, 201, "{pending}");
 
     // Offline: no heartbeat for three intervals; then back.
     receiver
-        .wait_for("server.offline", |got| !of(got, "server.offline").is_empty())
+        .wait_for("server.offline", |got| {
+            !of(got, "server.offline").is_empty()
+        })
         .await;
     beat(&app, &token).await;
     receiver
@@ -275,7 +288,9 @@ async fn a_receiver_refusing_three_times_gets_the_delivery_on_the_fourth_try_acr
         .api_post(&format!("/api/v1/webhooks/{id}/test"), &json!({}))
         .await;
     assert_eq!(status, 202, "{body}");
-    receiver.wait_for("two refused tries", |got| got.len() >= 2).await;
+    receiver
+        .wait_for("two refused tries", |got| got.len() >= 2)
+        .await;
     // The dashboard stops between tries and starts again on the same database.
     drop(first);
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -286,9 +301,16 @@ async fn a_receiver_refusing_three_times_gets_the_delivery_on_the_fourth_try_acr
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let got = receiver.received();
     let statuses: Vec<u16> = got.iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [500, 500, 500, 200], "delivered on the fourth try, once");
+    assert_eq!(
+        statuses,
+        [500, 500, 500, 200],
+        "delivered on the fourth try, once"
+    );
     let ids: Vec<&str> = got.iter().map(|r| r.header("x-homelab-delivery")).collect();
-    assert!(ids.windows(2).all(|w| w[0] == w[1]), "one delivery, retried: {ids:?}");
+    assert!(
+        ids.windows(2).all(|w| w[0] == w[1]),
+        "one delivery, retried: {ids:?}"
+    );
     assert!(got.iter().all(|r| r.signed_with(&secret)));
 
     let (status, hook) = second.api_get(&format!("/api/v1/webhooks/{id}")).await;
@@ -326,11 +348,17 @@ async fn a_webhook_is_shown_back_without_its_secret_or_the_token_in_its_url() {
     let (status, listed) = app.api_get("/api/v1/webhooks").await;
     assert_eq!(status, 200);
     let text = listed.to_string();
-    assert!(!text.contains("my-own-secret") && !text.contains("xyzzy"), "{text}");
+    assert!(
+        !text.contains("my-own-secret") && !text.contains("xyzzy"),
+        "{text}"
+    );
     assert_eq!(listed["webhooks"][0]["has_secret"], true);
     let (status, page) = app.get("/webhooks").await;
     assert_eq!(status, 200);
-    assert!(page.contains("https://hooks.example/se…"), "the page lists it");
+    assert!(
+        page.contains("https://hooks.example/se…"),
+        "the page lists it"
+    );
     assert!(!page.contains("xyzzy") && !page.contains("my-own-secret"));
 
     let id = created["id"].as_i64().unwrap();
@@ -380,8 +408,12 @@ async fn worst_values_for_each_field_are_refused_naming_it_and_change_nothing() 
         let (status, answer) = app.api_post("/api/v1/webhooks", &body).await;
         assert_eq!(status, 422, "{answer}");
         let message = answer["message"].as_str().unwrap();
-        assert!(message.starts_with(field) || message.contains(&format!("`{field}`")) || message.contains(field),
-            "{field}: {message}");
+        assert!(
+            message.starts_with(field)
+                || message.contains(&format!("`{field}`"))
+                || message.contains(field),
+            "{field}: {message}"
+        );
         assert!(message.len() < 1000, "the message does not echo the value");
     }
     let (status, answer) = app
@@ -392,7 +424,11 @@ async fn worst_values_for_each_field_are_refused_naming_it_and_change_nothing() 
     assert_eq!(listed["webhooks"], json!([]), "nothing was created");
     let (status, answer) = app.api_post("/api/v1/webhooks", &good).await;
     assert_eq!(status, 201, "{answer}");
-    assert_eq!(answer["secret"], Value::Null, "ntfy is not signed unless asked");
+    assert_eq!(
+        answer["secret"],
+        Value::Null,
+        "ntfy is not signed unless asked"
+    );
     let (status, _) = app.api_post("/api/v1/webhooks", &good).await;
     assert_eq!(status, 409, "names are unique");
     let (status, _) = app.api_get("/api/v1/webhooks/999").await;
