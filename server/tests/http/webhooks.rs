@@ -476,3 +476,77 @@ async fn two_replicas_notify_an_offline_server_once_and_send_one_delivery_of_a_w
     sorted.sort_unstable();
     assert_eq!(tests, sorted);
 }
+
+#[tokio::test]
+async fn the_dashboards_form_creates_a_webhook_from_its_checkboxes_and_refuses_worst_values() {
+    use homelab_app::api::{CreateWebhook, DeleteWebhook, TestWebhook};
+    let app = spawn_app_with_backoff(None, 60, quick()).await;
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        app.client.post(app.url(path)).form(&fields).send()
+    };
+    let form = |url: &str, events: &[&'static str]| {
+        let mut fields = vec![
+            ("name", "Phone".to_owned()),
+            ("url", url.to_owned()),
+            ("format", "json".to_owned()),
+            ("secret", String::new()),
+        ];
+        fields.extend(events.iter().map(|e| (*e, "on".to_owned())));
+        fields
+    };
+    let huge = format!("https://ntfy.example/{}", "t".repeat(100_000));
+    for (url, events) in [
+        ("javascript:alert(1)", &["action_failed"][..]),
+        ("file:///etc/shadow", &["action_failed"][..]),
+        (huge.as_str(), &["action_failed"][..]),
+        ("https://ntfy.example/topic", &[][..]),
+    ] {
+        let refused = post(
+            <CreateWebhook as leptos::server_fn::ServerFn>::PATH,
+            form(url, events),
+        )
+        .await
+        .unwrap();
+        assert_eq!(refused.status().as_u16(), 422);
+        let body = refused.text().await.unwrap();
+        assert!(body.len() < 2000, "the refusal does not echo the value");
+    }
+    let created: Value = post(
+        <CreateWebhook as leptos::server_fn::ServerFn>::PATH,
+        form(
+            "https://ntfy.example/s3cret-topic",
+            &["action_failed", "server_offline", "run_finished"],
+        ),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        created["events"],
+        json!(["action.failed", "server.offline", "run.finished"]),
+        "{created}"
+    );
+    assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+    let id = created["id"].to_string();
+    let tested = post(
+        <TestWebhook as leptos::server_fn::ServerFn>::PATH,
+        vec![("id", id.clone())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(tested.status().as_u16(), 200);
+    let (_, page) = app.get("/webhooks").await;
+    assert!(page.contains("Phone") && page.contains("https://ntfy.example/s3…"));
+    assert!(!page.contains("s3cret-topic") && !page.contains("whsec_"));
+    let gone = post(
+        <DeleteWebhook as leptos::server_fn::ServerFn>::PATH,
+        vec![("id", id)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(gone.status().as_u16(), 200);
+    let (_, listed) = app.api_get("/api/v1/webhooks").await;
+    assert_eq!(listed["webhooks"], json!([]));
+}
