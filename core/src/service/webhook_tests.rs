@@ -222,7 +222,10 @@ async fn a_server_silent_for_three_intervals_is_notified_offline_once_then_onlin
         "not yet"
     );
     clock.advance(2);
-    assert_eq!(service.notify_offline().await.unwrap(), std::slice::from_ref(&nas));
+    assert_eq!(
+        service.notify_offline().await.unwrap(),
+        std::slice::from_ref(&nas)
+    );
     clock.advance(60_000);
     assert!(service.notify_offline().await.unwrap().is_empty(), "once");
     service.heartbeat(&token, heartbeat(None)).await.unwrap();
