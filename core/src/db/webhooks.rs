@@ -437,7 +437,9 @@ pub async fn claim(
     .await?;
     let mut claimed = Vec::new();
     for (webhook,) in due {
-        let locked = sqlx::query("UPDATE webhooks SET id = id WHERE id = $1")
+        // A column no key holds: the lock does not stop deliveries being queued
+        // for the webhook meanwhile (their foreign key only shares the key).
+        let locked = sqlx::query("UPDATE webhooks SET created_at_ms = created_at_ms WHERE id = $1")
             .bind(webhook)
             .execute(&mut **tx)
             .await?;

@@ -473,6 +473,7 @@ impl Service {
         };
         let (status, exit_code) = (outcome.status, outcome.exit_code);
         let owner = server.clone();
+        let now = self.now_ms();
         let recorded = self
             .db
             .write(move |tx| {
@@ -491,7 +492,7 @@ impl Service {
                         return Ok(Recorded::Ignored(standing.status));
                     }
                     db::actions::finish(tx, id, &outcome, late).await?;
-                    db::webhooks::action_changed(tx, id, outcome.finished_at_ms).await?;
+                    db::webhooks::action_changed(tx, id, now).await?;
                     Ok(if late {
                         Recorded::Late
                     } else {
