@@ -15,8 +15,9 @@ fn corrupt(what: impl std::fmt::Display) -> DbError {
     DbError::Sqlx(sqlx::Error::Decode(format!("webhooks: {what}").into()))
 }
 
-/// A webhook as stored, parsed; its secret included (the service never shows it).
-#[derive(Debug, Clone)]
+/// A webhook as stored, parsed; its secret included (the service never shows it,
+/// and `Debug` leaves it out).
+#[derive(Clone)]
 pub struct WebhookRecord {
     pub id: WebhookId,
     pub name: WebhookName,
@@ -26,6 +27,19 @@ pub struct WebhookRecord {
     pub secret: Option<String>,
     pub created_at_ms: Millis,
     pub created_by: String,
+}
+
+impl std::fmt::Debug for WebhookRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("format", &self.format)
+            .field("events", &self.events)
+            .field("has_secret", &self.secret.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -400,8 +414,8 @@ pub async fn security_updates_seen(
     Ok(())
 }
 
-/// A delivery handed to this replica to send.
-#[derive(Debug, Clone)]
+/// A delivery handed to this replica to send (`Debug` leaves the secret out).
+#[derive(Clone)]
 pub struct Claimed {
     pub id: DeliveryId,
     pub webhook: WebhookId,
@@ -412,6 +426,19 @@ pub struct Claimed {
     pub secret: Option<String>,
     pub notification: Notification,
     pub created_at_ms: i64,
+}
+
+impl std::fmt::Debug for Claimed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claimed")
+            .field("id", &self.id)
+            .field("webhook", &self.webhook)
+            .field("attempt", &self.attempt)
+            .field("url", &self.url)
+            .field("format", &self.format)
+            .field("event", &self.notification.event)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Claims up to `limit` due deliveries, each under a lease until `lease_until_ms`:

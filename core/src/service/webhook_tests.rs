@@ -611,3 +611,31 @@ async fn only_the_latest_finished_deliveries_are_kept() {
         .unwrap();
     assert_eq!(count, kept as i64);
 }
+
+#[tokio::test]
+async fn no_debug_print_of_a_webhook_shows_its_secret_or_its_url_token() {
+    let (service, _clock, _nas, _token, _g) = clocked_nas(T0).await;
+    let draft = WebhookDraft {
+        name: "phone".into(),
+        url: "https://hooks.example/t0ken-in-path".into(),
+        format: "json".into(),
+        events: vec!["action.failed".into()],
+        secret: Some("a-secret-of-twenty-chars".into()),
+    };
+    let request = WebhookRequest::try_from(draft.clone()).unwrap();
+    let id = service
+        .create_webhook(request.clone(), "admin")
+        .await
+        .unwrap()
+        .webhook
+        .id;
+    service.test_webhook(id, "admin").await.unwrap();
+    let claimed = service.claim_deliveries(&quick(), 1).await.unwrap();
+    let record = crate::db::webhooks::get(service.db.pool(), id)
+        .await
+        .unwrap()
+        .unwrap();
+    let printed = format!("{draft:?} {request:?} {claimed:?} {record:?}");
+    assert!(!printed.contains("a-secret-of-twenty"), "{printed}");
+    assert!(!printed.contains("t0ken-in-path"), "{printed}");
+}

@@ -89,7 +89,8 @@ pub enum SendResult {
 }
 
 /// A webhook as a request asks for it, unchecked (the JSON API's body, the form).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// `Debug` shows neither the URL nor the secret: they may be tokens.
+#[derive(Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookDraft {
     pub name: String,
@@ -99,6 +100,16 @@ pub struct WebhookDraft {
     pub events: Vec<String>,
     #[serde(default)]
     pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookDraft")
+            .field("name", &self.name)
+            .field("format", &self.format)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A webhook to create, checked.
