@@ -83,7 +83,7 @@ impl Label for homelab_protocol::ItemState {
 impl Label for homelab_protocol::WebhookFormat {
     fn label(self) -> &'static str {
         match self {
-            homelab_protocol::WebhookFormat::Json => "JSON, signed",
+            homelab_protocol::WebhookFormat::Json => "JSON",
             homelab_protocol::WebhookFormat::Ntfy => "ntfy",
             homelab_protocol::WebhookFormat::Gotify => "Gotify",
             homelab_protocol::WebhookFormat::Chat => "Slack / Discord",

@@ -100,7 +100,7 @@ fn WebhookItem(
         .collect::<Vec<_>>()
         .join(", ");
     let signed = if w.has_secret {
-        "signed (the secret was shown once, when it was created)"
+        "signed with the secret shown when it was created"
     } else {
         "not signed"
     };
@@ -201,7 +201,7 @@ fn NewWebhookCard(create: ServerAction<CreateWebhook>) -> impl IntoView {
                     "Format "
                     <select name="format">
                         {WebhookFormat::ALL.iter().map(|f| view! {
-                            <option value=f.as_str() selected=*f == WebhookFormat::Json>{f.label()}</option>
+                            <option value=f.as_str() selected=*f == WebhookFormat::Json>{format_choice(*f)}</option>
                         }).collect_view()}
                     </select>
                 </label>
@@ -243,4 +243,15 @@ fn NewWebhookCard(create: ServerAction<CreateWebhook>) -> impl IntoView {
             })}
         </section>
     }
+}
+
+/// A format as the form offers it: what it is for, in a few words.
+fn format_choice(f: WebhookFormat) -> String {
+    let what = match f {
+        WebhookFormat::Json => "signed, for your own receiver",
+        WebhookFormat::Ntfy => "push to a phone",
+        WebhookFormat::Gotify => "push to a phone",
+        WebhookFormat::Chat => "a message in a channel",
+    };
+    format!("{} ({what})", f.label())
 }
