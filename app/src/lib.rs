@@ -17,7 +17,7 @@ use leptos_router::{
 use crate::components::{LiveIndicator, LiveUpdates};
 use crate::pages::{
     ActionRoute, FleetRoute, HistoryRoute, LoginRoute, NotFound, RunRoute, RunsRoute,
-    SchedulesRoute, ServerRoute, SettingsRoute,
+    SchedulesRoute, ServerRoute, SettingsRoute, WebhooksRoute,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -77,6 +77,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()}/>
                     <Route path=StaticSegment("schedules") view={Lazy::<SchedulesRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("webhooks") view={Lazy::<WebhooksRoute>::new()} ssr=SsrMode::Async/>
                     <Route
                         path=(StaticSegment("actions"), ParamSegment("id"))
                         view={Lazy::<ActionRoute>::new()}
@@ -131,6 +132,7 @@ fn TopBar() -> impl IntoView {
                     <A href="/runs">"Runs"</A>
                     <A href="/actions">"History"</A>
                     <A href="/schedules">"Schedules"</A>
+                    <A href="/webhooks">"Webhooks"</A>
                     <A href="/settings">"Settings"</A>
                 </nav>
                 <LiveIndicator/>

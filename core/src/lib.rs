@@ -9,6 +9,7 @@ pub mod clock;
 pub mod db;
 mod error;
 pub mod firing;
+pub mod notify;
 pub mod service;
 pub mod tokens;
 

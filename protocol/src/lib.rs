@@ -40,6 +40,7 @@ pub mod server_name;
 pub mod text;
 pub mod time;
 pub mod timeouts;
+pub mod webhook;
 
 pub use action::{
     ACTOR_AUTO, Action, ActionId, ActionPage, ActionResult, ActionStatus, ActionType, AgentFailure,
@@ -71,6 +72,11 @@ pub use server_id::{ServerId, ServerIdError};
 pub use server_name::{ServerName, ServerNameError};
 pub use time::Millis;
 pub use timeouts::Timeouts;
+pub use webhook::{
+    CreatedWebhook, Delivery, DeliveryId, DeliveryStatus, Notification, NotifiedAction,
+    NotifiedRun, Webhook, WebhookEvent, WebhookFormat, WebhookId, WebhookName, WebhookSecret,
+    WebhookUrl,
+};
 
 /// The current time in Unix milliseconds, the unit of every timestamp here. Server
 /// and agent only: the browser has no system clock through `std`.

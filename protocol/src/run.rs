@@ -106,6 +106,8 @@ macro_rules! row_id {
     };
 }
 
+pub(crate) use row_id;
+
 row_id!(
     /// A fleet run's number (`/runs/N`).
     RunId

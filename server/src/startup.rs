@@ -164,6 +164,7 @@ pub struct Application {
     router: Router,
     service: Service,
     lease_check_every: Duration,
+    webhook_backoff: homelab_core::service::Backoff,
     limits: crate::serve::Limits,
 }
 
@@ -212,6 +213,7 @@ impl Application {
             router: router(state),
             service,
             lease_check_every: crate::jobs::LEASE_CHECK_EVERY,
+            webhook_backoff: homelab_core::service::Backoff::default(),
             limits,
         })
     }
@@ -219,6 +221,12 @@ impl Application {
     /// Checks leases this often (tests use a short period).
     pub fn with_lease_check_every(mut self, every: Duration) -> Self {
         self.lease_check_every = every;
+        self
+    }
+
+    /// Retries webhook deliveries on this schedule (tests use a short one).
+    pub fn with_webhook_backoff(mut self, backoff: homelab_core::service::Backoff) -> Self {
+        self.webhook_backoff = backoff;
         self
     }
 
@@ -241,6 +249,11 @@ impl Application {
             tokio::spawn(crate::jobs::announce_presence(self.service.clone())),
             tokio::spawn(crate::jobs::advance_runs(self.service.clone())),
             tokio::spawn(crate::jobs::fire_schedules(self.service.clone())),
+            tokio::spawn(crate::jobs::webhooks::deliver_webhooks(
+                self.service.clone(),
+                self.webhook_backoff.clone(),
+            )),
+            tokio::spawn(crate::jobs::webhooks::watch_presence(self.service.clone())),
             // PostgreSQL: what the other replicas change (nothing on SQLite).
             tokio::spawn(self.service.clone().listen_to_replicas()),
         ];

@@ -8,6 +8,7 @@ pub mod onboarding;
 pub mod runs;
 pub mod schedules;
 pub mod servers;
+pub mod webhooks;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -35,6 +36,11 @@ pub use servers::{
     AddServer, Fleet, ListServers, LoadServerPage, ServerIds, ServerPageData, SetApprovalPolicy,
     SetMaintenance, add_server, list_servers, load_server_page, server_ids, set_approval_policy,
     set_maintenance,
+};
+
+pub use webhooks::{
+    CreateWebhook, DeleteWebhook, LoadWebhooks, TestWebhook, WebhooksPageData, create_webhook,
+    delete_webhook, load_webhooks, test_webhook,
 };
 
 /// How a server function's own failures (network, encoding) reach the page: as the

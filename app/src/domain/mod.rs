@@ -12,4 +12,7 @@ pub use homelab_protocol::{
     Run, RunId, RunItem, RunStatus, Schedule, ScheduleId, ScheduleRun, ServerDetail, ServerId,
     ServerName, ServerStatus, ServerSummary, Tag, previewable,
 };
+pub use homelab_protocol::{
+    CreatedWebhook, Delivery, DeliveryStatus, Webhook, WebhookEvent, WebhookFormat, WebhookId,
+};
 pub use wording::{Label, TimelineEvent, preview_summary, timeline};

@@ -81,6 +81,43 @@ impl Label for homelab_protocol::ItemState {
     }
 }
 
+impl Label for homelab_protocol::WebhookFormat {
+    fn label(self) -> &'static str {
+        match self {
+            homelab_protocol::WebhookFormat::Json => "JSON",
+            homelab_protocol::WebhookFormat::Ntfy => "ntfy",
+            homelab_protocol::WebhookFormat::Gotify => "Gotify",
+            homelab_protocol::WebhookFormat::Chat => "Slack / Discord",
+        }
+    }
+}
+
+impl Label for homelab_protocol::WebhookEvent {
+    fn label(self) -> &'static str {
+        match self {
+            homelab_protocol::WebhookEvent::ActionPendingApproval => "An action awaits approval",
+            homelab_protocol::WebhookEvent::ActionFailed => "An action failed",
+            homelab_protocol::WebhookEvent::ActionCompleted => "An action completed",
+            homelab_protocol::WebhookEvent::ServerOffline => "A server went offline",
+            homelab_protocol::WebhookEvent::ServerOnline => "A server came back online",
+            homelab_protocol::WebhookEvent::ServerSecurityUpdates => "New security updates",
+            homelab_protocol::WebhookEvent::RunFinished => "A fleet run finished",
+            homelab_protocol::WebhookEvent::Test => "Test",
+        }
+    }
+}
+
+impl Label for homelab_protocol::DeliveryStatus {
+    fn label(self) -> &'static str {
+        match self {
+            homelab_protocol::DeliveryStatus::Pending => "Waiting",
+            homelab_protocol::DeliveryStatus::InFlight => "Sending",
+            homelab_protocol::DeliveryStatus::Delivered => "Delivered",
+            homelab_protocol::DeliveryStatus::Failed => "Failed",
+        }
+    }
+}
+
 impl Label for ServerStatus {
     fn label(self) -> &'static str {
         match self {

@@ -9,6 +9,7 @@ mod runs;
 mod schedules;
 mod server;
 mod settings;
+mod webhooks;
 
 pub use action::ActionPage;
 pub use fleet::FleetPage;
@@ -19,6 +20,7 @@ pub use runs::{RunPage, RunsPage};
 pub use schedules::SchedulesPage;
 pub use server::ServerPage;
 pub use settings::SettingsPage;
+pub use webhooks::WebhooksPage;
 
 /// Route-level code splitting: each page's view code lives in its own WebAssembly
 /// chunk (`cargo leptos build --split`), which the browser loads when it first
@@ -59,6 +61,8 @@ lazy_page! {
     SchedulesRoute => SchedulesPage;
     /// `/settings`: [`SettingsPage`].
     SettingsRoute => SettingsPage;
+    /// `/webhooks`: [`WebhooksPage`].
+    WebhooksRoute => WebhooksPage;
     /// `/runs`: [`RunsPage`].
     RunsRoute => RunsPage;
     /// `/runs/:id`: [`RunPage`].

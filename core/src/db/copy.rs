@@ -48,11 +48,13 @@ pub struct Copied {
     pub api_tokens: u64,
     pub schedules: u64,
     pub action_previews: u64,
+    pub webhooks: u64,
+    pub webhook_deliveries: u64,
 }
 
 impl Copied {
     /// Each table's name and count, in the order they are copied.
-    pub fn tables(&self) -> [(&'static str, u64); 11] {
+    pub fn tables(&self) -> [(&'static str, u64); 13] {
         [
             (ServerRow::NAME, self.servers),
             (PackageRow::NAME, self.pending_packages),
@@ -65,6 +67,8 @@ impl Copied {
             (ApiTokenRow::NAME, self.api_tokens),
             (ScheduleRow::NAME, self.schedules),
             (PreviewRow::NAME, self.action_previews),
+            (WebhookRow::NAME, self.webhooks),
+            (DeliveryRow::NAME, self.webhook_deliveries),
         ]
     }
 }
@@ -139,6 +143,8 @@ pub async fn copy_all(source: &Database, target: &Database) -> Result<Copied, Co
                     schedules: copy_table::<ScheduleRow>(&mut src, dst, PAGE_ROWS).await?,
                     action_previews: copy_table::<PreviewRow>(&mut src, dst, PREVIEW_PAGE_ROWS)
                         .await?,
+                    webhooks: copy_table::<WebhookRow>(&mut src, dst, PAGE_ROWS).await?,
+                    webhook_deliveries: copy_table::<DeliveryRow>(&mut src, dst, PAGE_ROWS).await?,
                 };
                 src.rollback().await.map_err(DbError::from)?;
                 continue_ids_after_copied(dst, target_backend).await?;
@@ -172,7 +178,13 @@ async fn refuse_unless_empty(dst: &mut Tx) -> Result<(), CopyError> {
 /// sequences know nothing of ids given explicitly.
 async fn continue_ids_after_copied(dst: &mut Tx, backend: Backend) -> Result<(), DbError> {
     if backend == Backend::Postgres {
-        for table in [ActionRow::NAME, RunRow::NAME, ScheduleRow::NAME] {
+        for table in [
+            ActionRow::NAME,
+            RunRow::NAME,
+            ScheduleRow::NAME,
+            WebhookRow::NAME,
+            DeliveryRow::NAME,
+        ] {
             sqlx::query(&format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
                  COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
@@ -365,6 +377,7 @@ table! {
         updates_count: i64,
         security_updates_count: i64,
         boot_id: Option<String>,
+        presence_notified: Option<String>,
     }
 }
 
@@ -532,6 +545,40 @@ table! {
     }
 }
 
+table! {
+    /// Webhooks with their secrets and full URLs (the target signs and sends as the
+    /// source did).
+    WebhookRow = "webhooks", key (id) {
+        id: i64,
+        name: String,
+        url: String,
+        format: String,
+        events: String,
+        secret: Option<String>,
+        created_at_ms: i64,
+        created_by: String,
+    }
+}
+
+table! {
+    /// The outbox: deliveries still waiting are sent by the target; an in-flight one
+    /// is claimed again when its lease runs out.
+    DeliveryRow = "webhook_deliveries", key (id) {
+        id: i64,
+        webhook_id: i64,
+        event: String,
+        payload: String,
+        status: String,
+        attempts: i64,
+        next_attempt_at_ms: i64,
+        lease_until_ms: Option<i64>,
+        last_status: Option<i64>,
+        last_error: Option<String>,
+        created_at_ms: i64,
+        finished_at_ms: Option<i64>,
+    }
+}
+
 /// Tables deliberately left behind, with why: the schema test checks every other
 /// table is copied whole.
 pub const NOT_COPIED: &[(&str, &str)] = &[(
@@ -554,6 +601,8 @@ pub fn copied_columns() -> Vec<(&'static str, &'static [&'static str])> {
         (ApiTokenRow::NAME, ApiTokenRow::COLUMNS),
         (ScheduleRow::NAME, ScheduleRow::COLUMNS),
         (PreviewRow::NAME, PreviewRow::COLUMNS),
+        (WebhookRow::NAME, WebhookRow::COLUMNS),
+        (DeliveryRow::NAME, DeliveryRow::COLUMNS),
     ]
 }
 

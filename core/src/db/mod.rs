@@ -21,6 +21,7 @@ pub mod servers;
 pub mod sessions;
 pub mod tags;
 pub mod users;
+pub mod webhooks;
 pub mod writer;
 
 use std::future::Future;

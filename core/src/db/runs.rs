@@ -103,7 +103,7 @@ pub async fn finish(
     cancelled_by: Option<&str>,
     now_ms: i64,
 ) -> Result<(), DbError> {
-    sqlx::query(
+    let done = sqlx::query(
         "UPDATE runs SET status = $2, finished_at_ms = $3, cancelled_by = $4 \
          WHERE id = $1 AND status = $5",
     )
@@ -114,6 +114,9 @@ pub async fn finish(
     .bind(RunStatus::Running.as_str())
     .execute(&mut **tx)
     .await?;
+    if done.rows_affected() == 1 {
+        super::webhooks::run_finished(tx, id, now_ms).await?;
+    }
     Ok(())
 }
 

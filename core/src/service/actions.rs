@@ -474,6 +474,7 @@ impl Service {
         };
         let (status, exit_code) = (outcome.status, outcome.exit_code);
         let owner = server.clone();
+        let now = self.now_ms();
         let recorded = self
             .db
             .write(move |tx| {
@@ -499,6 +500,7 @@ impl Service {
                         return Ok(Recorded::AwaitingBoot);
                     }
                     db::actions::finish(tx, id, &outcome, late).await?;
+                    db::webhooks::action_changed(tx, id, now).await?;
                     Ok(if late {
                         Recorded::Late
                     } else {
@@ -579,7 +581,15 @@ impl Service {
         let now = self.now_ms();
         let expired = self
             .db
-            .write(move |tx| Box::pin(db::actions::expire_leases(tx, now)))
+            .write(move |tx| {
+                Box::pin(async move {
+                    let expired = db::actions::expire_leases(tx, now).await?;
+                    for (id, _) in &expired {
+                        db::webhooks::action_changed(tx, *id, now).await?;
+                    }
+                    Ok::<_, DbError>(expired)
+                })
+            })
             .await
             .context("expire leases")?;
         let mut ids = Vec::with_capacity(expired.len());
@@ -690,6 +700,7 @@ pub(super) async fn queue(
     if approved_by.is_some() && argv.is_empty() {
         db::actions::complete_if_nothing_to_run(tx, id, NO_SECURITY_PACKAGES, now).await?;
     }
+    db::webhooks::action_changed(tx, id, now).await?;
     Ok(Some((id, approved_by)))
 }
 

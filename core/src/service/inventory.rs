@@ -68,6 +68,7 @@ impl Service {
                         tracing::debug!(server = %server, "heartbeat overtaken by a newer one; ignored");
                         return Ok::<_, AgentError>((server, false, Vec::new()));
                     }
+                    db::webhooks::heard_from(tx, &server, now).await?;
                     let mut news = holder.last_seen_ms.is_none_or(|seen| {
                         ServerStatus::derive(Some(Millis::new(seen)), Millis::new(now), interval_ms)
                             != ServerStatus::Online
@@ -76,6 +77,7 @@ impl Service {
                     if let (Some(packages), Some(digest)) = (&hb.packages, &digest)
                         && holder.packages_digest.as_deref() != Some(digest.as_str())
                     {
+                        db::webhooks::security_updates_seen(tx, &server, packages, now).await?;
                         db::packages::replace(tx, &server, packages, now).await?;
                         tracing::info!(server = %server, pending = packages.len(),
                             "package list changed");
@@ -246,6 +248,7 @@ async fn came_back(
             reported_at_ms: now,
         };
         if db::actions::finish(tx, reboot.id, &outcome, false).await? {
+            db::webhooks::action_changed(tx, reboot.id, now).await?;
             back.push(reboot.id);
         }
     }

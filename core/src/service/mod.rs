@@ -25,6 +25,9 @@ mod schedules;
 /// Fixtures for tests and benches (feature `testing`).
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+#[cfg(test)]
+mod webhook_tests;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -44,6 +47,9 @@ pub use inventory::AgentError;
 pub use live::{LiveReceiver, Presence};
 pub use runs::{Firing, MAX_RUNS_LISTED, RunRequest};
 pub use schedules::{Fired, ScheduleDraft, ScheduleRequest};
+pub use webhooks::{
+    Backoff, DELIVERIES_KEPT, SendResult, WEBHOOK_SECRET_PREFIX, WebhookDraft, WebhookRequest,
+};
 
 /// The prefix of agent tokens.
 pub const AGENT_TOKEN_PREFIX: &str = "hca_";

@@ -77,6 +77,7 @@ impl Service {
                         ));
                     }
                     db::actions::store_preview(tx, id, &outcome, now).await?;
+                    db::webhooks::action_changed(tx, id, now).await?;
                     Ok(())
                 })
             })

@@ -317,3 +317,37 @@ async fn a_reboot_follows_an_upgrade_only() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_reboots_end_is_notified_like_any_actions() {
+    use super::webhook_tests::{hook, queued};
+    use homelab_protocol::{DeliveryStatus, WebhookEvent};
+    let fleet = Fleet::online(&["nas"]).await;
+    let hook = hook(
+        &fleet.service,
+        "ends",
+        &["action.completed", "action.failed"],
+    )
+    .await;
+    fleet.reboot("nas").await.unwrap();
+    fleet.claims_and_succeeds("nas", ActionType::Reboot).await;
+    // The command's success is not the reboot's end: nothing yet.
+    assert!(queued(&fleet.service, hook).await.is_empty());
+    fleet.beat("nas", Some(SECOND_BOOT), false).await;
+    assert_eq!(
+        queued(&fleet.service, hook).await,
+        [(WebhookEvent::ActionCompleted, DeliveryStatus::Pending)]
+    );
+
+    fleet.reboot("nas").await.unwrap();
+    fleet.claims_and_succeeds("nas", ActionType::Reboot).await;
+    fleet.clock.advance(900_001);
+    fleet.service.expire_leases().await.unwrap();
+    assert_eq!(
+        queued(&fleet.service, hook).await,
+        [
+            (WebhookEvent::ActionCompleted, DeliveryStatus::Pending),
+            (WebhookEvent::ActionFailed, DeliveryStatus::Pending)
+        ]
+    );
+}

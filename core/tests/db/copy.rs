@@ -148,6 +148,25 @@ async fn fill(db: &Database) {
             .await
             .unwrap();
     }
+    let hook = service
+        .create_webhook(webhook("phone"), "admin")
+        .await
+        .unwrap();
+    service
+        .test_webhook(hook.webhook.id, "admin")
+        .await
+        .unwrap();
+}
+
+fn webhook(name: &str) -> homelab_core::service::WebhookRequest {
+    homelab_core::service::WebhookRequest::try_from(homelab_core::service::WebhookDraft {
+        name: name.to_owned(),
+        url: "https://ntfy.example/s3cret-topic".to_owned(),
+        format: "json".to_owned(),
+        events: vec!["action.failed".to_owned()],
+        secret: None,
+    })
+    .unwrap()
 }
 
 fn schedule(name: &str, target: RunTarget) -> ScheduleRequest {
@@ -201,6 +220,7 @@ async fn assert_same(a: &Database, b: &Database) {
         b.list_api_tokens().await.unwrap()
     );
     assert_eq!(a.schedules().await.unwrap(), b.schedules().await.unwrap());
+    assert_eq!(a.webhooks().await.unwrap(), b.webhooks().await.unwrap());
 }
 
 async fn counts(db: &Database) -> Vec<i64> {
@@ -237,6 +257,8 @@ async fn a_copy_to_postgres_and_back_keeps_everything_and_ids_continue() {
             ("api_tokens", 1),
             ("schedules", 2),
             ("action_previews", 1),
+            ("webhooks", 1),
+            ("webhook_deliveries", 1),
         ]
     );
     assert_same(&sqlite, &postgres).await;
@@ -258,6 +280,15 @@ async fn a_copy_to_postgres_and_back_keeps_everything_and_ids_continue() {
             .id,
         ScheduleId::new(3),
         "schedule ids continue after the copied ones"
+    );
+    let hook = service(&postgres)
+        .create_webhook(webhook("second"), "admin")
+        .await
+        .unwrap();
+    assert_eq!(
+        hook.webhook.id,
+        homelab_protocol::WebhookId::new(2),
+        "webhook ids continue after the copied ones"
     );
 
     // Back into SQLite: a backup of the PostgreSQL installation.
@@ -316,7 +347,10 @@ async fn a_target_that_is_not_empty_is_refused_and_left_as_it_was() {
         matches!(&err, CopyError::TargetNotEmpty(held) if held == "users: 1"),
         "{err}"
     );
-    assert_eq!(counts(&target).await, [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+    assert_eq!(
+        counts(&target).await,
+        [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    );
 }
 
 #[tokio::test]
@@ -333,7 +367,7 @@ async fn a_failure_halfway_leaves_the_target_empty() {
 
     let err = copy::copy_all(&source, &target).await.unwrap_err();
     assert!(matches!(err, CopyError::Db(_)), "{err}");
-    assert_eq!(counts(&target).await, [0; 11]);
+    assert_eq!(counts(&target).await, [0; 13]);
     // And once the source is mended, the same target takes the copy.
     sqlx::query("UPDATE actions SET timeout_s = 60 WHERE id = 599")
         .execute(source.pool())

@@ -5,6 +5,7 @@ mod access;
 mod actions;
 mod runs;
 mod schedules;
+mod webhooks;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -63,6 +64,15 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .put(schedules::update)
                 .delete(schedules::delete),
         )
+        .route(
+            "/api/v1/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            get(webhooks::get).delete(webhooks::delete),
+        )
+        .route("/api/v1/webhooks/{id}/test", post(webhooks::test))
         .route(
             "/api/v1/actions/{id}/preview",
             post(actions::request_preview),

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+pub mod webhooks;
+
 use crate::service::Service;
 
 /// How often executing actions are checked for an expired lease.

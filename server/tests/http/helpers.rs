@@ -144,11 +144,11 @@ pub async fn spawn_app_with_onboarding(onboarding: OnboardingArgs) -> TestApp {
 /// seconds.
 pub async fn spawn_replica(database_url: &str, heartbeat_interval: u32) -> TestApp {
     start_app(
-        heartbeat_interval,
-        OnboardingArgs::default(),
+        Options {
+            database_url: Some(database_url.to_owned()),
+            ..Options::every(heartbeat_interval)
+        },
         |_| (),
-        Some(database_url.to_owned()),
-        homelab_protocol::Timeouts::default(),
     )
     .await
 }
@@ -159,11 +159,29 @@ pub async fn spawn_app_with_timeouts(
     timeouts: homelab_protocol::Timeouts,
 ) -> TestApp {
     start_app(
-        heartbeat_interval,
-        OnboardingArgs::default(),
+        Options {
+            action_timeouts: timeouts,
+            ..Options::every(heartbeat_interval)
+        },
         |_| (),
-        None,
-        timeouts,
+    )
+    .await
+}
+
+/// The real server on `database_url` (an existing database, or a fresh one of the
+/// run's backend), retrying webhook deliveries on `backoff`.
+pub async fn spawn_app_with_backoff(
+    database_url: Option<&str>,
+    heartbeat_interval: u32,
+    backoff: homelab_core::service::Backoff,
+) -> TestApp {
+    start_app(
+        Options {
+            database_url: database_url.map(str::to_owned),
+            backoff: Some(backoff),
+            ..Options::every(heartbeat_interval)
+        },
+        |_| (),
     )
     .await
 }
@@ -174,23 +192,48 @@ async fn spawn_app_with(
     make_site: impl FnOnce(&std::path::Path),
 ) -> TestApp {
     start_app(
-        heartbeat_interval,
-        onboarding,
+        Options {
+            onboarding,
+            ..Options::every(heartbeat_interval)
+        },
         make_site,
-        None,
-        homelab_protocol::Timeouts::default(),
     )
     .await
 }
 
-/// Starts the server on `database_url`, or on a fresh database of the run's backend.
-async fn start_app(
+/// How a test server is started.
+struct Options {
     heartbeat_interval: u32,
     onboarding: OnboardingArgs,
-    make_site: impl FnOnce(&std::path::Path),
+    /// An existing database; `None` for a fresh one of the run's backend.
     database_url: Option<String>,
     action_timeouts: homelab_protocol::Timeouts,
-) -> TestApp {
+    /// Webhook retries; `None` for the real backoff.
+    backoff: Option<homelab_core::service::Backoff>,
+}
+
+impl Options {
+    /// The defaults, agents told to beat every `heartbeat_interval` seconds.
+    fn every(heartbeat_interval: u32) -> Self {
+        Options {
+            heartbeat_interval,
+            onboarding: OnboardingArgs::default(),
+            database_url: None,
+            action_timeouts: homelab_protocol::Timeouts::default(),
+            backoff: None,
+        }
+    }
+}
+
+/// Starts the server as `options` say; `make_site` fills the site folder first.
+async fn start_app(options: Options, make_site: impl FnOnce(&std::path::Path)) -> TestApp {
+    let Options {
+        heartbeat_interval,
+        onboarding,
+        database_url,
+        action_timeouts,
+        backoff,
+    } = options;
     // The server's warnings and errors, shown with a failing test's output.
     let _ = tracing_subscriber::fmt()
         .with_env_filter("warn")
@@ -219,7 +262,8 @@ async fn start_app(
     let app = Application::build(&args)
         .await
         .expect("server starts")
-        .with_lease_check_every(std::time::Duration::from_millis(100));
+        .with_lease_check_every(std::time::Duration::from_millis(100))
+        .with_webhook_backoff(backoff.unwrap_or_default());
     let addr = app.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {

@@ -27,3 +27,4 @@ mod runs;
 mod sandbox;
 mod schedules;
 mod transport;
+mod webhooks;
