@@ -3,7 +3,7 @@ import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { addServer, e2e, gotoHydrated, login, startAgent } from "./support";
+import { addServer, api, e2e, gotoHydrated, login, startAgent } from "./support";
 
 // Issue 15, the reboot: the Reboot button on a machine that needs one, and the
 // action completing only once the machine reports from a new boot. The machine is a
@@ -52,6 +52,12 @@ test("the Reboot button reboots a machine that needs it, done once it reports fr
   const token = await addServer(page.request, "rebooter", "Reboot host");
   let agent = startAgent(baseURL!, token, undefined, root);
   try {
+    // Reported, with the reboot it needs (on a busy machine that takes seconds).
+    await expect
+      .poll(async () => (await api(page.request).get("/api/v1/servers/rebooter")).reboot_required, {
+        timeout: 60_000,
+      })
+      .toBe(true);
     await gotoHydrated(page, "/servers/rebooter");
     await expect(page.locator(".page-head").getByText("Reboot required")).toBeVisible();
     const reboot = page.getByRole("button", { name: "Reboot (required)" });
