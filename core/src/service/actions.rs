@@ -742,20 +742,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_lease_runs_out_by_the_services_clock_not_by_waiting() {
-        let (db, _dir) = fresh_db().await;
-        let clock = std::sync::Arc::new(crate::clock::ManualClock::at(
-            homelab_protocol::Millis::new(1_000_000),
-        ));
-        let service = Service::new(db, Duration::from_secs(60)).with_clock(clock.clone());
-        let nas = ServerId::parse("nas").unwrap();
-        let token = service
-            .add_server(
-                nas.clone(),
-                homelab_protocol::ServerName::parse("NAS").unwrap(),
-            )
-            .await
-            .unwrap()
-            .agent_token;
+        let (service, clock, nas, token, _guard) =
+            crate::service::testing::clocked_nas(1_000_000).await;
         let spec = ActionSpec::parse(homelab_protocol::ActionType::AptUpdate, None).unwrap();
         let created = service.create_action(&nas, spec, "alice").await.unwrap();
         let claimed = service

@@ -444,33 +444,14 @@ impl Service {
                     .await?;
                     continue;
                 }
-                let queued = queue(
-                    tx,
-                    &Queue {
-                        server: &item.server,
-                        spec: &spec,
-                        actor: &run.created_by,
-                        timeout_s: self.timeouts.get(run.action_type),
-                        request_id: None,
-                        run_id: Some(id),
-                        now_ms: now,
-                    },
-                )
-                .await?;
-                // The duplicate guard was read free a moment ago in this same
-                // transaction; a refusal now is a concurrent request on another
-                // replica, and the whole pass is tried again on the next call.
-                let (action, approved_by) = queued.ok_or_else(|| {
-                    Error::conflict(format!(
-                        "server {} became busy; run {id} retries",
-                        item.server
-                    ))
-                })?;
+                let (action, approved) = self
+                    .queue_step(tx, id, &run.created_by, &item.server, &spec, now)
+                    .await?;
                 db::runs::set_item(tx, id, item.position, ItemState::Queued, Some(action), None)
                     .await?;
                 advanced
                     .touched
-                    .push((action, item.server.clone(), approved_by.is_some()));
+                    .push((action, item.server.clone(), approved));
             }
             // Round again: a batch whose servers were all skipped, or whose actions
             // ended at once (nothing to upgrade), lets the next one start now.
@@ -526,13 +507,34 @@ impl Service {
             // Someone queued apt meanwhile: the reboot follows it.
             return Ok(RebootStep::Wait);
         }
+        let (action, approved) = self
+            .queue_step(tx, id, &run.created_by, &item.server, &reboot, now)
+            .await?;
+        tracing::info!(run = %id, server = %item.server, action = %action, "upgraded and needs a reboot: rebooting");
+        Ok(RebootStep::Queued(action, approved))
+    }
+
+    /// Queues one step of run `id` on `server` (an ordinary action, created by the
+    /// run's creator and naming the run), and says whether it was approved at once.
+    /// The caller read the duplicate guard free in this same transaction: a refusal
+    /// now is a concurrent request on another replica, and the whole pass is tried
+    /// again on the next call.
+    async fn queue_step(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: RunId,
+        actor: &str,
+        server: &ServerId,
+        spec: &ActionSpec,
+        now: i64,
+    ) -> Result<(ActionId, bool), Error> {
         let queued = queue(
             tx,
             &Queue {
-                server: &item.server,
-                spec: &reboot,
-                actor: &run.created_by,
-                timeout_s: self.timeouts.get(ActionType::Reboot),
+                server,
+                spec,
+                actor,
+                timeout_s: self.timeouts.get(spec.action_type()),
                 request_id: None,
                 run_id: Some(id),
                 now_ms: now,
@@ -540,13 +542,9 @@ impl Service {
         )
         .await?;
         let (action, approved_by) = queued.ok_or_else(|| {
-            Error::conflict(format!(
-                "server {} became busy; run {id} retries its reboot",
-                item.server
-            ))
+            Error::conflict(format!("server {server} became busy; run {id} retries"))
         })?;
-        tracing::info!(run = %id, server = %item.server, action = %action, "upgraded and needs a reboot: rebooting");
-        Ok(RebootStep::Queued(action, approved_by.is_some()))
+        Ok((action, approved_by.is_some()))
     }
 
     /// Why `server` is left out of its batch, if it is: not in the fleet any more,

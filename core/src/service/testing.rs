@@ -60,6 +60,13 @@ pub(crate) async fn clocked_nas(
     ));
     let service =
         super::Service::new(db, std::time::Duration::from_secs(60)).with_clock(clock.clone());
+    let (nas, token) = add_nas(&service).await;
+    (service, clock, nas, token, guard)
+}
+
+/// Adds the server `nas` (named NAS) to `service`: its id and agent token.
+#[cfg(test)]
+pub(crate) async fn add_nas(service: &super::Service) -> (homelab_protocol::ServerId, String) {
     let nas = homelab_protocol::ServerId::parse("nas").unwrap();
     let token = service
         .add_server(
@@ -69,7 +76,7 @@ pub(crate) async fn clocked_nas(
         .await
         .unwrap()
         .agent_token;
-    (service, clock, nas, token, guard)
+    (nas, token)
 }
 
 /// Two services over one database, as two replicas run it, telling the time by one

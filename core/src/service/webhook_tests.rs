@@ -9,7 +9,7 @@ use homelab_protocol::{
 };
 
 use super::runs_tests::exited;
-use super::testing::{clocked_nas, heartbeat, package, two_replicas};
+use super::testing::{add_nas, clocked_nas, heartbeat, package, two_replicas};
 use super::{Backoff, RunRequest, SendResult, Service, WebhookDraft, WebhookRequest};
 use crate::db::webhooks::Claimed;
 
@@ -235,15 +235,7 @@ async fn a_server_silent_for_three_intervals_is_notified_offline_once_then_onlin
 #[tokio::test]
 async fn two_replicas_watching_presence_notify_an_offline_server_once() {
     let (a, b, clock, _g) = two_replicas(T0).await;
-    let nas = ServerId::parse("nas").unwrap();
-    let token = a
-        .add_server(
-            nas.clone(),
-            homelab_protocol::ServerName::parse("NAS").unwrap(),
-        )
-        .await
-        .unwrap()
-        .agent_token;
+    let (_, token) = add_nas(&a).await;
     let id = hook(&a, "presence", &["server.offline"]).await;
     a.heartbeat(&token, heartbeat(None)).await.unwrap();
     clock.advance(10 * 60_000);
