@@ -1,7 +1,6 @@
 use std::io::IsTerminal;
 
-use clap::Parser;
-use homelab_server::config::{Cli, Command};
+use homelab_server::config::{Cli, Command, LoadError};
 use homelab_server::startup::{Application, shutdown_signal};
 use tracing_subscriber::EnvFilter;
 
@@ -16,7 +15,12 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    match Cli::parse().command {
+    let cli = match Cli::load() {
+        Ok(cli) => cli,
+        Err(LoadError::Args(e)) => e.exit(),
+        Err(e) => return Err(e.into()),
+    };
+    match cli.command {
         Command::Serve(args) => {
             let app = Application::build(&args).await?;
             let addr = app.local_addr()?;
