@@ -12,6 +12,8 @@ use clap::ArgMatches;
 use clap::parser::ValueSource;
 use serde::{Deserialize, Deserializer};
 
+use homelab_protocol::timeouts::TIMEOUT_RANGE;
+
 use super::{Command, HttpArgs, ServeArgs};
 use crate::onboarding::PublicUrl;
 
@@ -93,7 +95,7 @@ impl<'de, const MIN: u32, const MAX: u32> Deserialize<'de> for Ranged<MIN, MAX> 
 }
 
 /// A string parsed as the flag parses it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Parsed<T>(pub T);
 
 impl<'de, T: FromStr> Deserialize<'de> for Parsed<T>
@@ -112,10 +114,14 @@ pub struct FileTimeouts(pub homelab_protocol::Timeouts);
 
 impl<'de> Deserialize<'de> for FileTimeouts {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let table = std::collections::BTreeMap::<String, i64>::deserialize(d)?;
+        // Typed entries, so that a bad one is reported at its own line.
+        let table = std::collections::HashMap::<
+            Parsed<homelab_protocol::ActionType>,
+            Ranged<{ *TIMEOUT_RANGE.start() }, { *TIMEOUT_RANGE.end() }>,
+        >::deserialize(d)?;
         let text = table
             .iter()
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| format!("{}={}", k.0, v.0))
             .collect::<Vec<_>>()
             .join(",");
         text.parse()
@@ -195,7 +201,8 @@ fn located(text: &str, shown: &str, e: &toml::de::Error) -> ConfigFileError {
     ConfigFileError::Setting {
         path: shown.to_owned(),
         line,
-        message,
+        // The key comes from the file's text, which may hold a password too.
+        message: scrub(&message),
     }
 }
 
@@ -292,5 +299,262 @@ pub fn apply(file: FileConfig, command: &mut Command, matches: &ArgMatches) {
         && let Some(path) = file.agent_binary
     {
         onboarding.agent_binary = Some(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use homelab_protocol::ActionType;
+
+    use super::*;
+    use crate::config::{Cli, LoadError};
+
+    /// A default path that is never there.
+    fn nowhere() -> PathBuf {
+        PathBuf::from("/nonexistent/homelab-cmd/config.toml")
+    }
+
+    fn load(args: &[&str]) -> Result<Cli, LoadError> {
+        Cli::load_from(
+            std::iter::once("homelab-cmd").chain(args.iter().copied()),
+            &nowhere(),
+        )
+    }
+
+    fn serve(cli: Cli) -> ServeArgs {
+        match cli.command {
+            Command::Serve(args) => args,
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    fn write(dir: &tempfile::TempDir, body: impl AsRef<[u8]>) -> String {
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, body).unwrap();
+        path.display().to_string()
+    }
+
+    fn error(dir: &tempfile::TempDir, body: impl AsRef<[u8]>) -> String {
+        let path = write(dir, body);
+        load(&["serve", "--config", &path]).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_shipped_example_config_is_valid_and_holds_the_defaults() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/config.example.toml");
+        let text = std::fs::read_to_string(&example).unwrap();
+        let parsed = parse(&text, "config.example.toml").unwrap();
+        // Every key is in it (the commented-out ones have no default).
+        for key in [
+            "listen",
+            "database_url",
+            "heartbeat_interval",
+            "action_timeouts",
+            "site_root",
+            "public_url",
+            "agent_binary",
+            "max_connections",
+            "header_read_timeout",
+        ] {
+            assert!(
+                text.contains(&format!("\n{key} ="))
+                    || text.contains(&format!("# {key} ="))
+                    || text.contains(&format!("[{key}]")),
+                "{key} is missing"
+            );
+        }
+        assert!(parsed.public_url.is_none() && parsed.agent_binary.is_none());
+
+        let with = serve(load(&["serve", "--config", &example.display().to_string()]).unwrap());
+        let without = serve(load(&["serve"]).unwrap());
+        assert_eq!(with.listen, without.listen);
+        assert_eq!(with.database.database_url, without.database.database_url);
+        assert_eq!(with.heartbeat_interval, without.heartbeat_interval);
+        assert_eq!(with.site_root, without.site_root);
+        assert_eq!(with.http.max_connections, without.http.max_connections);
+        assert_eq!(
+            with.http.header_read_timeout,
+            without.http.header_read_timeout
+        );
+        assert!(with.onboarding.public_url.is_none() && with.onboarding.agent_binary.is_none());
+        for &t in ActionType::ALL {
+            assert_eq!(
+                with.action_timeouts.get(t),
+                without.action_timeouts.get(t),
+                "{t:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_file_fills_in_what_the_flags_leave_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            &dir,
+            r#"
+listen = "127.0.0.1:4000"
+database_url = "sqlite://from-file.db"
+heartbeat_interval = 5
+public_url = "http://homelab.lan:3000/"
+max_connections = 64
+
+[action_timeouts]
+apt_upgrade_all = 900
+"#,
+        );
+        // `--config` is global: before or after the subcommand.
+        let args =
+            serve(load(&["serve", "--config", &path, "--listen", "127.0.0.1:5000"]).unwrap());
+        assert_eq!(
+            args.listen,
+            "127.0.0.1:5000".parse().unwrap(),
+            "the flag wins"
+        );
+        assert_eq!(args.database.database_url, "sqlite://from-file.db");
+        assert_eq!(args.heartbeat_interval(), Duration::from_secs(5));
+        assert_eq!(
+            args.onboarding.public_url.unwrap().as_str(),
+            "http://homelab.lan:3000"
+        );
+        assert_eq!(args.http.max_connections, 64);
+        assert_eq!(args.http.header_read_timeout, 15, "the default stays");
+        assert_eq!(args.action_timeouts.get(ActionType::AptUpgradeAll), 900);
+        assert_eq!(args.action_timeouts.get(ActionType::AptUpdate), 120);
+
+        // The one-off commands take the file's database.
+        let cli = load(&["--config", &path, "server", "add", "nas", "NAS"]).unwrap();
+        let Command::Server(crate::config::ServerCommand::Add { database, .. }) = cli.command
+        else {
+            panic!("expected server add");
+        };
+        assert_eq!(database.database_url, "sqlite://from-file.db");
+        let cli = load(&[
+            "backup",
+            "x.db",
+            "--config",
+            &path,
+            "--database-url",
+            "sqlite://flag.db",
+        ])
+        .unwrap();
+        let Command::Backup(backup) = cli.command else {
+            panic!("expected backup");
+        };
+        assert_eq!(backup.database.database_url, "sqlite://flag.db");
+    }
+
+    #[test]
+    fn the_default_file_is_read_only_when_it_is_there_and_a_named_one_must_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let default = dir.path().join("config.toml");
+        assert_eq!(chosen(None, &default), None);
+        let named = dir.path().join("other.toml");
+        assert_eq!(chosen(Some(&named), &default), Some(named.clone()));
+        let err = load(&["serve", "--config", &named.display().to_string()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cannot read config file") && err.contains("other.toml"),
+            "{err}"
+        );
+
+        std::fs::write(&default, "heartbeat_interval = 7\n").unwrap();
+        let cli = Cli::load_from(["homelab-cmd", "serve"], &default).unwrap();
+        assert_eq!(serve(cli).heartbeat_interval, 7);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key_and_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        for (body, expected) in [
+            (
+                "listen = \"127.0.0.1:3000\"\n\n# a comment\nlistn = \"x\"\n",
+                "config.toml line 4: unknown key `listn`",
+            ),
+            (
+                "\n[http]\nmax_connections = 20\n",
+                "line 2: unknown key `http`",
+            ),
+            (
+                "heartbeat_interval = \"often\"\n",
+                "line 1: `heartbeat_interval`: invalid type",
+            ),
+            (
+                "\n\nheartbeat_interval = 0\n",
+                "line 3: `heartbeat_interval`: must be a number from 1 to 3600",
+            ),
+            (
+                "max_connections = -1\n",
+                "line 1: `max_connections`: must be a number from 16",
+            ),
+            ("listen = \"localhost\"\n", "line 1: `listen`"),
+            (
+                "listen = \"127.0.0.1:1\"\nlisten = \"127.0.0.1:2\"\n",
+                "line 2: `listen`: duplicate key",
+            ),
+            (
+                "[action_timeouts]\napt_update = 1\n",
+                "line 2: `apt_update`: must be a number from 5 to 7200",
+            ),
+            (
+                "[action_timeouts]\n\nrm_rf = 60\n",
+                "line 3: unknown action type `rm_rf`",
+            ),
+            (
+                "public_url = \"ftp://x\"\n",
+                "line 1: `public_url`: must start with http://",
+            ),
+            ("site_root = [1, 2]\n", "line 1: `site_root`"),
+            ("listen = \n", "line 1"),
+            ("\u{1}\u{2}garbage = = =\n", "line 1"),
+        ] {
+            let err = error(&dir, body);
+            assert!(
+                err.contains(expected),
+                "{body:?}: {err:?} should contain {expected:?}"
+            );
+            assert!(!err.contains('\n'), "one line: {err:?}");
+        }
+    }
+
+    #[test]
+    fn files_that_are_not_config_files_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 131 % 256) as u8).collect();
+        assert!(error(&dir, garbage).contains("not UTF-8 text"));
+        let huge = format!("# {}\n", "x".repeat(10 * 1024 * 1024));
+        assert!(error(&dir, huge).contains("larger than"));
+        let err = load(&["serve", "--config", &dir.path().display().to_string()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        // root reads any file: the mode cannot make one unreadable.
+        if unsafe { libc::geteuid() } != 0 {
+            use std::os::unix::fs::PermissionsExt as _;
+            let path = write(&dir, "listen = \"127.0.0.1:1\"\n");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+            let err = load(&["serve", "--config", &path]).unwrap_err().to_string();
+            assert!(err.contains("cannot read config file"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_password_in_the_file_never_shows_in_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        for body in [
+            "database_url = \"postgres://homelab:hunter2@db/homelab\"\nlistn = 1\n",
+            "database_url = 5\n",
+            "heartbeat_interval = \"postgres://homelab:hunter2@db/homelab\"\n",
+            "listen = \"postgres://homelab:hunter2@db/homelab\"\n",
+            "[action_timeouts]\n\"postgres://homelab:hunter2@db\" = 5\n",
+            "database_url = \"postgres://homelab:hunter2@db/homelab\"\ndatabase_url = \"x\"\n",
+        ] {
+            let err = error(&dir, body);
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        let parsed = parse("database_url = \"postgres://u:hunter2@db/x\"", "c").unwrap();
+        assert!(!format!("{parsed:?}").contains("hunter2"));
     }
 }
