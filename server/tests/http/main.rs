@@ -7,6 +7,7 @@ mod actions;
 mod api;
 mod assets;
 mod auth;
+mod backup;
 mod cli;
 mod csrf;
 mod dashboard;
