@@ -9,6 +9,7 @@ mod assets;
 mod auth;
 mod backup;
 mod cli;
+mod config_file;
 mod csrf;
 mod dashboard;
 mod downloads;
