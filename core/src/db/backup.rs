@@ -359,3 +359,59 @@ async fn check_backup(path: &Path, shown: &Path) -> Result<(), BackupError> {
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{Database, DbError};
+
+    fn url(path: &Path) -> String {
+        format!("sqlite://{}", path.display())
+    }
+
+    #[tokio::test]
+    async fn a_restore_waits_for_no_one_and_an_open_database_refuses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("live.db");
+        let db = Database::connect(&url(&live)).await.unwrap();
+        let copy = dir.path().join("copy.db");
+        backup(&url(&live), &copy).await.unwrap();
+        let err = restore(&url(&live), &copy).await.unwrap_err();
+        assert!(matches!(err, BackupError::InUse(_)), "{err}");
+        drop(db);
+        // Closed, it goes through; and a database cannot open while a restore
+        // holds the lock.
+        let lock = open_lock(&live).unwrap();
+        lock.try_lock().unwrap();
+        let err = Database::connect(&url(&live)).await.unwrap_err();
+        assert!(matches!(err, DbError::Restoring(_)), "{err}");
+        drop(lock);
+        let restored = restore(&url(&live), &copy).await.unwrap();
+        assert!(restored.kept.is_some_and(|k| k.exists()));
+        Database::connect(&url(&live)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_backup_from_a_newer_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("live.db");
+        let db = Database::connect(&url(&live)).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+             execution_time) VALUES (99999, 'from the future', TRUE, x'00', 0)",
+        )
+        .execute(db.pool())
+        .await
+        .unwrap();
+        let copy = dir.path().join("copy.db");
+        backup(&url(&live), &copy).await.unwrap();
+        drop(db);
+        let target = dir.path().join("target.db");
+        let err = restore(&url(&target), &copy).await.unwrap_err();
+        assert!(
+            matches!(err, BackupError::UnknownSchema { version: 99999, .. }),
+            "{err}"
+        );
+        assert!(!target.exists(), "nothing written");
+    }
+}
