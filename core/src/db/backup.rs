@@ -13,7 +13,8 @@ use std::io::Read as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
-use sqlx::{AnyConnection, Connection as _, Row as _};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions as _, Connection as _, Row as _};
 
 use super::{Backend, SQLITE_MIGRATIONS, redacted, sqlite_file};
 
@@ -145,8 +146,16 @@ fn sync_dir(path: &Path) -> Result<(), BackupError> {
         .map_err(io("could not flush the directory", dir))
 }
 
-fn sqlite_url(path: &Path, mode: &str) -> String {
-    format!("sqlite://{}?mode={mode}", path.display())
+/// One connection to the existing SQLite file at `path`. Options, not a URL: a path
+/// may hold `?`, `#` or `%`.
+async fn open_existing(path: &Path) -> Result<SqliteConnection, BackupError> {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(false)
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .connect()
+        .await
+        .map_err(sql("could not open", path))
 }
 
 /// Removes a work file when dropped, unless it was kept.
@@ -186,18 +195,12 @@ pub async fn backup(url: &str, to: &Path) -> Result<u64, BackupError> {
         .open(&temp)
         .map_err(io("could not create", &temp))?;
     let guard = TempFile(Some(temp.clone()));
-    sqlx::any::install_default_drivers();
-    // `rw`, not `ro`: a reader of a WAL database needs its shared-memory file, which a
-    // read-only connection may not be able to set up. VACUUM INTO never writes the
-    // source; it reads it in one transaction, so the copy is one moment's state.
-    let mut conn = AnyConnection::connect(&sqlite_url(&source, "rw"))
-        .await
-        .map_err(sql("could not open", &source))?;
-    sqlx::query("PRAGMA busy_timeout = 10000")
-        .execute(&mut conn)
-        .await
-        .map_err(sql("could not open", &source))?;
-    sqlx::query("VACUUM INTO $1")
+    // Read-write, not read-only: a reader of a WAL database needs its shared-memory
+    // file, which a read-only connection may not be able to set up. VACUUM INTO never
+    // writes the source; it reads it in one transaction, so the copy is one moment's
+    // state.
+    let mut conn = open_existing(&source).await?;
+    sqlx::query("VACUUM INTO ?1")
         .bind(temp.display().to_string())
         .execute(&mut conn)
         .await
@@ -306,10 +309,7 @@ async fn check_backup(path: &Path, shown: &Path) -> Result<(), BackupError> {
     if read.is_err() || &header != b"SQLite format 3\0" {
         return Err(BackupError::NotSqlite(name()));
     }
-    sqlx::any::install_default_drivers();
-    let mut conn = AnyConnection::connect(&sqlite_url(path, "rw"))
-        .await
-        .map_err(sql("could not open", shown))?;
+    let mut conn = open_existing(path).await?;
     let result = async {
         let says: String = sqlx::query_scalar("PRAGMA quick_check")
             .fetch_one(&mut conn)
@@ -413,5 +413,19 @@ mod tests {
             "{err}"
         );
         assert!(!target.exists(), "nothing written");
+    }
+
+    #[tokio::test]
+    async fn a_backup_goes_to_any_file_name_and_restores_from_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("live.db");
+        let db = Database::connect(&url(&live)).await.unwrap();
+        let odd = dir.path().join("my backups? 100% #1.db");
+        backup(&url(&live), &odd).await.unwrap();
+        drop(db);
+        let target = dir.path().join("restored.db");
+        let restored = restore(&url(&target), &odd).await.unwrap();
+        assert!(restored.kept.is_none());
+        Database::connect(&url(&target)).await.unwrap();
     }
 }

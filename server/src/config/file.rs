@@ -135,12 +135,12 @@ impl<'de> Deserialize<'de> for FileTimeouts {
 pub fn chosen(named: Option<&Path>, default: &Path) -> Option<PathBuf> {
     match named {
         Some(path) => Some(path.to_owned()),
-        // `symlink_metadata`: a dangling link or an unreadable file at the default
-        // path is reported, not skipped.
-        None => default
-            .symlink_metadata()
-            .is_ok()
-            .then(|| default.to_owned()),
+        // Only "not there" means no file: a dangling link, or a directory we may not
+        // look into, is reported rather than silently skipped.
+        None => match default.symlink_metadata() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            _ => Some(default.to_owned()),
+        },
     }
 }
 
