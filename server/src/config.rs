@@ -17,6 +17,7 @@ use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 pub struct Cli {
     /// A TOML file with any of the settings of `serve` (flags and environment
     /// variables win over it) [default: /etc/homelab-cmd/config.toml, if it exists].
+    // After `Cli::load`: the file that was read, if any.
     #[arg(long, env = "HOMELAB_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -48,8 +49,9 @@ impl Cli {
     ) -> Result<Cli, LoadError> {
         let matches = Cli::command().try_get_matches_from(args)?;
         let mut cli = Cli::from_arg_matches(&matches)?;
-        if let Some(path) = file::chosen(cli.config.as_deref(), default_file) {
-            let settings = file::read(&path)?;
+        cli.config = file::chosen(cli.config.as_deref(), default_file);
+        if let Some(path) = &cli.config {
+            let settings = file::read(path)?;
             file::apply(settings, &mut cli.command, &matches);
         }
         Ok(cli)

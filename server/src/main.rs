@@ -24,7 +24,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => {
             let app = Application::build(&args).await?;
             let addr = app.local_addr()?;
-            tracing::info!(%addr, database = %homelab_core::db::redacted(&args.database.database_url), "homelab-cmd listening");
+            tracing::info!(
+                %addr,
+                database = %homelab_core::db::redacted(&args.database.database_url),
+                config = %cli.config.as_deref().map_or("none".into(), |p| p.display().to_string()),
+                "homelab-cmd listening"
+            );
             println!("homelab-cmd is running: open http://{addr}/");
             app.run_until(shutdown_signal()).await?;
         }

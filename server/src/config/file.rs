@@ -83,14 +83,24 @@ pub struct Ranged<const MIN: u32, const MAX: u32>(pub u32);
 
 impl<'de, const MIN: u32, const MAX: u32> Deserialize<'de> for Ranged<MIN, MAX> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = i64::deserialize(d)?;
-        u32::try_from(n)
-            .ok()
-            .filter(|n| (MIN..=MAX).contains(n))
-            .map(Ranged)
-            .ok_or_else(|| {
-                serde::de::Error::custom(format!("must be a number from {MIN} to {MAX}"))
-            })
+        struct Number<const MIN: u32, const MAX: u32>;
+        impl<const MIN: u32, const MAX: u32> serde::de::Visitor<'_> for Number<MIN, MAX> {
+            type Value = Ranged<MIN, MAX>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a whole number from {MIN} to {MAX}")
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
+                u32::try_from(n)
+                    .ok()
+                    .filter(|n| (MIN..=MAX).contains(n))
+                    .map(Ranged)
+                    .ok_or_else(|| E::custom(format!("must be a number from {MIN} to {MAX}")))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+                self.visit_i64(i64::try_from(n).unwrap_or(i64::MAX))
+            }
+        }
+        d.deserialize_i64(Number::<MIN, MAX>)
     }
 }
 
@@ -479,7 +489,7 @@ apt_upgrade_all = 900
             ),
             (
                 "heartbeat_interval = \"often\"\n",
-                "line 1: `heartbeat_interval`: invalid type",
+                "line 1: `heartbeat_interval`: invalid type: string \"often\", expected a whole number from 1 to 3600",
             ),
             (
                 "\n\nheartbeat_interval = 0\n",
