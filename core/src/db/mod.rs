@@ -367,12 +367,19 @@ fn private_file(file: &Path) -> Result<(), DbError> {
             .create(dir)
             .map_err(io_err(dir))?;
     }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
+    // Never open an existing file here: closing any descriptor of a file drops every
+    // POSIX lock this process holds on it, SQLite's included, so a second pool on a
+    // database already open in this process would leave the first unprotected (and
+    // another process, a backup say, would checkpoint and remove the WAL under it).
+    if let Err(e) = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
         .mode(0o600)
         .open(file)
-        .map_err(io_err(file))?;
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(io_err(file)(e));
+    }
     let mode = std::fs::metadata(file)
         .map_err(io_err(file))?
         .permissions()
