@@ -540,6 +540,14 @@ apt_upgrade_all = 900
             .unwrap_err()
             .to_string();
         assert!(err.contains("not a regular file"), "{err}");
+        // A regular file whose read fails, even for root.
+        let err = load(&["serve", "--config", "/proc/self/mem"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cannot read config file /proc/self/mem"),
+            "{err}"
+        );
         // root reads any file: the mode cannot make one unreadable.
         if unsafe { libc::geteuid() } != 0 {
             use std::os::unix::fs::PermissionsExt as _;
