@@ -7,9 +7,10 @@ use anyhow::Context as _;
 use homelab_protocol::{ServerId, ServerName};
 
 use crate::config::{
-    ApiTokenCommand, Command, Confirm, DatabaseArgs, MigrateArgs, ServerCommand, UserCommand,
+    ApiTokenCommand, BackupArgs, Command, Confirm, DatabaseArgs, MigrateArgs, RestoreArgs,
+    ServerCommand, UserCommand,
 };
-use crate::db::{Database, copy, redacted};
+use crate::db::{Database, backup, copy, redacted};
 use crate::service::Service;
 
 /// Runs a command other than `serve`.
@@ -115,6 +116,39 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             println!("Removed {id}.");
         }
         Command::MigrateTo(args) => migrate_to(&args).await?,
+        Command::Backup(BackupArgs { file, database }) => {
+            let shown = redacted(&database.database_url);
+            let size = backup::backup(&database.database_url, &file)
+                .await
+                .with_context(|| format!("backing up {shown}: no backup written"))?;
+            println!(
+                "Backed up {shown} into {} ({size} bytes, readable by its owner only).",
+                file.display()
+            );
+        }
+        Command::Restore(args) => restore(&args).await?,
+    }
+    Ok(())
+}
+
+/// Replaces the database with a backup, once confirmed.
+async fn restore(args: &RestoreArgs) -> anyhow::Result<()> {
+    let url = &args.database.database_url;
+    let shown = redacted(url);
+    confirmed(
+        &args.confirm,
+        &format!(
+            "replace the database {shown} with the backup {} (the current one is kept beside it)",
+            args.file.display()
+        ),
+        "restore",
+    )?;
+    let restored = backup::restore(url, &args.file)
+        .await
+        .with_context(|| format!("restoring {shown}: nothing changed"))?;
+    println!("Restored {shown} from {}.", args.file.display());
+    if let Some(kept) = restored.kept {
+        println!("The database it replaced is kept as {}.", kept.display());
     }
     Ok(())
 }

@@ -1,18 +1,61 @@
-//! The command line. Every flag of `serve` has an environment-variable twin and a
-//! default, so `homelab-cmd serve` alone starts a working dashboard.
+//! The command line. Every flag of `serve` has an environment-variable twin, a key in
+//! the config file ([`file`]) and a default, so `homelab-cmd serve` alone starts a
+//! working dashboard.
 
+pub mod file;
+
+use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// homelab-cmd: watch a fleet of Debian/Ubuntu machines and patch them safely.
 #[derive(Debug, Parser)]
 #[command(name = "homelab-cmd", version, about)]
 pub struct Cli {
+    /// A TOML file with any of the settings of `serve` (flags and environment
+    /// variables win over it) [default: /etc/homelab-cmd/config.toml, if it exists].
+    // After `Cli::load`: the file that was read, if any.
+    #[arg(long, env = "HOMELAB_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Why the command line and config file give no settings to run with.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Args(#[from] clap::Error),
+    #[error(transparent)]
+    File(#[from] file::ConfigFileError),
+}
+
+impl Cli {
+    /// Parses the process's command line and fills in what it left at its defaults
+    /// from the config file.
+    pub fn load() -> Result<Cli, LoadError> {
+        Self::load_from(std::env::args_os(), Path::new(file::DEFAULT_PATH))
+    }
+
+    /// [`Cli::load`] from `args`, looking for the file at `default_file` when
+    /// `--config` is not given.
+    pub fn load_from(
+        args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+        default_file: &Path,
+    ) -> Result<Cli, LoadError> {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        cli.config = file::chosen(cli.config.as_deref(), default_file);
+        if let Some(path) = &cli.config {
+            let settings = file::read(path)?;
+            file::apply(settings, &mut cli.command, &matches);
+        }
+        Ok(cli)
+    }
 }
 
 /// What to do.
@@ -35,6 +78,58 @@ pub enum Command {
     /// would not be copied.
     #[command(name = "migrate-to")]
     MigrateTo(MigrateArgs),
+    /// Write a consistent copy of the SQLite database into a new FILE (mode 0600)
+    /// while the dashboard keeps running. PostgreSQL: use pg_dump.
+    Backup(BackupArgs),
+    /// Replace the SQLite database with a backup, keeping the old one beside it as
+    /// `NAME.before-restore-<time>`. Stop the dashboard first. PostgreSQL: use
+    /// pg_restore.
+    Restore(RestoreArgs),
+}
+
+impl Command {
+    /// The database the command works on, if it takes one.
+    pub fn database_mut(&mut self) -> Option<&mut DatabaseArgs> {
+        match self {
+            Command::Serve(args) => Some(&mut args.database),
+            Command::Server(
+                ServerCommand::Add { database, .. }
+                | ServerCommand::RotateToken { database, .. }
+                | ServerCommand::Remove { database, .. },
+            )
+            | Command::User(UserCommand::Add { database, .. })
+            | Command::ApiToken(
+                ApiTokenCommand::Create { database, .. }
+                | ApiTokenCommand::List { database }
+                | ApiTokenCommand::Revoke { database, .. },
+            ) => Some(database),
+            Command::MigrateTo(args) => Some(&mut args.database),
+            Command::Backup(args) => Some(&mut args.database),
+            Command::Restore(args) => Some(&mut args.database),
+        }
+    }
+}
+
+/// `homelab-cmd backup FILE`
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The new file to write; an existing one is never overwritten.
+    pub file: PathBuf,
+    /// The database to copy (left unchanged).
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// `homelab-cmd restore FILE`
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// A file written by `homelab-cmd backup`.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub confirm: Confirm,
+    /// The database to replace.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// `homelab-cmd migrate-to TARGET_URL`

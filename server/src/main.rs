@@ -1,7 +1,6 @@
 use std::io::IsTerminal;
 
-use clap::Parser;
-use homelab_server::config::{Cli, Command};
+use homelab_server::config::{Cli, Command, LoadError};
 use homelab_server::startup::{Application, shutdown_signal};
 use tracing_subscriber::EnvFilter;
 
@@ -16,11 +15,21 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    match Cli::parse().command {
+    let cli = match Cli::load() {
+        Ok(cli) => cli,
+        Err(LoadError::Args(e)) => e.exit(),
+        Err(e) => return Err(e.into()),
+    };
+    match cli.command {
         Command::Serve(args) => {
             let app = Application::build(&args).await?;
             let addr = app.local_addr()?;
-            tracing::info!(%addr, database = %homelab_core::db::redacted(&args.database.database_url), "homelab-cmd listening");
+            tracing::info!(
+                %addr,
+                database = %homelab_core::db::redacted(&args.database.database_url),
+                config = %cli.config.as_deref().map_or("none".into(), |p| p.display().to_string()),
+                "homelab-cmd listening"
+            );
             println!("homelab-cmd is running: open http://{addr}/");
             app.run_until(shutdown_signal()).await?;
         }

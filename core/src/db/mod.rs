@@ -12,6 +12,7 @@
 
 pub mod actions;
 pub mod api_tokens;
+pub mod backup;
 pub mod copy;
 pub mod login_attempts;
 pub mod packages;
@@ -55,6 +56,8 @@ pub enum DbError {
     },
     #[error("there is no database file {0}")]
     NoSuchFile(String),
+    #[error("{0} is being restored from a backup: start again when the restore is done")]
+    Restoring(String),
     #[error("the database server did not answer within {0} s")]
     NoAnswer(u64),
     #[error("database migration failed")]
@@ -114,6 +117,9 @@ pub struct Database {
     /// rather than spin in SQLite's busy handler (which starves some writers until
     /// they fail). PostgreSQL takes concurrent writers itself.
     writer: Option<writer::Writer>,
+    /// A SQLite database's shared lock, held while the pool lives: a restore waits
+    /// for no one and refuses while it is held ([`backup`]).
+    _in_use: Option<Arc<std::fs::File>>,
 }
 
 /// A database URL, which may hold a password: `Debug` shows it without.
@@ -136,8 +142,17 @@ impl Database {
     /// first use, and applies the embedded migrations.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
+        let mut in_use = None;
         if let Some(file) = sqlite_file(url) {
             private_file(file)?;
+            in_use = Some(Arc::new(
+                backup::lock_shared(file)
+                    .map_err(|source| DbError::CreateDir {
+                        path: format!("{}.lock", file.display()),
+                        source,
+                    })?
+                    .ok_or_else(|| DbError::Restoring(file.display().to_string()))?,
+            ));
         }
         let url = prepare_url(url)?;
         let options = AnyConnectOptions::from_str(&url)?;
@@ -192,6 +207,7 @@ impl Database {
         }
         Ok(Database {
             writer: sqlite.then(|| writer::Writer::start(pool.clone())),
+            _in_use: in_use,
             pool,
             backend,
             url: DatabaseUrl(url.as_str().into()),
@@ -351,12 +367,19 @@ fn private_file(file: &Path) -> Result<(), DbError> {
             .create(dir)
             .map_err(io_err(dir))?;
     }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
+    // Never open an existing file here: closing any descriptor of a file drops every
+    // POSIX lock this process holds on it, SQLite's included, so a second pool on a
+    // database already open in this process would leave the first unprotected (and
+    // another process, a backup say, would checkpoint and remove the WAL under it).
+    if let Err(e) = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
         .mode(0o600)
         .open(file)
-        .map_err(io_err(file))?;
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(io_err(file)(e));
+    }
     let mode = std::fs::metadata(file)
         .map_err(io_err(file))?
         .permissions()
