@@ -9,6 +9,7 @@ pub mod config;
 pub mod http;
 pub mod jobs;
 pub mod live;
+pub mod metrics;
 pub mod onboarding;
 pub mod serve;
 pub mod startup;

@@ -105,20 +105,28 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::onboarding::router())
         // Checks the session itself: a stream answers 401, never a login redirect.
         .route("/events", get(crate::live::events))
-        .merge(crate::assets::router(&site_root));
+        .merge(crate::assets::router(&site_root))
+        .route_layer(middleware::from_fn(crate::metrics::label_route));
 
     // The login page is public (above); every other page and every server function
     // needs a session.
     let pages = generate_route_list_with_exclusions(App, Some(vec!["/login".to_owned()]));
     let dashboard = Router::new()
         .leptos_routes_with_context(&state, pages, context.clone(), app_shell)
-        .route_layer(middleware::from_extractor_with_state::<DashboardSession, _>(state.clone()));
+        .route_layer(middleware::from_extractor_with_state::<DashboardSession, _>(state.clone()))
+        .route_layer(middleware::from_fn(crate::metrics::label_route));
     let not_found = leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell);
 
     Router::new()
         .merge(public)
-        .merge(crate::agent_api::router())
-        .merge(crate::api::router(state.clone()))
+        .merge(
+            crate::agent_api::router()
+                .route_layer(middleware::from_fn(crate::metrics::label_route)),
+        )
+        .merge(
+            crate::api::router(state.clone())
+                .route_layer(middleware::from_fn(crate::metrics::label_route)),
+        )
         .merge(dashboard)
         .fallback(
             move |_: DashboardSession, uri: Uri, state: State<AppState>, request: Request| {
@@ -133,6 +141,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(crate::metrics::track_requests))
         .with_state(state)
 }
 
@@ -172,6 +181,9 @@ impl Application {
     /// Opens the database, applies migrations and binds the listen address.
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
         use anyhow::Context as _;
+
+        // Counting starts with the process (the recorder is the process's).
+        crate::metrics::handle();
 
         let db = Database::connect(&args.database.database_url)
             .await

@@ -712,6 +712,39 @@ pub async fn pending_counts(
         .collect()
 }
 
+/// How many actions the history holds, by kind, status and failure reason: one
+/// grouped scan, for `/metrics`.
+pub async fn counts(pool: &AnyPool) -> Result<Vec<ActionCount>, DbError> {
+    let rows: Vec<(String, String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT action_type, status, failure, COUNT(*) FROM actions \
+         GROUP BY action_type, status, failure",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(action_type, status, failure, n)| {
+            Ok(ActionCount {
+                action_type: parse(&action_type, "action_type")?,
+                status: parse(&status, "status")?,
+                failure: failure
+                    .as_deref()
+                    .map(|f| parse(f, "failure"))
+                    .transpose()?,
+                count: u64::try_from(n).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// One group of [`counts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionCount {
+    pub action_type: ActionType,
+    pub status: ActionStatus,
+    pub failure: Option<FailureReason>,
+    pub count: u64,
+}
+
 /// `$first, $first+1, ...`: `n` numbered placeholders for a bound list.
 fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)

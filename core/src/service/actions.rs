@@ -445,14 +445,16 @@ impl Service {
         }
     }
 
-    /// Records what the agent reports about action `id`. A repeat, or a report for an
-    /// action that already ended, changes nothing and succeeds.
+    /// Records what the agent reports about action `id`, and says whether it ended
+    /// the action now. A repeat, or a report for an action that already ended,
+    /// changes nothing and succeeds (false); so does a reboot's command answering,
+    /// which waits for the machine's new boot.
     pub async fn report_result(
         &self,
         server: &ServerId,
         id: ActionId,
         result: ActionResult,
-    ) -> Result<(), DispatchError> {
+    ) -> Result<bool, DispatchError> {
         let failure = match (result.failure, result.exit_code) {
             (Some(f), _) => Some(FailureReason::from(f)),
             (None, Some(0)) => None,
@@ -519,13 +521,14 @@ impl Service {
             Recorded::Late => tracing::warn!(action = %id, server = %server, %status,
                 ?exit_code, ?failure, "action finished: result arrived after the lease ran out"),
         }
-        if !matches!(recorded, Recorded::Ignored(_) | Recorded::AwaitingBoot) {
+        let ended = !matches!(recorded, Recorded::Ignored(_) | Recorded::AwaitingBoot);
+        if ended {
             self.publish(LiveEvent::Action {
                 id,
                 server: server.clone(),
             });
         }
-        Ok(())
+        Ok(ended)
     }
 
     /// A running agent's sign of life for action `id`: its lease moves on by

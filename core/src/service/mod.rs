@@ -117,6 +117,18 @@ impl Service {
         self.dispatcher.closed()
     }
 
+    /// How many actions the history holds, by kind, status and failure reason.
+    pub async fn action_counts(&self) -> Result<Vec<db::actions::ActionCount>, Error> {
+        db::actions::counts(self.db.pool())
+            .await
+            .context("count actions")
+    }
+
+    /// The database pool's open connections and how many of them are idle.
+    pub fn pool_use(&self) -> (u32, usize) {
+        (self.db.pool().size(), self.db.pool().num_idle())
+    }
+
     /// The interval agents are told to report at.
     pub fn heartbeat_interval(&self) -> Duration {
         self.heartbeat_interval

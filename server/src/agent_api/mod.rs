@@ -47,15 +47,19 @@ async fn heartbeat(
     headers: HeaderMap,
     AgentJson(hb): AgentJson<Heartbeat>,
 ) -> Result<Json<HeartbeatAck>, ApiError> {
-    service
-        .heartbeat(token(&headers)?, hb)
-        .await
-        .map(Json)
-        .map_err(|e| match e {
-            AgentError::Unauthorized => ApiError::unauthorized("unknown agent token"),
-            AgentError::Invalid(e) => ApiError::invalid(e.to_string()),
-            AgentError::Db(e) => dispatch_error(DispatchError::Db(e)),
-        })
+    let token = token(&headers).inspect_err(|_| crate::metrics::heartbeat("unauthorized"))?;
+    let answer = service.heartbeat(token, hb).await;
+    crate::metrics::heartbeat(match &answer {
+        Ok(_) => "accepted",
+        Err(AgentError::Unauthorized) => "unauthorized",
+        Err(AgentError::Invalid(_)) => "invalid",
+        Err(AgentError::Db(_)) => "error",
+    });
+    answer.map(Json).map_err(|e| match e {
+        AgentError::Unauthorized => ApiError::unauthorized("unknown agent token"),
+        AgentError::Invalid(e) => ApiError::invalid(e.to_string()),
+        AgentError::Db(e) => dispatch_error(DispatchError::Db(e)),
+    })
 }
 
 #[derive(Deserialize)]
@@ -72,6 +76,7 @@ async fn next_action(
 ) -> Result<Response, ApiError> {
     let server = agent_server(&service, &headers).await?;
     let wait = Duration::from_secs(query.wait.unwrap_or(25)).min(MAX_WAIT);
+    let _waiting = crate::metrics::LongPoll::start();
     match service
         .next_action(&server, token(&headers)?, wait)
         .await
@@ -89,10 +94,15 @@ async fn report_result(
     AgentJson(result): AgentJson<ActionResult>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let server = agent_server(&service, &headers).await?;
-    service
-        .report_result(&server, id, result)
+    let ended = service
+        .report_result(&server, id, result.clone())
         .await
         .map_err(dispatch_error)?;
+    // The run time, once: when this result ended the action (not a repeat, not a
+    // reboot waiting for its machine).
+    if ended && let Ok(action) = service.action(id).await {
+        crate::metrics::action_ran(action.action_type, &result);
+    }
     Ok(Json(serde_json::json!({ "ok": true })))
 }
 

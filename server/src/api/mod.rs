@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/api/v1/actions/{id}/preview",
             post(actions::request_preview),
         )
+        .route("/metrics", get(crate::metrics::render))
         .route_layer(middleware::from_extractor_with_state::<Actor, _>(state))
         // After the auth layer: an unknown path is a 404 for everyone, and the
         // dashboard's server functions (`/api/NAME`) are more specific routes.

@@ -20,6 +20,7 @@ mod heartbeat;
 mod live;
 mod load;
 mod login;
+mod metrics;
 mod previews;
 mod reboot;
 mod replicas;
