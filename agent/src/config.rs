@@ -215,6 +215,19 @@ fn read_token_file(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(io)
 }
 
+/// What is wrong with the file, and on which line. toml's own rendering quotes the
+/// offending line, which may hold the token: only its message is used.
+fn parse_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', "; ");
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
+    }
+}
+
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     use std::os::unix::fs::PermissionsExt;
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -223,7 +236,7 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     })?;
     let file: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.to_owned(),
-        message: e.to_string(),
+        message: parse_message(&text, &e),
     })?;
     let mode = std::fs::metadata(path).map(|m| m.permissions().mode() & 0o7777);
     if file.token.is_some() && mode.is_ok_and(|m| m & 0o077 != 0) {
@@ -314,8 +327,9 @@ allowed_actions = ["apt_update", "restart_service"]
     fn unknown_keys_and_action_types_in_the_file_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         for (body, expected) in [
-            ("servr = \"http://x\"", "unknown field"),
+            ("servr = \"http://x\"", "line 1: unknown field"),
             ("allowed_actions = [\"rm_rf\"]", "rm_rf"),
+            ("heartbeat_interval = 60\nstate_dir = 5", "line 2"),
         ] {
             let path = dir.path().join("agent.toml");
             std::fs::write(&path, body).unwrap();
@@ -326,6 +340,28 @@ allowed_actions = ["apt_update", "restart_service"]
             .unwrap_err()
             .to_string();
             assert!(err.contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_broken_line_is_named_without_the_token_on_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        for body in [
+            "token = \"hca_s3cret\nserver = \"http://x\"",
+            "token = hca_s3cret",
+            "token = \"hca_s3cret\" trailing",
+            "token = [\"hca_s3cret\"]",
+        ] {
+            std::fs::write(&path, body).unwrap();
+            let err = Config::load(Args {
+                config: Some(path.clone()),
+                ..args(Some("http://x"), None)
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("line 1"), "{err}");
+            assert!(!err.contains("s3cret"), "the token is in the error: {err}");
         }
     }
 }
