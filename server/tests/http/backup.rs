@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,24 +13,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt as _;
 use tokio::process::Command;
 
-use crate::helpers::{TestApp, spawn_replica};
-
-/// Runs the binary on the database at `url`, as a script would (no terminal).
-async fn homelab_cmd(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_homelab-cmd"))
-        .env_clear()
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("homelab-cmd runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::helpers::{TestApp, homelab_cmd, spawn_replica, text};
 
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())

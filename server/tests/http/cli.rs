@@ -1,27 +1,6 @@
 //! The one-off commands on the real binary: destructive ones need a confirmation.
 
-use std::process::{Output, Stdio};
-
-use tokio::process::Command;
-
-/// Runs the binary on the database at `url` (SQLite, or PostgreSQL when the run
-/// says so).
-async fn homelab_cmd(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_homelab-cmd"))
-        .env_clear()
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .args(args)
-        // Not a terminal: nobody can type a confirmation.
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("homelab-cmd runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::helpers::{homelab_cmd, text};
 
 #[tokio::test]
 async fn removing_rotating_and_revoking_need_a_confirmation() {

@@ -2,28 +2,13 @@
 //! file, which beats the defaults; a bad file stops it with the key and line.
 
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::AsyncBufReadExt as _;
 use tokio::process::Command;
 
-/// Runs the binary with only `env` in its environment.
-async fn homelab_cmd(env: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_homelab-cmd"))
-        .env_clear()
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("homelab-cmd runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::helpers::{homelab_cmd_with, text};
 
 fn url(dir: &Path, name: &str) -> String {
     format!("sqlite://{}", dir.join(name).display())
@@ -59,7 +44,7 @@ async fn flags_beat_the_environment_which_beats_the_file() {
     ] {
         let mut args = vec!["server", "add", "nas", "NAS"];
         args.extend(extra);
-        let out = homelab_cmd(&env, &args).await;
+        let out = homelab_cmd_with(&env, &args).await;
         assert!(out.status.success(), "{out:?}");
         assert!(dir.path().join(expected).exists(), "{expected}: {out:?}");
     }
@@ -112,7 +97,7 @@ async fn serve_listens_where_the_file_says_and_a_bad_file_stops_it_by_key_and_li
         "database_url = \"postgres://homelab:hunter2@db/homelab\"\n\nlistn = \"0.0.0.0:80\"\n",
     )
     .unwrap();
-    let out = homelab_cmd(&[], &["serve", "--config", config.to_str().unwrap()]).await;
+    let out = homelab_cmd_with(&[], &["serve", "--config", config.to_str().unwrap()]).await;
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(
@@ -122,7 +107,7 @@ async fn serve_listens_where_the_file_says_and_a_bad_file_stops_it_by_key_and_li
     assert!(!stderr.contains("hunter2"), "{stderr}");
 
     let missing = dir.path().join("missing.toml");
-    let out = homelab_cmd(
+    let out = homelab_cmd_with(
         &[("HOMELAB_CONFIG", missing.to_str().unwrap())],
         &["api-token", "list"],
     )

@@ -459,3 +459,28 @@ impl TestRouter {
         .await
     }
 }
+
+/// Runs the `homelab-cmd` binary on the database at `url`, as a script would: a
+/// clean environment, no terminal (nobody can type a confirmation).
+pub async fn homelab_cmd(url: &str, args: &[&str]) -> std::process::Output {
+    homelab_cmd_with(&[("DATABASE_URL", url)], args).await
+}
+
+/// Runs the `homelab-cmd` binary with only `env` (and a quiet log) in its
+/// environment and no terminal.
+pub async fn homelab_cmd_with(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_homelab-cmd"))
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("homelab-cmd runs")
+}
+
+/// A command's output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
