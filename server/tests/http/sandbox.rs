@@ -616,12 +616,14 @@ async fn an_action_interrupted_by_an_agent_crash_is_reported_and_never_run_again
     // a crash between the claim and that record is the lease's case, not this one.
     // The agent claims after its first heartbeat; on a loaded machine that and the
     // claim take seconds.
+    // The real run, not a simulation (`-s`: the package scan, the check before an
+    // automatically approved upgrade), which runs apt-get too.
     for _ in 0..600 {
-        if sandbox
-            .processes_inside()
-            .iter()
-            .any(|(_, cmd)| cmd.starts_with("apt-get"))
-        {
+        if sandbox.processes_inside().iter().any(|(_, cmd)| {
+            cmd.starts_with("apt-get")
+                && cmd.contains("upgrade")
+                && !cmd.split(' ').any(|word| word == "-s")
+        }) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
