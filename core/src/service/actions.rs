@@ -445,16 +445,16 @@ impl Service {
         }
     }
 
-    /// Records what the agent reports about action `id`, and says whether it ended
-    /// the action now. A repeat, or a report for an action that already ended,
-    /// changes nothing and succeeds (false); so does a reboot's command answering,
-    /// which waits for the machine's new boot.
+    /// Records what the agent reports about action `id`, and names the action's kind
+    /// when the report ended it now. A repeat, or a report for an action that
+    /// already ended, changes nothing and succeeds (`None`); so does a reboot's
+    /// command answering, which waits for the machine's new boot.
     pub async fn report_result(
         &self,
         server: &ServerId,
         id: ActionId,
         result: ActionResult,
-    ) -> Result<bool, DispatchError> {
+    ) -> Result<Option<ActionType>, DispatchError> {
         let failure = match (result.failure, result.exit_code) {
             (Some(f), _) => Some(FailureReason::from(f)),
             (None, Some(0)) => None,
@@ -504,9 +504,9 @@ impl Service {
                     db::actions::finish(tx, id, &outcome, late).await?;
                     db::webhooks::action_changed(tx, id, now).await?;
                     Ok(if late {
-                        Recorded::Late
+                        Recorded::Late(standing.action_type)
                     } else {
-                        Recorded::OnTime
+                        Recorded::OnTime(standing.action_type)
                     })
                 })
             })
@@ -516,13 +516,16 @@ impl Service {
                 "result for an action that already ended; ignored"),
             Recorded::AwaitingBoot => tracing::info!(action = %id, server = %server,
                 "reboot started; it completes when the machine reports from a new boot"),
-            Recorded::OnTime => tracing::info!(action = %id, server = %server, %status,
+            Recorded::OnTime(_) => tracing::info!(action = %id, server = %server, %status,
                 ?exit_code, ?failure, "action finished"),
-            Recorded::Late => tracing::warn!(action = %id, server = %server, %status,
+            Recorded::Late(_) => tracing::warn!(action = %id, server = %server, %status,
                 ?exit_code, ?failure, "action finished: result arrived after the lease ran out"),
         }
-        let ended = !matches!(recorded, Recorded::Ignored(_) | Recorded::AwaitingBoot);
-        if ended {
+        let ended = match recorded {
+            Recorded::OnTime(kind) | Recorded::Late(kind) => Some(kind),
+            Recorded::Ignored(_) | Recorded::AwaitingBoot => None,
+        };
+        if ended.is_some() {
             self.publish(LiveEvent::Action {
                 id,
                 server: server.clone(),
@@ -621,8 +624,10 @@ pub enum Created {
 
 /// What became of a result the agent sent.
 enum Recorded {
-    OnTime,
-    Late,
+    /// Recorded, for an action of this kind.
+    OnTime(ActionType),
+    /// Recorded after the lease ran out.
+    Late(ActionType),
     Ignored(ActionStatus),
     /// A reboot's command succeeded: the action waits for the new boot.
     AwaitingBoot,

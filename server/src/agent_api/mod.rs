@@ -100,8 +100,8 @@ async fn report_result(
         .map_err(dispatch_error)?;
     // The run time, once: when this result ended the action (not a repeat, not a
     // reboot waiting for its machine).
-    if ended && let Ok(action) = service.action(id).await {
-        crate::metrics::action_ran(action.action_type, &result);
+    if let Some(kind) = ended {
+        crate::metrics::action_ran(kind, &result);
     }
     Ok(Json(serde_json::json!({ "ok": true })))
 }

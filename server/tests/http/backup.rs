@@ -15,6 +15,21 @@ use tokio::process::Command;
 
 use crate::helpers::{TestApp, homelab_cmd, spawn_replica, text};
 
+/// A SQLite database `homelab-cmd.db` in a new directory, with server `nas` added
+/// by the binary: the directory, the file and its URL.
+async fn database_with_nas() -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("homelab-cmd.db");
+    let url = sqlite_url(&db);
+    assert!(
+        homelab_cmd(&url, &["server", "add", "nas", "NAS"])
+            .await
+            .status
+            .success()
+    );
+    (dir, db, url)
+}
+
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
 }
@@ -220,15 +235,7 @@ async fn serve(url: &str, site: &Path) -> tokio::process::Child {
 
 #[tokio::test]
 async fn a_restore_is_refused_while_a_server_runs_on_the_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("homelab-cmd.db");
-    let url = sqlite_url(&db);
-    assert!(
-        homelab_cmd(&url, &["server", "add", "nas", "NAS"])
-            .await
-            .status
-            .success()
-    );
+    let (dir, _db, url) = database_with_nas().await;
     let backup = dir.path().join("backup.db");
     assert!(
         homelab_cmd(&url, &["backup", path_str(&backup)])
@@ -269,15 +276,7 @@ async fn a_restore_is_refused_while_a_server_runs_on_the_database() {
 
 #[tokio::test]
 async fn a_restore_from_a_file_that_is_not_our_database_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("homelab-cmd.db");
-    let url = sqlite_url(&db);
-    assert!(
-        homelab_cmd(&url, &["server", "add", "nas", "NAS"])
-            .await
-            .status
-            .success()
-    );
+    let (dir, db, url) = database_with_nas().await;
     let before = std::fs::read(&db).unwrap();
 
     let not_sqlite = dir.path().join("notes.txt");
