@@ -163,14 +163,26 @@ pub async fn set_reboot(
 }
 
 /// One run with its items.
+///
+/// The engine changes a run's row and its items in one transaction, but the row and
+/// the items are two reads here: items read before and after the row, the same
+/// both times, are the ones that go with it (a commit in between that changed the
+/// row alone changed nothing they show). Otherwise the reads are taken again.
 pub async fn get(executor: &mut sqlx::AnyConnection, id: RunId) -> Result<Option<Run>, DbError> {
-    let row: Option<RunRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"))
-        .bind(id.get())
-        .fetch_optional(&mut *executor)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let items = items(&mut *executor, id).await?;
-    Ok(Some(row.into_run(items)?))
+    let mut before = items(&mut *executor, id).await?;
+    loop {
+        let row: Option<RunRow> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"))
+                .bind(id.get())
+                .fetch_optional(&mut *executor)
+                .await?;
+        let Some(row) = row else { return Ok(None) };
+        let after = items(&mut *executor, id).await?;
+        if after == before {
+            return Ok(Some(row.into_run(after)?));
+        }
+        before = after;
+    }
 }
 
 /// The newest runs, with their items; `schedule` keeps only the runs it started.
