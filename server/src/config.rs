@@ -288,10 +288,12 @@ pub struct OnboardingArgs {
     #[arg(long, env = "HOMELAB_PUBLIC_URL")]
     pub public_url: Option<crate::onboarding::PublicUrl>,
 
-    /// The `homelab-agent` binary offered at `/downloads/homelab-agent` [default:
-    /// `homelab-agent` beside this executable, if it is there].
-    #[arg(long, env = "HOMELAB_AGENT_BINARY")]
-    pub agent_binary: Option<PathBuf>,
+    /// A `homelab-agent` binary to offer under `/downloads/`; repeat it (or separate
+    /// the files with commas) to offer one per machine type, e.g. an x86-64 and an
+    /// arm64 build: each machine's install line fetches the one for its own type
+    /// [default: `homelab-agent` beside this executable, if it is there].
+    #[arg(long, env = "HOMELAB_AGENT_BINARY", value_delimiter = ',')]
+    pub agent_binary: Vec<PathBuf>,
 }
 
 /// How the listener protects itself from clients that hold connections open.

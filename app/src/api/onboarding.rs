@@ -16,17 +16,18 @@ pub struct OnboardingInfo {
     /// False when `base_url` is only the browser's address: `--public-url` is unset,
     /// and an agent on another machine may not reach that address.
     pub public_url_set: bool,
-    /// The agent binary under `/downloads/`, if the dashboard found one.
-    pub agent: Option<AgentDownload>,
+    /// The agent binaries under `/downloads/agents/{arch}/`, one per machine type,
+    /// sorted by it; empty when the dashboard found none.
+    pub agents: Vec<AgentDownload>,
 }
 
-/// The agent binary the dashboard serves.
+/// An agent binary the dashboard serves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentDownload {
     /// SHA-256 of the file, lowercase hex.
     pub sha256: String,
-    /// The machine type it runs on, as `uname -m` says it (`x86_64`), if known.
-    pub arch: Option<String>,
+    /// The machine type it runs on, as `uname -m` says it (`x86_64`, `aarch64`).
+    pub arch: String,
     /// Its size in bytes.
     pub size: u64,
 }

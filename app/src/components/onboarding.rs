@@ -34,26 +34,8 @@ fn Steps(info: OnboardingInfo, token_shown: bool) -> impl IntoView {
     view! {
         <div class="install">
             {(!info.public_url_set).then(|| view! { <PublicUrlWarning base=base.clone()/> })}
-            {match info.agent.clone() {
-                Some(agent) => view! {
-                    <h3>"Install with one line"</h3>
-                    <p>"On the machine, as root (or ending it in " <code>"| sudo sh"</code> "), run:"</p>
-                    <CopyBlock text=one_liner(&base) label="Copy the install line" class="install-line"/>
-                    <p>
-                        "When it asks, " {token_words} ". It reads the token from the terminal, so "
-                        "the token is never on a command line (which " <code>"ps"</code>
-                        " shows every user) nor in the shell history. The "
-                        <a href=format!("{base}/downloads/install.sh")>"script"</a>
-                        " downloads the agent from this dashboard, checks its SHA-256, installs "
-                        <code>"/usr/local/bin/homelab-agent"</code> " and its settings in "
-                        <code>"/etc/homelab-agent/"</code> " (root only), and starts the "
-                        <code>"homelab-agent"</code> " systemd unit; where systemd is not running "
-                        "(a container, a chroot) it starts the agent in the background instead. "
-                        "Running it again updates the agent."
-                    </p>
-                    <AgentFacts agent/>
-                }.into_any(),
-                None => view! {
+            {if info.agents.is_empty() {
+                view! {
                     <p class="note warning">
                         <strong>"Agent downloads are unavailable."</strong>
                         " This dashboard found no " <code>"homelab-agent"</code>
@@ -62,9 +44,29 @@ fn Steps(info: OnboardingInfo, token_shown: bool) -> impl IntoView {
                         <code>"--agent-binary PATH"</code> ") and restart it, or copy the agent "
                         "to the machine yourself and follow the manual steps."
                     </p>
-                }.into_any(),
+                }.into_any()
+            } else {
+                view! {
+                    <h3>"Install with one line"</h3>
+                    <p>"On the machine, as root (or ending it in " <code>"| sudo sh"</code> "), run:"</p>
+                    <CopyBlock text=one_liner(&base) label="Copy the install line" class="install-line"/>
+                    <p>
+                        "When it asks, " {token_words} ". It reads the token from the terminal, so "
+                        "the token is never on a command line (which " <code>"ps"</code>
+                        " shows every user) nor in the shell history. The "
+                        <a href=format!("{base}/downloads/install.sh")>"script"</a>
+                        " downloads the agent for the machine's type from this dashboard, checks its \
+                         SHA-256, installs "
+                        <code>"/usr/local/bin/homelab-agent"</code> " and its settings in "
+                        <code>"/etc/homelab-agent/"</code> " (root only), and starts the "
+                        <code>"homelab-agent"</code> " systemd unit; where systemd is not running "
+                        "(a container, a chroot) it starts the agent in the background instead. "
+                        "Running it again updates the agent."
+                    </p>
+                    <AgentFacts agents=info.agents.clone()/>
+                }.into_any()
             }}
-            <ManualSteps base=base.clone() agent=info.agent.clone() token_words/>
+            <ManualSteps base=base.clone() agents=info.agents.clone() token_words/>
         </div>
     }
     .into_any()
@@ -74,22 +76,35 @@ fn Steps(info: OnboardingInfo, token_shown: bool) -> impl IntoView {
 #[component]
 fn ManualSteps(
     base: String,
-    agent: Option<AgentDownload>,
+    agents: Vec<AgentDownload>,
     token_words: &'static str,
 ) -> impl IntoView {
-    let available = agent.is_some();
+    let available = !agents.is_empty();
     view! {
         <details class="manual-steps" open=!available>
             <summary>"Manual steps"</summary>
             <ol>
                 <li>
                     {if available {
-                        "As root on the machine, download the agent, check it and install it:"
+                        "As root on the machine, download the agent for its type (what "
                     } else {
                         "Copy homelab-agent to the machine (it is built into target/release/ \
                          beside homelab-cmd) and, as root there, install it:"
                     }}
-                    <CopyBlock text=download_steps(&base, agent.as_ref()) label="Copy the download steps"/>
+                    {available.then(|| view! {
+                        <code>"uname -m"</code> " says), check it and install it:"
+                    })}
+                    {if available {
+                        agents.iter().map(|agent| {
+                            let label = format!("Copy the download steps for {}", agent.arch);
+                            view! {
+                                <p class="arch-steps">"On " <strong>{agent.arch.clone()}</strong> " machines:"</p>
+                                <CopyBlock text=download_steps(&base, Some(agent)) label/>
+                            }
+                        }).collect_view().into_any()
+                    } else {
+                        view! { <CopyBlock text=download_steps(&base, None) label="Copy the download steps"/> }.into_any()
+                    }}
                 </li>
                 <li>
                     "Store the token where only root can read it: run this line, "
@@ -122,17 +137,22 @@ fn PublicUrlWarning(base: String) -> impl IntoView {
     }
 }
 
-/// What the dashboard serves: the machine type, size and checksum to compare.
+/// What the dashboard serves: each machine type, with its size and checksum to
+/// compare.
 #[component]
-fn AgentFacts(agent: AgentDownload) -> impl IntoView {
-    let arch = agent
-        .arch
-        .unwrap_or_else(|| "unknown machine type".to_owned());
+fn AgentFacts(agents: Vec<AgentDownload>) -> impl IntoView {
     view! {
-        <p class="agent-facts muted">
-            "Agent served here: " {arch} ", " {megabytes(agent.size)} ", SHA-256 "
-            <code class="checksum">{agent.sha256}</code>
-        </p>
+        <div class="agent-facts muted">
+            "Agents served here (the script picks the one for the machine's type):"
+            <ul>
+                {agents.into_iter().map(|agent| view! {
+                    <li>
+                        <strong class="arch">{agent.arch}</strong> ", " {megabytes(agent.size)}
+                        ", SHA-256 " <code class="checksum">{agent.sha256}</code>
+                    </li>
+                }).collect_view()}
+            </ul>
+        </div>
     }
 }
 
@@ -146,10 +166,10 @@ fn download_steps(base: &str, agent: Option<&AgentDownload>) -> String {
     let install = "install -m 0755 homelab-agent /usr/local/bin/homelab-agent";
     match agent {
         Some(agent) => format!(
-            "curl -fsSLO {base}/downloads/homelab-agent\n\
+            "curl -fsSLO {base}/downloads/agents/{}/homelab-agent\n\
              echo '{}  homelab-agent' | sha256sum -c -\n\
              {install}",
-            agent.sha256
+            agent.arch, agent.sha256
         ),
         None => install.to_owned(),
     }

@@ -61,7 +61,8 @@ pub struct FileConfig {
     pub action_timeouts: Option<FileTimeouts>,
     pub site_root: Option<PathBuf>,
     pub public_url: Option<Parsed<PublicUrl>>,
-    pub agent_binary: Option<PathBuf>,
+    /// One file, or a list of them (one per machine type).
+    pub agent_binary: Option<OneOrMore<PathBuf>>,
     pub max_connections: Option<Ranged<16, 1_000_000>>,
     pub header_read_timeout: Option<Ranged<1, 600>>,
 }
@@ -115,6 +116,25 @@ where
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         text.parse().map(Parsed).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A key that takes one value or a list of them: `"a"` or `["a", "b"]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneOrMore<T>(pub Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMore<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged, expecting = "one value or a list of them")]
+        enum Shape<T> {
+            One(T),
+            More(Vec<T>),
+        }
+        Ok(OneOrMore(match Shape::deserialize(d)? {
+            Shape::One(one) => vec![one],
+            Shape::More(more) => more,
+        }))
     }
 }
 
@@ -306,9 +326,9 @@ pub fn apply(file: FileConfig, command: &mut Command, matches: &ArgMatches) {
         onboarding.public_url = Some(url.0);
     }
     if set("agent_binary")
-        && let Some(path) = file.agent_binary
+        && let Some(paths) = file.agent_binary
     {
-        onboarding.agent_binary = Some(path);
+        onboarding.agent_binary = paths.0;
     }
 }
 
@@ -388,7 +408,7 @@ mod tests {
             with.http.header_read_timeout,
             without.http.header_read_timeout
         );
-        assert!(with.onboarding.public_url.is_none() && with.onboarding.agent_binary.is_none());
+        assert!(with.onboarding.public_url.is_none() && with.onboarding.agent_binary.is_empty());
         for &t in ActionType::ALL {
             assert_eq!(
                 with.action_timeouts.get(t),

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 pub struct AgentBinary {
     bytes: Bytes,
     sha256: String,
-    arch: Option<&'static str>,
+    arch: &'static str,
 }
 
 impl std::fmt::Debug for AgentBinary {
@@ -35,6 +35,17 @@ pub enum AgentBinaryError {
     },
     #[error("{path} is not a Linux program (no ELF header)")]
     NotElf { path: PathBuf },
+    #[error(
+        "{path} is a program for a machine type this dashboard does not know \
+         (it serves x86_64, aarch64, i686 and riscv64 agents)"
+    )]
+    UnknownMachine { path: PathBuf },
+    #[error("{first} and {second} are both agents for {arch}: give one per machine type")]
+    SameMachine {
+        first: PathBuf,
+        second: PathBuf,
+        arch: &'static str,
+    },
 }
 
 impl AgentBinary {
@@ -59,8 +70,10 @@ impl AgentBinary {
                 path: path.to_owned(),
             });
         }
+        let arch = elf_machine(&bytes).ok_or_else(|| AgentBinaryError::UnknownMachine {
+            path: path.to_owned(),
+        })?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        let arch = elf_machine(&bytes);
         Ok(AgentBinary {
             bytes: Bytes::from(bytes),
             sha256,
@@ -78,9 +91,8 @@ impl AgentBinary {
         &self.sha256
     }
 
-    /// The machine it runs on, as `uname -m` names it; None for one this code does
-    /// not know (the install script then does not check).
-    pub fn arch(&self) -> Option<&'static str> {
+    /// The machine it runs on, as `uname -m` names it.
+    pub fn arch(&self) -> &'static str {
         self.arch
     }
 
@@ -146,12 +158,19 @@ mod tests {
     #[test]
     fn the_machine_is_read_from_the_elf_header() {
         let path = Path::new("x");
-        let arch = |b| AgentBinary::from_bytes(b, path).unwrap().arch();
-        assert_eq!(arch(header(2, 1, 0x3e)), Some("x86_64"));
-        assert_eq!(arch(header(2, 1, 0xb7)), Some("aarch64"));
-        assert_eq!(arch(header(1, 1, 0x03)), Some("i686"));
-        assert_eq!(arch(header(2, 2, 0x15)), None);
-        assert_eq!(arch(b"\x7fELF".to_vec()), None);
+        let arch = |b| AgentBinary::from_bytes(b, path).map(|a| a.arch());
+        assert_eq!(arch(header(2, 1, 0x3e)).unwrap(), "x86_64");
+        assert_eq!(arch(header(2, 1, 0xb7)).unwrap(), "aarch64");
+        assert_eq!(arch(header(1, 1, 0x03)).unwrap(), "i686");
+        // A PowerPC program, a 32-bit ARM one, and a header cut short are refused:
+        // the install script could not tell which machines they are for.
+        for unknown in [header(2, 2, 0x15), header(1, 1, 0x28), b"\x7fELF".to_vec()] {
+            let err = arch(unknown).unwrap_err();
+            assert!(
+                matches!(err, AgentBinaryError::UnknownMachine { .. }),
+                "{err}"
+            );
+        }
     }
 
     #[test]
@@ -178,10 +197,10 @@ mod tests {
             .unwrap();
         let binary = AgentBinary::from_bytes(head, &exe).unwrap();
         if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
-            assert_eq!(binary.arch(), Some("x86_64"));
+            assert_eq!(binary.arch(), "x86_64");
         }
         if cfg!(all(target_os = "linux", target_arch = "aarch64")) {
-            assert_eq!(binary.arch(), Some("aarch64"));
+            assert_eq!(binary.arch(), "aarch64");
         }
     }
 }

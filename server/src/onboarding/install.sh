@@ -8,7 +8,8 @@
 # It asks for the machine's agent token on the terminal (or reads it from
 # --token-file FILE): a token on a command line would be readable by every local
 # user (ps) and land in the shell history. Then it
-#   1. downloads the agent from the dashboard and checks its SHA-256,
+#   1. downloads the agent for this machine's type (uname -m) from the dashboard
+#      and checks its SHA-256,
 #   2. installs it as /usr/local/bin/homelab-agent,
 #   3. writes /etc/homelab-agent/token and agent.toml (root only, mode 0600),
 #   4. installs, enables and (re)starts the systemd unit homelab-agent; where
@@ -22,8 +23,8 @@
 set -eu
 
 BASE_URL=@BASE_URL_SH@
-AGENT_SHA256=@AGENT_SHA256@
-AGENT_ARCH=@AGENT_ARCH@
+# The agents the dashboard serves: one line per machine type, `uname -m` and SHA-256.
+AGENTS=@AGENTS@
 
 BIN=/usr/local/bin/homelab-agent
 CONF_DIR=/etc/homelab-agent
@@ -187,8 +188,13 @@ main() {
     done
 
     [ "$(id -u)" -eq 0 ] || die "run this as root (for example after sudo -i)"
-    if [ -n "$AGENT_ARCH" ] && [ "$(uname -m)" != "$AGENT_ARCH" ]; then
-        die "this dashboard serves an agent for $AGENT_ARCH, and this machine is $(uname -m): build homelab-agent for it and install it by hand (see the README)"
+    machine=$(uname -m)
+    expected=$(printf '%s\n' "$AGENTS" | while read -r arch sha; do
+        if [ "$arch" = "$machine" ]; then printf '%s' "$sha"; fi
+    done)
+    if [ -z "$expected" ]; then
+        served=$(printf '%s\n' "$AGENTS" | while read -r arch sha; do printf '%s ' "$arch"; done)
+        die "this dashboard serves agents for ${served% }, and this machine is $machine: build homelab-agent for it and install it by hand (see the README)"
     fi
 
     # Everything created from here on is root's alone until chmod says otherwise;
@@ -201,14 +207,15 @@ main() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
 
-    say "downloading the agent from $BASE_URL"
-    fetch "$BASE_URL/downloads/homelab-agent" "$tmp/homelab-agent" ||
-        die "cannot download $BASE_URL/downloads/homelab-agent"
+    # $machine is one of the names in $AGENTS (checked above): a plain word.
+    url="$BASE_URL/downloads/agents/$machine/homelab-agent"
+    say "downloading the agent for $machine from $BASE_URL"
+    fetch "$url" "$tmp/homelab-agent" || die "cannot download $url"
     sum=$(sha256sum "$tmp/homelab-agent")
     sum=${sum%% *}
-    [ "$sum" = "$AGENT_SHA256" ] ||
-        die "the download's SHA-256 is $sum, expected $AGENT_SHA256: nothing was installed (if the dashboard was just upgraded, run the install line again)"
-    say "checksum OK ($AGENT_SHA256)"
+    [ "$sum" = "$expected" ] ||
+        die "the download's SHA-256 is $sum, expected $expected: nothing was installed (if the dashboard was just upgraded, run the install line again)"
+    say "checksum OK ($expected)"
 
     install -d -m 0755 /usr/local/bin
     # Beside it, then renamed over it: a running agent keeps its old file.
