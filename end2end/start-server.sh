@@ -21,8 +21,12 @@ export HOMELAB_LISTEN="127.0.0.1:$port"
 export HOMELAB_HEARTBEAT_INTERVAL=2
 # What the install line tells agents; the sandbox roots share the host's network.
 export HOMELAB_PUBLIC_URL="http://127.0.0.1:$port"
-# The agent served for download: the one `cargo build --profile agent` made.
-export HOMELAB_AGENT_BINARY="$target/agent/homelab-agent"
+# The agents served for download, as the Debian package serves them: the ones
+# `cargo build --profile agent` made for x86_64 and, cross-built, for aarch64
+# (./scripts/package builds both; ./scripts/test runs it first).
+arm64_agent="$target/aarch64-unknown-linux-gnu/agent/homelab-agent"
+[ -f "$arm64_agent" ] || { echo "no $arm64_agent: run ./scripts/package first" >&2; exit 1; }
+export HOMELAB_AGENT_BINARY="$target/agent/homelab-agent,$arm64_agent"
 # Warnings and errors only: the Playwright report stays readable.
 export RUST_LOG="${RUST_LOG:-warn}"
 

@@ -145,3 +145,63 @@ start_test_postgres() {
     trap 'eval "$PG_TEST_STOP"' EXIT
     log "PostgreSQL test cluster on port $port ($dir)"
 }
+
+# --- Packaging: the arm64 cross-build, qemu, cargo-deb (scripts/package) ---
+
+ARM64_TRIPLE=aarch64-unknown-linux-gnu
+CARGO_DEB_VERSION=3.8.0
+# Debian's cross linker and C compiler (ring's C parts) for the arm64 agent, and
+# qemu-user to run what was built.
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
+export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
+# The arm64 C library lives under /usr/aarch64-linux-gnu (libc6-arm64-cross).
+QEMU_ARM64=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+
+ensure_packaging_tools() {
+    ensure_apt gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu \
+        qemu-user-static dpkg-dev
+    if ! rustup target list --installed | grep -qx "$ARM64_TRIPLE"; then
+        log "adding the $ARM64_TRIPLE target"
+        rustup target add "$ARM64_TRIPLE"
+    fi
+    if [ "$(cargo deb --version 2>/dev/null | awk '{print $2}')" != "$CARGO_DEB_VERSION" ]; then
+        log "installing cargo-deb $CARGO_DEB_VERSION"
+        cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
+    fi
+}
+
+# The agent binary for machine type $1 (x86_64 or aarch64), as build_agents made it.
+agent_binary() {
+    case "$1" in
+    x86_64) echo "$CARGO_TARGET_DIR/agent/homelab-agent" ;;
+    aarch64) echo "$CARGO_TARGET_DIR/$ARM64_TRIPLE/agent/homelab-agent" ;;
+    *) echo "error: no agent build for $1" >&2; return 1 ;;
+    esac
+}
+
+# The workspace's version (Cargo.toml's [workspace.package]).
+workspace_version() {
+    awk -F'"' '/^\[workspace.package\]/ { p = 1 } p && /^version = / { print $2; exit }' Cargo.toml
+}
+
+# Builds the agent for x86-64 and arm64 (the `agent` profile), and checks the arm64
+# one under qemu-user: the release binary runs (`--version`), and the apt parsers'
+# tests, built for arm64, pass on the captured apt output of agent/tests/fixtures.
+build_agents() {
+    log "building the agent (x86_64, and aarch64 with Debian's cross linker)"
+    cargo build --profile agent --locked -p homelab-agent
+    cargo build --profile agent --locked -p homelab-agent --target "$ARM64_TRIPLE"
+    local arm64 version
+    arm64="$(agent_binary aarch64)"
+    file -b "$arm64" 2>/dev/null | grep -q 'ARM aarch64' ||
+        od -An -tx1 -j18 -N2 "$arm64" | grep -q 'b7 00' ||
+        { echo "error: $arm64 is not an arm64 program" >&2; exit 1; }
+    log "checking the arm64 agent under qemu-user"
+    version="$("${QEMU_ARM64[@]}" "$arm64" --version)"
+    [ "$version" = "homelab-agent $(workspace_version)" ] ||
+        { echo "error: the arm64 agent under qemu said '$version'" >&2; exit 1; }
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="${QEMU_ARM64[*]}" \
+        cargo test --locked -p homelab-agent --target "$ARM64_TRIPLE" --lib -- \
+        --test-threads 2 apt:: preview::
+}

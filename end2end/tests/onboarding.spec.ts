@@ -116,17 +116,29 @@ test("Add server shows a one-line install with the public URL and the checksum, 
   await expect(install).toHaveText(`curl -fsSL ${baseURL}/downloads/install.sh | sh`);
   // --public-url is set, so no warning about the browser's address.
   await expect(note).not.toContainText("No public URL is set");
-  // The checksum on the page is the one the dashboard serves.
-  const served = (await (await request.get("/downloads/homelab-agent.sha256")).text()).split(" ")[0];
-  expect(served).toMatch(/^[0-9a-f]{64}$/);
-  await expect(note.locator("code.checksum")).toHaveText(served);
+  // Each machine type's checksum on the page is the one the dashboard serves for it.
+  const sums: Record<string, string> = {};
+  for (const arch of ["x86_64", "aarch64"]) {
+    const sum = await request.get(`/downloads/agents/${arch}/homelab-agent.sha256`);
+    sums[arch] = (await sum.text()).split(" ")[0];
+    expect(sums[arch]).toMatch(/^[0-9a-f]{64}$/);
+    await expect(note.locator(".agent-facts li", { hasText: arch }).locator("code.checksum")).toHaveText(sums[arch]);
+  }
+  expect(sums.x86_64).not.toBe(sums.aarch64);
 
   // The token is shown once, in its own box: no command on the page carries it.
   const text = await note.innerText();
   expect(text.split(token).length - 1).toBe(1);
   await note.locator("summary", { hasText: "Manual steps" }).click();
   const manual = note.locator(".manual-steps");
-  await expect(manual).toContainText(`echo '${served}  homelab-agent' | sha256sum -c -`);
+  for (const arch of ["x86_64", "aarch64"]) {
+    const steps = manual
+      .locator(".copy-block")
+      .filter({ has: page.getByRole("button", { name: `Copy the download steps for ${arch}` }) })
+      .locator("pre");
+    await expect(steps).toContainText(`curl -fsSLO ${baseURL}/downloads/agents/${arch}/homelab-agent`);
+    await expect(steps).toContainText(`echo '${sums[arch]}  homelab-agent' | sha256sum -c -`);
+  }
   // The token step stands alone: `cat` would swallow any command pasted after it.
   await expect(manual.getByRole("listitem").nth(1).locator("pre")).toHaveText(
     "install -d -m 0700 /etc/homelab-agent && (umask 077; cat > /etc/homelab-agent/token)",
@@ -155,6 +167,8 @@ test("the install line, run as root on a bare Debian machine, brings it Online",
 
   const run = await runOnTerminal(line, token);
   expect(run.code, run.output).toBe(0);
+  // The script picked the agent for this machine's type among the two served.
+  expect(run.output).toContain("downloading the agent for x86_64");
   expect(run.output).toContain("checksum OK");
   expect(run.output).toContain("systemd is not running here");
   expect(run.output).toContain("started the agent in the background");

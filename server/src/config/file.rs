@@ -419,6 +419,54 @@ mod tests {
     }
 
     #[test]
+    fn agent_binaries_are_one_file_or_a_list_and_the_flag_replaces_the_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = write(&dir, r#"agent_binary = "/opt/a""#);
+        let args = serve(load(&["serve", "--config", &one]).unwrap());
+        assert_eq!(args.onboarding.agent_binary, [PathBuf::from("/opt/a")]);
+
+        let list = write(&dir, r#"agent_binary = ["/opt/a", "/opt/b"]"#);
+        let args = serve(load(&["serve", "--config", &list]).unwrap());
+        assert_eq!(
+            args.onboarding.agent_binary,
+            [PathBuf::from("/opt/a"), PathBuf::from("/opt/b")]
+        );
+        let args = serve(
+            load(&[
+                "serve",
+                "--config",
+                &list,
+                "--agent-binary",
+                "/x",
+                "--agent-binary",
+                "/y,/z",
+            ])
+            .unwrap(),
+        );
+        assert_eq!(
+            args.onboarding.agent_binary,
+            [
+                PathBuf::from("/x"),
+                PathBuf::from("/y"),
+                PathBuf::from("/z")
+            ]
+        );
+
+        for bad in [
+            "agent_binary = 7",
+            "agent_binary = [\"/a\", 7]",
+            "agent_binary = { path = \"/a\" }",
+        ] {
+            let err = error(&dir, bad);
+            assert!(
+                err.contains("line 1") && err.contains("agent_binary"),
+                "{err}"
+            );
+            assert!(err.contains("one value or a list of them"), "{err}");
+        }
+    }
+
+    #[test]
     fn the_file_fills_in_what_the_flags_leave_and_flags_win() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(
