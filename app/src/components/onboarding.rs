@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::api::{AgentDownload, OnboardingInfo, load_onboarding};
 use crate::components::browser_effect;
+use crate::domain::machine_type;
 
 /// The install steps for a machine, with this dashboard's address and checksum.
 /// `token_shown`: the token was just shown above (else: where to find one).
@@ -98,7 +99,10 @@ fn ManualSteps(
                         agents.iter().map(|agent| {
                             let label = format!("Copy the download steps for {}", agent.arch);
                             view! {
-                                <p class="arch-steps">"On " <strong>{agent.arch.clone()}</strong> " machines:"</p>
+                                <p class="arch-steps">
+                                    "On " <strong>{agent.arch.clone()}</strong> " machines"
+                                    {machine_type(&agent.arch).map(|words| format!(" ({words})"))} ":"
+                                </p>
                                 <CopyBlock text=download_steps(&base, Some(agent)) label/>
                             }
                         }).collect_view().into_any()
@@ -147,7 +151,9 @@ fn AgentFacts(agents: Vec<AgentDownload>) -> impl IntoView {
             <ul>
                 {agents.into_iter().map(|agent| view! {
                     <li>
-                        <strong class="arch">{agent.arch}</strong> ", " {megabytes(agent.size)}
+                        <strong class="arch">{agent.arch.clone()}</strong>
+                        {machine_type(&agent.arch).map(|words| format!(" ({words})"))}
+                        ", " {megabytes(agent.size)}
                         ", SHA-256 " <code class="checksum">{agent.sha256}</code>
                     </li>
                 }).collect_view()}

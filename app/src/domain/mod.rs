@@ -15,4 +15,4 @@ pub use homelab_protocol::{
 pub use homelab_protocol::{
     CreatedWebhook, Delivery, DeliveryStatus, Webhook, WebhookEvent, WebhookFormat, WebhookId,
 };
-pub use wording::{Label, TimelineEvent, preview_summary, timeline};
+pub use wording::{Label, TimelineEvent, machine_type, preview_summary, timeline};

@@ -455,6 +455,18 @@ mod tests {
     }
 }
 
+/// What kind of machine a `uname -m` name is, for admins who do not know it by
+/// that name; None for one that needs no gloss.
+pub fn machine_type(arch: &str) -> Option<&'static str> {
+    Some(match arch {
+        "x86_64" => "64-bit PCs and servers, Intel or AMD",
+        "aarch64" => "64-bit ARM: Raspberry Pi 3, 4 and 5 on a 64-bit OS, most ARM servers",
+        "i686" => "32-bit PCs",
+        "riscv64" => "64-bit RISC-V",
+        _ => return None,
+    })
+}
+
 /// The longest message shown whole; longer ones (an error quoting a pasted value,
 /// say) are cut so they never push the page apart.
 pub const MAX_MESSAGE_CHARS: usize = 300;
