@@ -41,7 +41,7 @@ test("a schedule created in the UI shows its next firing", async ({ page, reques
   };
   // A garbage line is refused with the field named, and nothing is stored.
   await fill("0 3 * * FUNDAY");
-  await expect(page.getByRole("alert")).toContainText("cron (day of week)");
+  await expect(page.getByRole("alert")).toContainText("Cron line (day of week)");
   expect((await api(request).get("/api/v1/schedules")).schedules).toHaveLength(0);
 
   await fill("0 3 * * SUN");

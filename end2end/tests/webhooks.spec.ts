@@ -56,7 +56,7 @@ test("a webhook made in the UI is tested, signed, and shown without its secret",
   // An address that is not the web is refused with the field named.
   await form.getByLabel(/Address/).fill("file:///etc/passwd");
   await form.getByRole("button", { name: "Create webhook" }).click();
-  await expect(page.getByRole("alert")).toContainText("url");
+  await expect(page.getByRole("alert")).toContainText("Address:");
   expect((await api(request).get("/api/v1/webhooks")).webhooks).toHaveLength(0);
 
   await form.getByLabel(/Address/).fill(hookUrl);

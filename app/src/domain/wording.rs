@@ -472,8 +472,12 @@ pub fn machine_type(arch: &str) -> Option<&'static str> {
 pub const MAX_MESSAGE_CHARS: usize = 300;
 
 /// The name a form shows for a field the server refused.
-pub fn field_label(field: &str) -> &str {
-    match field {
+pub fn field_label(field: &str) -> std::borrow::Cow<'_, str> {
+    // A cron line's refusals name its field: `cron (day of week)`.
+    if let Some(part) = field.strip_prefix("cron (") {
+        return format!("Cron line ({part}").into();
+    }
+    std::borrow::Cow::Borrowed(match field {
         "parameters.unit" => "Unit",
         "parameters.vacuum_time" => "Keep journal for",
         "parameters" | "parameters.force" | "parameters.options" => "Options",
@@ -487,8 +491,25 @@ pub fn field_label(field: &str) -> &str {
         "status" => "Status",
         "type" => "Type",
         "cursor" => "Page",
+        // Fleet runs and schedules.
+        "action_type" => "Action",
+        "unit" => "Unit",
+        "tag" | "tags" => "Tag",
+        "servers" | "server_id" => "Servers",
+        "batch_size" => "Batch size",
+        "max_failures" => "Failures allowed",
+        "reboot_if_required" => "Reboot if required",
+        "cron" => "Cron line",
+        "timezone" => "Time zone",
+        "schedule" => "Schedule",
+        "run" => "Run",
+        // Webhooks.
+        "url" => "Address",
+        "format" => "Format",
+        "events" => "Events",
+        "secret" => "Secret",
         other => other,
-    }
+    })
 }
 
 /// `text` cut to [`MAX_MESSAGE_CHARS`] characters, with an ellipsis when cut.
@@ -531,6 +552,34 @@ mod message_tests {
         );
         // Cut at a character, never inside one.
         assert_eq!(cut(&"é".repeat(400)).chars().count(), MAX_MESSAGE_CHARS + 1);
+        // The run, schedule and webhook forms' fields, as the server names them.
+        assert_eq!(
+            AppError::invalid("cron", "`0 3 * *` has 4 fields").for_user(),
+            "Cron line: `0 3 * *` has 4 fields"
+        );
+        assert_eq!(
+            AppError::invalid("cron (day of week)", "`FUNDAY` is not a day").for_user(),
+            "Cron line (day of week): `FUNDAY` is not a day"
+        );
+        for field in [
+            "action_type",
+            "unit",
+            "tag",
+            "tags",
+            "servers",
+            "server_id",
+            "batch_size",
+            "max_failures",
+            "reboot_if_required",
+            "cron",
+            "timezone",
+            "url",
+            "format",
+            "events",
+            "secret",
+        ] {
+            assert_ne!(field_label(field), field, "{field} has no label");
+        }
         assert_eq!(
             AppError::NotFound("no server with id `nas`".into()).for_user(),
             "no server with id `nas`"

@@ -316,7 +316,7 @@ fn ScheduleFields(current: Option<Schedule>) -> impl IntoView {
             <label>"Server ids (comma-separated) " <input name="servers" placeholder="nas, router" value=servers/></label>
         </fieldset>
         <label>"Batch size " <input name="batch_size" type="number" min="1" max="1000" value=batch/></label>
-        <label>"Max failures " <input name="max_failures" type="number" min="0" value=failures/></label>
+        <label>"Failures allowed " <input name="max_failures" type="number" min="0" value=failures/></label>
         <label class="check">
             <input type="checkbox" name="reboot_if_required" value="on" checked=reboot/>
             "Reboot if required (after an upgrade, before the next batch)"
