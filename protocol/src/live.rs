@@ -22,6 +22,9 @@ pub enum LiveEvent {
     Output { id: ActionId, server: ServerId },
     /// A fleet run started, moved on a batch, or ended.
     Run { id: crate::RunId },
+    /// The schedules changed: one was created, edited or deleted, or fired (its
+    /// next firing moved on).
+    Schedules,
     /// Events were lost (the reader fell behind): everything may have changed.
     Resync,
 }
@@ -33,7 +36,7 @@ impl LiveEvent {
             LiveEvent::Server { server }
             | LiveEvent::Action { server, .. }
             | LiveEvent::Output { server, .. } => Some(server),
-            LiveEvent::Run { .. } | LiveEvent::Resync => None,
+            LiveEvent::Run { .. } | LiveEvent::Schedules | LiveEvent::Resync => None,
         }
     }
 
@@ -41,7 +44,10 @@ impl LiveEvent {
     pub fn action(&self) -> Option<ActionId> {
         match self {
             LiveEvent::Action { id, .. } | LiveEvent::Output { id, .. } => Some(*id),
-            LiveEvent::Server { .. } | LiveEvent::Run { .. } | LiveEvent::Resync => None,
+            LiveEvent::Server { .. }
+            | LiveEvent::Run { .. }
+            | LiveEvent::Schedules
+            | LiveEvent::Resync => None,
         }
     }
 }
@@ -102,6 +108,10 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&LiveEvent::Resync).unwrap(),
             r#"{"kind":"resync"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&LiveEvent::Schedules).unwrap(),
+            r#"{"kind":"schedules"}"#
         );
         assert_eq!(event.server(), Some(&server));
         assert_eq!(event.action(), Some(ActionId::new(7)));

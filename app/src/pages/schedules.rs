@@ -44,7 +44,7 @@ pub fn SchedulesPage() -> impl IntoView {
     let delete = ServerAction::<DeleteSchedule>::new();
     let update = ServerAction::<UpdateSchedule>::new();
     // A run of a schedule started, moved on or ended: its last outcome changed.
-    let live = use_live().changes(|e| matches!(e, LiveEvent::Run { .. }));
+    let live = use_live().changes(|e| matches!(e, LiveEvent::Run { .. } | LiveEvent::Schedules));
     let data = Resource::new(
         move || {
             (

@@ -3,8 +3,8 @@
 //! while the dashboard was down, two replicas firing at once.
 
 use homelab_protocol::{
-    ActionSpec, ActionType, CronLine, Millis, RunTarget, ScheduleName, ServerId, ServerName, Tag,
-    ZoneName,
+    ActionSpec, ActionType, CronLine, LiveEvent, Millis, RunTarget, ScheduleName, ServerId,
+    ServerName, Tag, ZoneName,
 };
 
 use super::testing::{clocked_nas, heartbeat, two_replicas};
@@ -384,4 +384,44 @@ async fn schedules_refuse_what_cannot_be_and_names_are_unique() {
         service.delete_schedule(first.id, "admin").await,
         Err(Error::NotFound(_))
     ));
+}
+
+/// The schedules page follows live: creating, editing, deleting and firing a
+/// schedule each announce that the schedules changed (a refused one announces
+/// nothing).
+#[tokio::test]
+async fn every_change_to_the_schedules_is_announced_to_open_pages() {
+    let (service, clock, nas, _token, _guard) = clocked_nas(utc(2026, 6, 1, 12, 0)).await;
+    let mut events = service.subscribe();
+    let schedules = |events: &mut LiveReceiver| {
+        events
+            .drain_now()
+            .into_iter()
+            .filter(|e| *e == LiveEvent::Schedules)
+            .count()
+    };
+    let schedule = service
+        .create_schedule(request("nightly", "0 3 * * *", nas_only(&nas)), "admin")
+        .await
+        .unwrap();
+    assert_eq!(schedules(&mut events), 1, "created");
+    service
+        .create_schedule(request("nightly", "0 4 * * *", nas_only(&nas)), "admin")
+        .await
+        .unwrap_err();
+    assert_eq!(schedules(&mut events), 0, "a refused duplicate");
+    service
+        .update_schedule(
+            schedule.id,
+            request("nightly", "0 2 * * *", nas_only(&nas)),
+            "admin",
+        )
+        .await
+        .unwrap();
+    assert_eq!(schedules(&mut events), 1, "edited");
+    clock.advance(utc(2026, 6, 2, 2, 0) - clock.now().get());
+    assert_eq!(service.fire_due_schedules().await.unwrap().len(), 1);
+    assert_eq!(schedules(&mut events), 1, "fired");
+    service.delete_schedule(schedule.id, "admin").await.unwrap();
+    assert_eq!(schedules(&mut events), 1, "deleted");
 }

@@ -20,7 +20,8 @@
 //! and the schedule goes on to its next firing.
 
 use homelab_protocol::{
-    CronLine, Millis, RunTarget, Schedule, ScheduleId, ScheduleName, ScheduleRun, ZoneName,
+    CronLine, LiveEvent, Millis, RunTarget, Schedule, ScheduleId, ScheduleName, ScheduleRun,
+    ZoneName,
 };
 
 use super::Service;
@@ -88,6 +89,7 @@ impl Service {
             .map_err(|e| write_error(e, &request.name))?;
         tracing::info!(schedule = %id, name = %request.name, by = actor, next = ?next,
             zone = %tz, "schedule created");
+        self.publish(LiveEvent::Schedules);
         self.schedule(id).await
     }
 
@@ -115,6 +117,7 @@ impl Service {
             return Err(no_schedule(id));
         }
         tracing::info!(schedule = %id, by = actor, "schedule changed");
+        self.publish(LiveEvent::Schedules);
         self.schedule(id).await
     }
 
@@ -129,6 +132,7 @@ impl Service {
             return Err(no_schedule(id));
         }
         tracing::info!(schedule = %id, by = actor, "schedule deleted");
+        self.publish(LiveEvent::Schedules);
         Ok(())
     }
 
@@ -277,7 +281,9 @@ impl Service {
             })
             .await
             .context("move a schedule on")?;
-        if !moved {
+        if moved {
+            self.publish(LiveEvent::Schedules);
+        } else {
             tracing::debug!(schedule = %id, "another replica moved the schedule on");
         }
         Ok(Some(outcome))
