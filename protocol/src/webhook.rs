@@ -67,6 +67,12 @@ impl WebhookName {
 }
 
 text_newtype!(WebhookName, WebhookNameError);
+text_schema!(
+    WebhookName,
+    "A webhook's name: trimmed, no control characters or text-direction overrides.",
+    length = 1..=WebhookName::MAX_CHARS,
+    example = "Phone",
+);
 
 /// Why a text is not a webhook URL. None of them repeats the URL: it may hold a token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -321,6 +327,7 @@ text_enum! {
 
 /// A webhook as it is shown: never its secret, and its URL only masked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Webhook {
     pub id: WebhookId,
     pub name: WebhookName,
@@ -338,6 +345,7 @@ pub struct Webhook {
 
 /// A webhook just created, with its secret shown this once (`None` when it has none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedWebhook {
     #[serde(flatten)]
     pub webhook: Webhook,
@@ -346,6 +354,7 @@ pub struct CreatedWebhook {
 
 /// One notification queued for one webhook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delivery {
     pub id: DeliveryId,
     pub event: WebhookEvent,
