@@ -8,7 +8,7 @@ use homelab_protocol::{AddedServer, ApiTokenInfo, ServerId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::openapi::{Always, Body, Conflict, NotFound, Write};
+use super::openapi::{Always, Conflict, JsonBody, NotFound, Write};
 use super::{Actor, SERVER_ID, path_id};
 use crate::http::{ApiError, ApiJson, ApiPath};
 use crate::service::Service;
@@ -58,7 +58,7 @@ pub(super) struct MintedToken {
     request_body = NewToken,
     responses(
         (status = 201, description = "The token (shown this once)", body = MintedToken),
-        Always, Write, Body, Conflict,
+        Always, Write, JsonBody, Conflict,
     ),
 )]
 pub(super) async fn create_token(

@@ -11,7 +11,7 @@ use homelab_protocol::{
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::{Always, Body, Conflict, Invalid, NotFound, Write};
+use super::openapi::{Always, Conflict, Invalid, JsonBody, NotFound, Write};
 use super::{Actor, SERVER_ID, path_id};
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::service::{Created, Service};
@@ -47,7 +47,7 @@ pub struct NewAction {
     responses(
         (status = 201, description = "Created: approved at once, or pending for a person", body = Action),
         (status = 200, description = "A repeat of an `Idempotency-Key` this token used: the action it created", body = Action),
-        Always, Write, Body, NotFound,
+        Always, Write, JsonBody, NotFound,
         (status = 409, description = "An action it would duplicate is in flight (`existing_action_id` names it), or the agent cannot be rebooted", body = ErrorBody),
     ),
 )]
@@ -208,7 +208,7 @@ pub struct Rejection {
     request_body = Rejection,
     responses(
         (status = 200, description = "The action, rejected", body = Action),
-        Always, Write, Body, NotFound, Conflict,
+        Always, Write, JsonBody, NotFound, Conflict,
     ),
 )]
 pub async fn reject(

@@ -1,5 +1,6 @@
 //! `/api/v1/...`: the JSON API for automation and black-box tests, over the same
-//! service layer as the dashboard. Every route needs an API token.
+//! service layer as the dashboard. Every route needs an API token or a session, and
+//! is described in the OpenAPI document (`openapi.rs`).
 
 mod access;
 mod actions;
@@ -26,7 +27,7 @@ use crate::http::{ApiError, ApiJson, ApiPath, json_method_not_allowed, json_not_
 use crate::service::Service;
 use crate::state::AppState;
 pub(crate) use openapi::Always;
-use openapi::{Body, Conflict, NotFound, Write};
+use openapi::{Conflict, JsonBody, NotFound, Write};
 
 /// The JSON API's routes. Every one needs an [`Actor`] (an API token or a dashboard
 /// session), required by the router's auth layer whatever the handler asks for; an
@@ -107,7 +108,7 @@ struct NewServer {
     request_body = NewServer,
     responses(
         (status = 201, description = "Added, with the agent's token (shown this once)", body = AddedServer),
-        Always, Write, Body, Conflict,
+        Always, Write, JsonBody, Conflict,
     ),
 )]
 async fn add_server(
@@ -188,7 +189,7 @@ struct Maintenance {
     tag = "servers",
     params(("id" = ServerId, Path, description = SERVER_ID)),
     request_body = Maintenance,
-    responses((status = 200, description = "The server", body = ServerDetail), Always, Write, Body, NotFound),
+    responses((status = 200, description = "The server", body = ServerDetail), Always, Write, JsonBody, NotFound),
 )]
 async fn set_maintenance(
     State(service): State<Service>,
@@ -215,7 +216,7 @@ struct Policy {
     tag = "servers",
     params(("id" = ServerId, Path, description = SERVER_ID)),
     request_body = Policy,
-    responses((status = 200, description = "The server", body = ServerDetail), Always, Write, Body, NotFound),
+    responses((status = 200, description = "The server", body = ServerDetail), Always, Write, JsonBody, NotFound),
 )]
 async fn set_policy(
     State(service): State<Service>,

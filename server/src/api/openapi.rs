@@ -162,7 +162,7 @@ error_responses! {
         "403" => "A write carried by the session cookie from another origin",
     }
     /// What a route that reads a JSON body may answer.
-    Body {
+    JsonBody {
         "413" => "The body is larger than the limit",
         "415" => "The body is not declared `Content-Type: application/json`",
         "422" => "JSON with a missing, unknown or refused field; the message names it",

@@ -8,7 +8,7 @@ use homelab_protocol::{ActionType, Run, RunId, ScheduleId, ServerDetail, ServerI
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::{Always, Body, Conflict, Invalid, NotFound, Write};
+use super::openapi::{Always, Conflict, Invalid, JsonBody, NotFound, Write};
 use super::{Actor, SERVER_ID, path_id};
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::service::{RunRequest, Service};
@@ -51,7 +51,7 @@ pub struct NewRun {
     request_body = NewRun,
     responses(
         (status = 201, description = "The run, its first batch queued", body = Run),
-        Always, Write, Body,
+        Always, Write, JsonBody,
     ),
 )]
 pub async fn create(
@@ -157,7 +157,7 @@ pub struct Tags {
     tag = "servers",
     params(("id" = ServerId, Path, description = SERVER_ID)),
     request_body = Tags,
-    responses((status = 200, description = "The server", body = ServerDetail), Always, Write, Body, NotFound),
+    responses((status = 200, description = "The server", body = ServerDetail), Always, Write, JsonBody, NotFound),
 )]
 pub async fn set_tags(
     State(service): State<Service>,

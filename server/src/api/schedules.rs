@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::Actor;
-use super::openapi::{Always, Body, Conflict, NotFound, Write};
+use super::openapi::{Always, Conflict, JsonBody, NotFound, Write};
 use crate::http::{ApiError, ApiJson, ApiPath};
 use crate::service::{ScheduleDraft, ScheduleRequest, Service};
 
@@ -42,7 +42,7 @@ pub async fn list(State(service): State<Service>) -> Result<Json<ScheduleList>, 
     request_body = ScheduleDraft,
     responses(
         (status = 201, description = "The schedule, with its next firing", body = Schedule),
-        Always, Write, Body, Conflict,
+        Always, Write, JsonBody, Conflict,
     ),
 )]
 pub async fn create(
@@ -81,7 +81,7 @@ pub async fn get(
     request_body = ScheduleDraft,
     responses(
         (status = 200, description = "The schedule", body = Schedule),
-        Always, Write, Body, NotFound, Conflict,
+        Always, Write, JsonBody, NotFound, Conflict,
     ),
 )]
 pub async fn update(

@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::Actor;
-use super::openapi::{Always, Body, Conflict, NotFound, Write};
+use super::openapi::{Always, Conflict, JsonBody, NotFound, Write};
 use crate::http::{ApiError, ApiJson, ApiPath};
 use crate::service::{Service, WebhookDraft, WebhookRequest};
 
@@ -42,7 +42,7 @@ pub async fn list(State(service): State<Service>) -> Result<Json<WebhookList>, A
     request_body = WebhookDraft,
     responses(
         (status = 201, description = "The webhook, with its secret (shown this once; null when unsigned)", body = CreatedWebhook),
-        Always, Write, Body, Conflict,
+        Always, Write, JsonBody, Conflict,
     ),
 )]
 pub async fn create(
