@@ -44,7 +44,8 @@ pub struct AptPreview {
     pub upgraded: Vec<PreviewUpgrade>,
     pub installed: Vec<PreviewPackage>,
     pub removed: Vec<PreviewPackage>,
-    /// Entries left out because a list was longer than [`MAX_PREVIEW_PACKAGES`].
+    /// Entries left out because a list was longer than 1,000
+    /// (`MAX_PREVIEW_PACKAGES`).
     #[serde(default)]
     pub omitted: u32,
 }

@@ -522,7 +522,7 @@ pub struct Schedule {
     pub batch_size: u32,
     pub max_failures: u32,
     pub reboot_if_required: bool,
-    /// The next firing; `None` once the line fires no more.
+    /// The next firing; null once the line fires no more.
     pub next_fire_at_ms: Option<Millis>,
     /// The next firing on the wall clock of the schedule's zone
     /// (`Sun 2026-11-29 03:00 GMT`).

@@ -331,7 +331,8 @@ text_enum! {
 pub struct Webhook {
     pub id: WebhookId,
     pub name: WebhookName,
-    /// The URL cut after its first characters ([`WebhookUrl::masked`]).
+    /// The URL cut after its first characters, so it gives no token away
+    /// (`WebhookUrl::masked`).
     pub url_masked: String,
     pub format: WebhookFormat,
     pub events: Vec<WebhookEvent>,
@@ -343,7 +344,7 @@ pub struct Webhook {
     pub deliveries: Vec<Delivery>,
 }
 
-/// A webhook just created, with its secret shown this once (`None` when it has none).
+/// A webhook just created, with its secret shown this once (null when it has none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedWebhook {

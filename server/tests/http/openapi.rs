@@ -170,6 +170,12 @@ async fn the_document_is_valid_openapi_3_1_and_every_reference_resolves() {
         );
     }
 
+    // Descriptions come from doc comments: none may show readers a Rust link.
+    let mut texts = Vec::new();
+    collect_descriptions(&document, &mut texts);
+    let rusty: Vec<&String> = texts.iter().filter(|t| t.contains("[`")).collect();
+    assert!(rusty.is_empty(), "{rusty:#?}");
+
     // Each schema is itself a valid JSON Schema (2020-12, OpenAPI 3.1's dialect).
     for (name, schema) in document["components"]["schemas"].as_object().unwrap() {
         assert!(
@@ -190,6 +196,21 @@ fn collect_references(value: &Value, into: &mut Vec<String>) {
             }
         }
         Value::Array(values) => values.iter().for_each(|v| collect_references(v, into)),
+        _ => {}
+    }
+}
+
+fn collect_descriptions(value: &Value, into: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("description" | "summary", Value::String(text)) => into.push(text.clone()),
+                    _ => collect_descriptions(value, into),
+                }
+            }
+        }
+        Value::Array(values) => values.iter().for_each(|v| collect_descriptions(v, into)),
         _ => {}
     }
 }
