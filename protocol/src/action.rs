@@ -18,15 +18,20 @@ pub struct ParseEnumError {
 
 /// Defines a fieldless enum stored and sent as snake_case text, with `ALL`,
 /// `as_str`, `Display` and `FromStr` kept in step by construction.
+///
+/// Each text is a `tt`, not a `literal`: a `literal` fragment reaches the derives
+/// wrapped in an invisible group, which `utoipa::ToSchema` does not read in
+/// `#[serde(rename = ...)]` (the OpenAPI document then listed the variants' Rust names).
 macro_rules! text_enum {
     (
         $(#[$meta:meta])*
         $name:ident, $kind:literal {
-            $( $(#[$vmeta:meta])* $variant:ident => $text:literal ),+ $(,)?
+            $( $(#[$vmeta:meta])* $variant:ident => $text:tt ),+ $(,)?
         }
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum $name {
             $( $(#[$vmeta])* #[serde(rename = $text)] $variant ),+
         }
@@ -227,6 +232,7 @@ text_enum! {
 
 /// An action's number: the history's order, the agent's handle, the URL's `/actions/N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct ActionId(i64);
 
@@ -261,11 +267,16 @@ pub const ACTOR_AUTO: &str = "auto";
 
 /// An action as the API, the dashboard and the history show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Action {
     pub id: ActionId,
     pub server_id: crate::ServerId,
     pub action_type: ActionType,
     /// `{"unit": ...}`, `{"vacuum_time": ...}`, or null for the apt actions.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(schema_with = crate::params::parameters_schema)
+    )]
     pub parameters: Option<serde_json::Value>,
     /// The exact command; empty for a security upgrade with nothing to upgrade.
     pub argv: Vec<String>,
@@ -336,6 +347,7 @@ pub struct HistoryFilter {
 
 /// One page of the history, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActionPage {
     pub actions: Vec<Action>,
     /// Pass as `cursor` for the next (older) page; null on the last page.

@@ -6,6 +6,7 @@ use crate::{Millis, ServerId, ServerName};
 
 /// Whether a machine's agent is reporting, derived from its last heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ServerStatus {
     /// A heartbeat arrived within the last three heartbeat intervals.
@@ -35,6 +36,7 @@ impl ServerStatus {
 
 /// Whether actions on a server are approved automatically.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalPolicy {
     /// Approved automatically unless the server is in maintenance mode.
@@ -70,6 +72,7 @@ impl ApprovalPolicy {
 
 /// One row of the fleet table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerSummary {
     pub id: ServerId,
     pub name: ServerName,
@@ -95,6 +98,7 @@ pub struct ServerSummary {
 
 /// The answer to adding a server: its id and the agent token, shown only once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddedServer {
     pub id: ServerId,
     pub agent_token: String,
@@ -102,6 +106,7 @@ pub struct AddedServer {
 
 /// A JSON API token as listed: its name and age, never its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiTokenInfo {
     pub name: String,
     pub created_at_ms: Millis,
@@ -146,6 +151,7 @@ mod tests {
 
 /// A server's pending packages, as `GET /api/v1/servers/{id}/packages` answers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PackageList {
     /// Security updates first, then by name.
     pub packages: Vec<crate::PendingPackage>,
@@ -191,6 +197,7 @@ impl UpdateCounts {
 
 /// Everything the server page shows about one machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerDetail {
     #[serde(flatten)]
     pub summary: ServerSummary,

@@ -11,6 +11,7 @@ pub const MAX_HEARTBEAT_BYTES: usize = 2 * 1024 * 1024;
 
 /// Health numbers read from /proc and statvfs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
     pub cpu_percent: f64,

@@ -24,6 +24,33 @@ macro_rules! text_newtype {
     };
 }
 
+/// Describes a validated text newtype in the server's OpenAPI document (feature
+/// `openapi`) as what goes on the wire: a string, with the length and, where one
+/// says it, the pattern that its `parse` enforces.
+macro_rules! text_schema {
+    (
+        $t:ident, $description:literal, length = $min:literal..=$max:expr
+        $(, pattern = $pattern:literal)? $(, example = $example:literal)? $(,)?
+    ) => {
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $t {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some($description))
+                    .min_length(Some($min))
+                    .max_length(Some($max))
+                    $(.pattern(Some($pattern)))?
+                    $(.examples([$example]))?
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $t {}
+    };
+}
+
 pub mod action;
 pub mod command;
 pub mod fleet;

@@ -194,10 +194,30 @@ fn shown(s: &str) -> String {
 
 text_newtype!(PackageName, PackageError);
 text_newtype!(DebVersion, PackageError);
+text_schema!(
+    PackageName,
+    "A Debian package name by policy, optionally with `:arch`.",
+    length = 2..=PackageName::MAX_LEN,
+    pattern = "^[a-z0-9][a-z0-9+.-]+(:[a-z0-9]([a-z0-9-]*[a-z0-9])?)?$",
+    example = "openssl",
+);
+text_schema!(
+    DebVersion,
+    "A Debian version by policy: optional `epoch:`, an upstream version starting \
+     with a digit, optional `-revision`.",
+    length = 1..=DebVersion::MAX_LEN,
+    pattern = "^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*$",
+    example = "3.0.15-1~deb12u1",
+);
 
 /// One pending update as the agent reports it and the dashboard shows it. It is
 /// read through [`PendingPackageWire`] so that a refused version names its package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(description = "One pending update, as the agent reported it.")
+)]
 #[serde(try_from = "PendingPackageWire")]
 pub struct PendingPackage {
     pub name: PackageName,

@@ -202,6 +202,28 @@ impl RequestId {
 text_newtype!(RequestId, ParamError);
 text_newtype!(UnitName, ParamError);
 text_newtype!(VacuumTime, ParamError);
+text_schema!(
+    RequestId,
+    "A client's key for one request: 1 to 64 letters, digits, `-` or `_`.",
+    length = 1..=64,
+    pattern = "^[A-Za-z0-9_-]{1,64}$",
+);
+text_schema!(
+    UnitName,
+    "A systemd service unit; a bare name means `NAME.service`. Other unit types, \
+     templates, the agent's own unit and the units that reboot or power off the \
+     machine are refused.",
+    length = 1..=UnitName::MAX_LEN,
+    pattern = "^[A-Za-z0-9][A-Za-z0-9_.@:-]*$",
+    example = "nginx.service",
+);
+text_schema!(
+    VacuumTime,
+    "How much journal to keep: 1 to 99999 and a unit, `d`, `h`, `m` or `s`.",
+    length = 2..=6,
+    pattern = "^[1-9][0-9]{0,4}[dhms]$",
+    example = "7d",
+);
 
 /// An action type with its parameters, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +234,24 @@ pub enum ActionSpec {
     AptUpgradeAll,
     AptUpgradeSecurity,
     Reboot,
+}
+
+/// How an action's `parameters` look in the server's OpenAPI document: what
+/// [`ActionSpec::parse`] reads and [`ActionSpec::parameters`] writes.
+#[cfg(feature = "openapi")]
+pub fn parameters_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::PartialSchema;
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(
+            "`{\"unit\"}` for `restart_service`; `{\"vacuum_time\"}` for `clear_logs` \
+             (default `7d`); null for the other kinds. Any other key is refused.",
+        ))
+        .property("unit", UnitName::schema())
+        .property("vacuum_time", VacuumTime::schema())
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .into()
 }
 
 impl ActionSpec {

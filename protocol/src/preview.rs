@@ -19,6 +19,7 @@ pub const HOLD_REASON_NAMES: usize = 20;
 
 /// An installed package apt would move to another version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PreviewUpgrade {
     pub name: PackageName,
@@ -28,6 +29,7 @@ pub struct PreviewUpgrade {
 
 /// A package apt would newly install, or remove, at a version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PreviewPackage {
     pub name: PackageName,
@@ -36,12 +38,14 @@ pub struct PreviewPackage {
 
 /// What the real run of an upgrade would do, by apt's own simulation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AptPreview {
     pub upgraded: Vec<PreviewUpgrade>,
     pub installed: Vec<PreviewPackage>,
     pub removed: Vec<PreviewPackage>,
-    /// Entries left out because a list was longer than [`MAX_PREVIEW_PACKAGES`].
+    /// Entries left out because a list was longer than 1,000
+    /// (`MAX_PREVIEW_PACKAGES`).
     #[serde(default)]
     pub omitted: u32,
 }
@@ -97,6 +101,7 @@ impl AptPreview {
 
 /// How the agent answers a preview request: apt's simulation, or why there is none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum PreviewOutcome {
     /// What apt says the run would do.
@@ -158,6 +163,7 @@ impl PreviewOutcome {
 
 /// The latest preview of an action, with when the agent took it (its age).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActionPreview {
     pub taken_at_ms: Millis,
     pub outcome: PreviewOutcome,

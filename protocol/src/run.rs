@@ -69,12 +69,20 @@ impl Tag {
 }
 
 text_newtype!(Tag, TagError);
+text_schema!(
+    Tag,
+    "A server's tag: a slug.",
+    length = 1..=Tag::MAX_LEN,
+    pattern = "^[a-z0-9][a-z0-9-]{0,31}$",
+    example = "lab",
+);
 
 /// Defines an id handed out by the database: a number in URLs and JSON.
 macro_rules! row_id {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(transparent)]
         pub struct $name(i64);
 
@@ -195,6 +203,7 @@ pub const MAX_BATCH_SIZE: u32 = 1_000;
 
 /// One server's place in a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunItem {
     pub server_id: ServerId,
     pub state: ItemState,
@@ -212,9 +221,14 @@ pub struct RunItem {
 
 /// A fleet run as the API and the dashboard show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Run {
     pub id: RunId,
     pub action_type: ActionType,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(schema_with = crate::params::parameters_schema)
+    )]
     pub parameters: Option<serde_json::Value>,
     /// The tag it was started on, if it was.
     pub tag: Option<Tag>,

@@ -371,6 +371,15 @@ impl From<CronLine> for String {
     }
 }
 
+text_schema!(
+    CronLine,
+    "A cron line: five fields, minute hour day-of-month month day-of-week (names \
+     such as `SUN` or `JAN` allowed), or `@hourly`, `@daily`, `@weekly`, `@monthly`, \
+     `@yearly`. Firings closer together than 15 minutes are refused.",
+    length = 1..=CronLine::MAX_LEN,
+    example = "0 3 * * SUN",
+);
+
 impl fmt::Display for CronLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
@@ -426,6 +435,12 @@ impl ScheduleName {
 }
 
 text_newtype!(ScheduleName, ScheduleNameError);
+text_schema!(
+    ScheduleName,
+    "A schedule's name: trimmed, no control characters or text-direction overrides.",
+    length = 1..=ScheduleName::MAX_CHARS,
+    example = "Nightly security",
+);
 
 /// Why a text is not a time zone's name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -465,9 +480,17 @@ impl ZoneName {
 }
 
 text_newtype!(ZoneName, ZoneNameError);
+text_schema!(
+    ZoneName,
+    "An IANA time zone name, such as `Europe/London` or `UTC`.",
+    length = 1..=ZoneName::MAX_LEN,
+    pattern = "^[A-Za-z0-9_+-][A-Za-z0-9_+/-]*$",
+    example = "Europe/London",
+);
 
 /// The last run a schedule started, in short.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleRun {
     pub id: RunId,
     pub status: RunStatus,
@@ -478,6 +501,7 @@ pub struct ScheduleRun {
 
 /// A schedule as the API and the dashboard show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Schedule {
     pub id: ScheduleId,
     pub name: ScheduleName,
@@ -486,6 +510,10 @@ pub struct Schedule {
     /// The cron line in words, when it is a simple one.
     pub description: Option<String>,
     pub action_type: ActionType,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(schema_with = crate::params::parameters_schema)
+    )]
     pub parameters: Option<serde_json::Value>,
     /// The tag whose servers each run works on (or `servers`).
     pub tag: Option<Tag>,
@@ -494,7 +522,7 @@ pub struct Schedule {
     pub batch_size: u32,
     pub max_failures: u32,
     pub reboot_if_required: bool,
-    /// The next firing; `None` once the line fires no more.
+    /// The next firing; null once the line fires no more.
     pub next_fire_at_ms: Option<Millis>,
     /// The next firing on the wall clock of the schedule's zone
     /// (`Sun 2026-11-29 03:00 GMT`).

@@ -49,6 +49,13 @@ impl ServerId {
 }
 
 text_newtype!(ServerId, ServerIdError);
+text_schema!(
+    ServerId,
+    "A server's id: a slug.",
+    length = 1..=ServerId::MAX_LEN,
+    pattern = "^[a-z0-9][a-z0-9-]{0,62}$",
+    example = "web-01",
+);
 
 #[cfg(test)]
 mod tests {

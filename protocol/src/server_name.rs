@@ -61,6 +61,14 @@ impl From<ServerName> for String {
     }
 }
 
+text_schema!(
+    ServerName,
+    "A server's display name: trimmed, no control characters or text-direction \
+     overrides.",
+    length = 1..=ServerName::MAX_CHARS,
+    example = "Web server",
+);
+
 impl fmt::Display for ServerName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -67,6 +67,12 @@ impl WebhookName {
 }
 
 text_newtype!(WebhookName, WebhookNameError);
+text_schema!(
+    WebhookName,
+    "A webhook's name: trimmed, no control characters or text-direction overrides.",
+    length = 1..=WebhookName::MAX_CHARS,
+    example = "Phone",
+);
 
 /// Why a text is not a webhook URL. None of them repeats the URL: it may hold a token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -321,10 +327,12 @@ text_enum! {
 
 /// A webhook as it is shown: never its secret, and its URL only masked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Webhook {
     pub id: WebhookId,
     pub name: WebhookName,
-    /// The URL cut after its first characters ([`WebhookUrl::masked`]).
+    /// The URL cut after its first characters, so it gives no token away
+    /// (`WebhookUrl::masked`).
     pub url_masked: String,
     pub format: WebhookFormat,
     pub events: Vec<WebhookEvent>,
@@ -336,8 +344,9 @@ pub struct Webhook {
     pub deliveries: Vec<Delivery>,
 }
 
-/// A webhook just created, with its secret shown this once (`None` when it has none).
+/// A webhook just created, with its secret shown this once (null when it has none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedWebhook {
     #[serde(flatten)]
     pub webhook: Webhook,
@@ -346,6 +355,7 @@ pub struct CreatedWebhook {
 
 /// One notification queued for one webhook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delivery {
     pub id: DeliveryId,
     pub event: WebhookEvent,

@@ -190,8 +190,19 @@ pub fn action_ran(action_type: ActionType, result: &ActionResult) {
         .record(seconds);
 }
 
-/// `GET /metrics`: the page, with what the database knows read now. Needs an API
-/// token or a session, like the JSON API.
+/// `GET /metrics`: the page, with what the database knows read now.
+///
+/// Needs an API token or a session, like the JSON API.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "meta",
+    responses(
+        (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String),
+        crate::api::Always,
+    ),
+)]
 pub async fn render(State(service): State<Service>, _actor: Actor) -> Result<Response, ApiError> {
     let handle = handle();
     let counts = service.action_counts().await?;

@@ -401,20 +401,46 @@ fn no_schedule(id: ScheduleId) -> Error {
 
 /// A schedule as a request writes it (`POST`/`PUT /api/v1/schedules`, the
 /// dashboard's form), before it is read into a [`ScheduleRequest`].
+///
+/// In the OpenAPI document each text field is described by the type it is read into.
 #[derive(Debug, Clone, serde::Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(
+        description = "A schedule: a fleet run started from a cron line in a time zone; \
+                          name the servers with either `tag` or `servers`."
+    )
+)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleDraft {
+    #[cfg_attr(feature = "openapi", schema(value_type = ScheduleName))]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = CronLine))]
     pub cron: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = ZoneName))]
     pub timezone: String,
     pub action_type: homelab_protocol::ActionType,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(schema_with = homelab_protocol::params::parameters_schema)
+    )]
     pub parameters: Option<serde_json::Value>,
+    /// Every server carrying this tag when a run starts; or name `servers`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<homelab_protocol::Tag>))]
     pub tag: Option<String>,
+    /// These servers, in this order; or name a `tag`.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<Vec<homelab_protocol::ServerId>>)
+    )]
     pub servers: Option<Vec<String>>,
+    /// Servers patched at a time (default 1).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub batch_size: Option<u32>,
     #[serde(default)]
     pub max_failures: Option<u32>,

@@ -90,15 +90,34 @@ pub enum SendResult {
 
 /// A webhook as a request asks for it, unchecked (the JSON API's body, the form).
 /// `Debug` shows neither the URL nor the secret: they may be tokens.
+///
+/// In the OpenAPI document each text field is described by the type it is read into.
 #[derive(Clone, Default, serde::Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(description = "A webhook: where to send which events, in which format.")
+)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookDraft {
+    #[cfg_attr(feature = "openapi", schema(value_type = WebhookName))]
     pub name: String,
+    /// Where to send: `http://` or `https://`, at most 2048 bytes.
+    #[cfg_attr(feature = "openapi", schema(format = "uri", max_length = 2048))]
     pub url: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = WebhookFormat))]
     pub format: String,
+    /// The events to notify (at least one; `test` is sent only on request).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<WebhookEvent>))]
     pub events: Vec<String>,
+    /// The signing key of the `json` format: 16 to 128 printable ASCII characters
+    /// without spaces. A `json` webhook without one gets a new `whsec_...` key.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 16, max_length = 128, pattern = "^[!-~]{16,128}$")
+    )]
     pub secret: Option<String>,
 }
 

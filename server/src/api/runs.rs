@@ -4,33 +4,56 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use homelab_core::Error as AppError;
-use homelab_protocol::{ActionType, Run, RunId, ServerDetail, Tag};
+use homelab_protocol::{ActionType, Run, RunId, ScheduleId, ServerDetail, ServerId, Tag};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
-use super::{Actor, path_id};
+use super::openapi::{Always, Conflict, Invalid, JsonBody, NotFound, Write};
+use super::{Actor, SERVER_ID, path_id};
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::service::{RunRequest, Service};
 
 /// `POST /api/v1/runs`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRun {
     action_type: ActionType,
     #[serde(default)]
+    #[schema(schema_with = homelab_protocol::params::parameters_schema)]
     parameters: Option<serde_json::Value>,
+    /// These servers, in this order; or name a `tag`.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<ServerId>>)]
     servers: Option<Vec<String>>,
+    /// Every server carrying this tag now; or name the `servers`.
     #[serde(default)]
+    #[schema(value_type = Option<Tag>)]
     tag: Option<String>,
+    /// Servers patched at a time (default 1).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
     batch_size: Option<u32>,
+    /// Failed servers tolerated before the run stops (default 0).
     #[serde(default)]
     max_failures: Option<u32>,
+    /// Reboot each upgraded server that reports it needs one (upgrades only; default
+    /// false).
     #[serde(default)]
     reboot_if_required: Option<bool>,
 }
 
 /// Starts a fleet run: 201 with the run and its first batch queued.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs",
+    operation_id = "create_run",
+    tag = "runs",
+    request_body = NewRun,
+    responses(
+        (status = 201, description = "The run, its first batch queued", body = Run),
+        Always, Write, JsonBody,
+    ),
+)]
 pub async fn create(
     State(service): State<Service>,
     actor: Actor,
@@ -49,14 +72,27 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(run)))
 }
 
-#[derive(Deserialize)]
+/// `GET /api/v1/runs`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunsQuery {
+    /// How many to answer (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
-    schedule_id: Option<homelab_protocol::ScheduleId>,
+    /// Only the runs this schedule started.
+    schedule_id: Option<ScheduleId>,
 }
 
 /// The newest runs, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs",
+    operation_id = "list_runs",
+    tag = "runs",
+    params(RunsQuery),
+    responses((status = 200, description = "The runs, newest first", body = Vec<Run>), Always, Invalid),
+)]
 pub async fn list(
     State(service): State<Service>,
     ApiQuery(q): ApiQuery<RunsQuery>,
@@ -66,6 +102,15 @@ pub async fn list(
     ))
 }
 
+/// A run with its items, server by server.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}",
+    operation_id = "get_run",
+    tag = "runs",
+    params(("id" = RunId, Path, description = "The run's number")),
+    responses((status = 200, description = "The run", body = Run), Always, NotFound),
+)]
 pub async fn get(
     State(service): State<Service>,
     ApiPath(id): ApiPath<RunId>,
@@ -73,6 +118,21 @@ pub async fn get(
     Ok(Json(service.run(id).await?))
 }
 
+/// Cancels a running run.
+///
+/// Servers not started (and their waiting actions) are cancelled; running actions
+/// finish.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs/{id}/cancel",
+    operation_id = "cancel_run",
+    tag = "runs",
+    params(("id" = RunId, Path, description = "The run's number")),
+    responses(
+        (status = 200, description = "The run, cancelled", body = Run),
+        Always, Write, NotFound, Conflict,
+    ),
+)]
 pub async fn cancel(
     State(service): State<Service>,
     actor: Actor,
@@ -82,13 +142,23 @@ pub async fn cancel(
 }
 
 /// `PUT /api/v1/servers/{id}/tags`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tags {
+    /// The server's tags, replacing its others: at most 16, duplicates dropped.
+    #[schema(value_type = Vec<Tag>)]
     tags: Vec<String>,
 }
 
 /// Replaces a server's tags; answers with the server.
+#[utoipa::path(
+    put,
+    path = "/api/v1/servers/{id}/tags",
+    tag = "servers",
+    params(("id" = ServerId, Path, description = SERVER_ID)),
+    request_body = Tags,
+    responses((status = 200, description = "The server", body = ServerDetail), Always, Write, JsonBody, NotFound),
+)]
 pub async fn set_tags(
     State(service): State<Service>,
     actor: Actor,

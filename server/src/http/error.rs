@@ -15,10 +15,20 @@ pub struct ApiError {
     existing_action_id: Option<homelab_protocol::ActionId>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// An error answer's body; `Error` in the OpenAPI document.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error, description = "An error answer, with the matching HTTP status.")]
+pub struct ErrorBody<'a> {
+    /// What went wrong, for programs: `BAD_JSON`, `BAD_PATH`, `INVALID_PATH`,
+    /// `INVALID_QUERY` (400), `UNAUTHORIZED` (401), `CROSS_ORIGIN` (403), `NOT_FOUND`
+    /// (404), `METHOD_NOT_ALLOWED` (405), `CONFLICT` (409), `TOO_LARGE` (413),
+    /// `UNSUPPORTED_MEDIA_TYPE` (415), `INVALID` (422), `INTERNAL` (500).
+    #[schema(example = "INVALID")]
     code: &'a str,
+    /// What went wrong, for people; a refused value's message names its field.
+    #[schema(example = "name: must not be empty")]
     message: &'a str,
+    /// With `CONFLICT` for a duplicate action: the action already in flight.
     #[serde(skip_serializing_if = "Option::is_none")]
     existing_action_id: Option<homelab_protocol::ActionId>,
 }
@@ -116,7 +126,7 @@ impl From<QueryRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
+        let body = ErrorBody {
             code: self.code,
             message: &self.message,
             existing_action_id: self.existing_action_id,

@@ -9,7 +9,7 @@ mod guard;
 mod headers;
 mod json;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 pub use extract::{ApiPath, ApiQuery, json_method_not_allowed, json_not_found};
 pub use guard::{refuse_dot_segments, same_origin_writes};
 pub use headers::{CspNonce, security_headers};

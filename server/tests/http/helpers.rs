@@ -398,6 +398,22 @@ impl Answer {
 }
 
 impl TestRouter {
+    /// Every path the router routes, as written in its routes (`/api/v1/runs/{id}`).
+    ///
+    /// axum has no API to list routes; its router's `Debug` output names each path,
+    /// and is read here. Tests that use this also check that known paths are found,
+    /// so a change in that output fails them rather than emptying the list.
+    pub fn routed_paths(&self) -> std::collections::BTreeSet<String> {
+        let debug = format!("{:?}", self.router);
+        debug
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| s.starts_with('/'))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// A request to `path` on [`TEST_HOST`], without credentials.
     pub fn request(&self, method: &str, path: &str) -> axum::http::request::Builder {
         axum::http::Request::builder()

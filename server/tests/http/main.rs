@@ -21,6 +21,7 @@ mod live;
 mod load;
 mod login;
 mod metrics;
+mod openapi;
 mod previews;
 mod reboot;
 mod replicas;
