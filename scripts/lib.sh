@@ -194,8 +194,8 @@ build_agents() {
     cargo build --profile agent --locked -p homelab-agent --target "$ARM64_TRIPLE"
     local arm64 version
     arm64="$(agent_binary aarch64)"
-    file -b "$arm64" 2>/dev/null | grep -q 'ARM aarch64' ||
-        od -An -tx1 -j18 -N2 "$arm64" | grep -q 'b7 00' ||
+    # The ELF header's e_machine (offset 18, little-endian): 0xb7 is AArch64.
+    [ "$(od -An -tx1 -j18 -N2 "$arm64" | tr -d ' ')" = b700 ] ||
         { echo "error: $arm64 is not an arm64 program" >&2; exit 1; }
     log "checking the arm64 agent under qemu-user"
     version="$("${QEMU_ARM64[@]}" "$arm64" --version)"

@@ -8,10 +8,10 @@
 mod agent_binary;
 mod public_url;
 
-use axum::Router;
 use std::borrow::Cow;
 use std::path::PathBuf;
 
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, StatusCode};
