@@ -34,7 +34,7 @@ pub async fn create_action(
     #[server(default)] vacuum_time: Option<String>,
     #[server(default)] request_id: Option<String>,
 ) -> Result<Action, AppError> {
-    use crate::domain::{ActionSpec, RequestId, ServerId};
+    use crate::domain::{ActionSpec, ServerId};
 
     super::ssr::respond(
         async {
@@ -52,15 +52,7 @@ pub async fn create_action(
                 .map_err(|e| AppError::invalid(e.field, e.message))?;
             // The same form sent again is the same request; the same form with other
             // values (another unit) is another.
-            let request_id = request_id
-                .map(|r| {
-                    RequestId::parse(format!(
-                        "{r}-{:016x}",
-                        fnv1a(parameters.to_string().as_bytes())
-                    ))
-                })
-                .transpose()
-                .map_err(|e| AppError::invalid(e.field, e.message))?;
+            let request_id = super::ssr::form_request_id(request_id, &parameters.to_string())?;
             let (action, _) = super::ssr::service()?
                 .create_action_once(&server, spec, &super::ssr::actor()?, request_id.as_ref())
                 .await?;
@@ -183,12 +175,4 @@ pub async fn action_history(
         }
         .await,
     )
-}
-
-/// FNV-1a: a short, stable digest of a form's values (not a secret, only a name).
-#[cfg(feature = "ssr")]
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }

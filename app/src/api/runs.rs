@@ -38,11 +38,25 @@ pub async fn start_run(
     #[server(default)] batch_size: Option<String>,
     #[server(default)] max_failures: Option<String>,
     #[server(default)] reboot_if_required: Option<String>,
+    #[server(default)] request_id: Option<String>,
 ) -> Result<RunId, AppError> {
     use homelab_core::service::RunRequest;
 
     super::ssr::respond(
         async {
+            // Every value of the form: the same form with other servers ticked, or
+            // another batch size, is another run.
+            let values = serde_json::json!([
+                action_type.as_str(),
+                unit,
+                target,
+                servers,
+                tag,
+                batch_size,
+                max_failures,
+                reboot_if_required,
+            ]);
+            let request_id = super::ssr::form_request_id(request_id, &values.to_string())?;
             let parameters = unit
                 .filter(|u| !u.trim().is_empty())
                 .map(|u| serde_json::json!({ "unit": u.trim() }));
@@ -72,7 +86,7 @@ pub async fn start_run(
                 )?),
             )?;
             let run = super::ssr::service()?
-                .start_run(request, &super::ssr::actor()?)
+                .start_run_once(request, &super::ssr::actor()?, request_id.as_ref())
                 .await?;
             leptos_axum::redirect(&format!("/runs/{}", run.id));
             Ok(run.id)

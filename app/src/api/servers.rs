@@ -10,6 +10,9 @@ use crate::domain::{AddedServer, AppError, ServerDetail, ServerSummary};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fleet {
     pub servers: Vec<ServerSummary>,
+    /// New with every load: the run form sends it as its request id, so a double
+    /// click or a resent form starts one run.
+    pub form_token: String,
     pub now_ms: crate::domain::Millis,
 }
 
@@ -38,6 +41,7 @@ pub async fn list_servers() -> Result<Fleet, AppError> {
             let servers = super::ssr::service()?.list_servers().await?;
             Ok(Fleet {
                 servers,
+                form_token: homelab_core::tokens::mint("").secret[..24].to_owned(),
                 now_ms: crate::domain::Millis::now(),
             })
         }

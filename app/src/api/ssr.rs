@@ -97,3 +97,24 @@ pub fn form_number(field: &str, text: Option<String>) -> Result<Option<u32>, App
         })
         .transpose()
 }
+
+/// The request id of a form sent with the page's `token`: the same form sent again
+/// (a double click, a resent POST) is the same request; the same form with other
+/// `values` is another. `None` when the form sent no token (a script's own POST).
+pub fn form_request_id(
+    token: Option<String>,
+    values: &str,
+) -> Result<Option<crate::domain::RequestId>, AppError> {
+    token
+        .filter(|t| !t.is_empty())
+        .map(|t| crate::domain::RequestId::parse(format!("{t}-{:016x}", fnv1a(values.as_bytes()))))
+        .transpose()
+        .map_err(|e| AppError::invalid(e.field, e.message))
+}
+
+/// FNV-1a: a short, stable digest of a form's values (not a secret, only a name).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}

@@ -94,6 +94,7 @@ fn EmptyFleet() -> impl IntoView {
 #[component]
 fn FleetTable(fleet: Fleet, tag: Option<Tag>, start: ServerAction<StartRun>) -> impl IntoView {
     let now_ms = fleet.now_ms;
+    let form_token = fleet.form_token.clone();
     let mut tags: Vec<Tag> = fleet.servers.iter().flat_map(|s| s.tags.clone()).collect();
     tags.sort();
     tags.dedup();
@@ -181,7 +182,7 @@ fn FleetTable(fleet: Fleet, tag: Option<Tag>, start: ServerAction<StartRun>) -> 
                 }}
             </p>
         })}
-        <RunForm tags tag start/>
+        <RunForm tags tag start form_token/>
     }
 }
 
@@ -209,7 +210,12 @@ fn TagFilter(tags: Vec<Tag>, current: Option<Tag>) -> impl IntoView {
 /// with a tag, in batches. A plain form posting to a server function (it works
 /// without JavaScript); the server opens the run's page.
 #[component]
-fn RunForm(tags: Vec<Tag>, tag: Option<Tag>, start: ServerAction<StartRun>) -> impl IntoView {
+fn RunForm(
+    tags: Vec<Tag>,
+    tag: Option<Tag>,
+    start: ServerAction<StartRun>,
+    form_token: String,
+) -> impl IntoView {
     let on_tag = tag.is_some();
     let has_tags = !tags.is_empty();
     let options = tags
@@ -241,6 +247,7 @@ fn RunForm(tags: Vec<Tag>, tag: Option<Tag>, start: ServerAction<StartRun>) -> i
                 "maintenance wait for your approval."
             </p>
             <ActionForm action=start attr:id="run-form" attr:class="stacked-form run-form">
+                <input type="hidden" name="request_id" value=form_token/>
                 <label>
                     "Action"
                     <select name="action_type">{kinds}</select>

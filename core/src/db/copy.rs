@@ -466,6 +466,7 @@ table! {
         finished_at_ms: Option<i64>,
         cancelled_by: Option<String>,
         reboot_if_required: i64,
+        request_id: Option<String>,
     }
 }
 

@@ -27,14 +27,17 @@ pub struct NewRun<'a> {
     pub late: bool,
     /// Reboot each server that reports needing it after its upgrade.
     pub reboot_if_required: bool,
+    /// The form's request id: the same request from the same person starts one run.
+    pub request_id: Option<&'a str>,
     pub now_ms: i64,
 }
 
 /// Why a run could not be stored.
 #[derive(Debug, thiserror::Error)]
 pub enum InsertError {
-    #[error("this schedule firing has already started its run")]
-    FiringTaken,
+    /// The schedule firing, or the person's request id, already started its run.
+    #[error("this run has already been started")]
+    Taken,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -47,8 +50,9 @@ pub async fn insert(
 ) -> Result<RunId, InsertError> {
     let inserted = sqlx::query_scalar::<_, i64>(
         "INSERT INTO runs (action_type, parameters, tag, batch_size, max_failures, status, \
-         created_at_ms, created_by, schedule_id, fire_at_ms, late, reboot_if_required) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+         created_at_ms, created_by, schedule_id, fire_at_ms, late, reboot_if_required, \
+         request_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(new.action_type.as_str())
     .bind(new.parameters.map(|p| p.to_string()))
@@ -62,11 +66,12 @@ pub async fn insert(
     .bind(new.firing.map(|(_, at)| at.get()))
     .bind(i32::from(new.late))
     .bind(i32::from(new.reboot_if_required))
+    .bind(new.request_id)
     .fetch_one(&mut **tx)
     .await;
     let id = match inserted {
         Ok(id) => RunId::new(id),
-        Err(e) if super::is_unique_violation(&e) => return Err(InsertError::FiringTaken),
+        Err(e) if super::is_unique_violation(&e) => return Err(InsertError::Taken),
         Err(e) => return Err(InsertError::Db(e.into())),
     };
     for (position, server) in servers.iter().enumerate() {
@@ -82,6 +87,21 @@ pub async fn insert(
         .map_err(DbError::from)?;
     }
     Ok(id)
+}
+
+/// The run `actor` started with request id `request_id`, if any.
+pub async fn by_request(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    actor: &str,
+    request_id: &str,
+) -> Result<Option<RunId>, DbError> {
+    let id: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM runs WHERE created_by = $1 AND request_id = $2")
+            .bind(actor)
+            .bind(request_id)
+            .fetch_optional(executor)
+            .await?;
+    Ok(id.map(RunId::new))
 }
 
 /// Takes the run's row lock for the rest of the transaction (a no-op update:

@@ -11,7 +11,8 @@
 
 use homelab_protocol::{
     ActionId, ActionSpec, ActionStatus, ActionType, ItemState, LiveEvent, MAX_BATCH_SIZE, Millis,
-    Run, RunId, RunStatus, RunTarget, ScheduleId, ServerId, ServerStatus, Tag, previewable,
+    RequestId, Run, RunId, RunStatus, RunTarget, ScheduleId, ServerId, ServerStatus, Tag,
+    previewable,
 };
 
 use super::Service;
@@ -161,11 +162,40 @@ struct Advanced {
 impl Service {
     /// Starts a fleet run for `actor` and its first batch.
     pub async fn start_run(&self, request: RunRequest, actor: &str) -> Result<Run, Error> {
-        match self.insert_run(request, actor, None).await? {
-            Some(id) => self.run(id).await,
-            // Only a schedule's firing can have started its run already.
+        self.start_run_once(request, actor, None).await
+    }
+
+    /// Starts a fleet run for `actor`, once per `request_id`: the same request sent
+    /// again (a double click, a resent form) answers with the run it started.
+    pub async fn start_run_once(
+        &self,
+        request: RunRequest,
+        actor: &str,
+        request_id: Option<&RequestId>,
+    ) -> Result<Run, Error> {
+        if let Some(rid) = request_id
+            && let Some(first) = self.run_by_request(actor, rid).await?
+        {
+            tracing::info!(run = %first, request = rid.as_str(), "repeated request: same run");
+            return self.run(first).await;
+        }
+        if let Some(id) = self.insert_run(request, actor, None, request_id).await? {
+            return self.run(id).await;
+        }
+        // The same request, sent twice at once: the other one started the run.
+        match request_id {
+            Some(rid) => match self.run_by_request(actor, rid).await? {
+                Some(first) => self.run(first).await,
+                None => Err(Error::conflict("this run has already been started")),
+            },
             None => Err(Error::conflict("this run has already been started")),
         }
+    }
+
+    async fn run_by_request(&self, actor: &str, rid: &RequestId) -> Result<Option<RunId>, Error> {
+        db::runs::by_request(self.db.pool(), actor, rid.as_str())
+            .await
+            .context("looking up a repeated request")
     }
 
     /// Starts the run of a schedule's firing, once: `None` when that firing already
@@ -176,18 +206,22 @@ impl Service {
         actor: &str,
         firing: Firing,
     ) -> Result<Option<RunId>, Error> {
-        self.insert_run(request, actor, Some(firing)).await
+        self.insert_run(request, actor, Some(firing), None).await
     }
 
+    /// Stores the run and starts its first batch; `None` when its firing or request
+    /// id already started one.
     async fn insert_run(
         &self,
         request: RunRequest,
         actor: &str,
         firing: Option<Firing>,
+        request_id: Option<&RequestId>,
     ) -> Result<Option<RunId>, Error> {
         request.check()?;
         let now = self.now_ms();
         let actor_owned = actor.to_owned();
+        let request_id = request_id.map(|r| r.as_str().to_owned());
         let inserted = self
             .db
             .write(move |tx| {
@@ -208,11 +242,12 @@ impl Service {
                         firing: firing.map(|f| (f.schedule, f.at)),
                         late: firing.is_some_and(|f| f.late),
                         reboot_if_required: request.reboot_if_required,
+                        request_id: request_id.as_deref(),
                         now_ms: now,
                     };
                     match db::runs::insert(tx, &new, &servers).await {
                         Ok(id) => Ok(Some((id, servers.len()))),
-                        Err(db::runs::InsertError::FiringTaken) => Ok(None),
+                        Err(db::runs::InsertError::Taken) => Ok(None),
                         Err(db::runs::InsertError::Db(e)) => Err(Error::from(e)),
                     }
                 })

@@ -479,3 +479,60 @@ async fn two_replicas_advancing_one_run_at_once_queue_each_server_once() {
         .unwrap();
     assert_eq!(history.actions.len(), 6, "one action per server");
 }
+
+/// The dashboard's run form carries a request id: the same form sent twice (a
+/// double click without JavaScript, a resent POST), even at once on two replicas,
+/// starts one run; another person's request with the same id is theirs.
+#[tokio::test]
+async fn the_same_request_starts_one_run_even_sent_twice_at_once() {
+    use homelab_protocol::RequestId;
+
+    let (a, b, _clock, _guard) = super::testing::two_replicas(T0).await;
+    let nas = ServerId::parse("nas").unwrap();
+    let added = a
+        .add_server(nas.clone(), ServerName::parse("NAS").unwrap())
+        .await
+        .unwrap();
+    a.heartbeat(&added.agent_token, heartbeat(None))
+        .await
+        .unwrap();
+    // clear_logs has no duplicate guard: only the request id keeps a second run out.
+    let request = || {
+        RunRequest::new(
+            ActionSpec::parse(ActionType::ClearLogs, None).unwrap(),
+            RunTarget::Servers(vec![nas.clone()]),
+        )
+    };
+    let form = RequestId::parse("f0rm-t0ken-0123456789abcdef").unwrap();
+
+    let first = a
+        .start_run_once(request(), "alice", Some(&form))
+        .await
+        .unwrap();
+    let again = b
+        .start_run_once(request(), "alice", Some(&form))
+        .await
+        .unwrap();
+    assert_eq!(again.id, first.id);
+    assert_eq!(a.runs(None, 10).await.unwrap().len(), 1);
+
+    let other = RequestId::parse("other-form").unwrap();
+    let (x, y) = tokio::join!(
+        a.start_run_once(request(), "alice", Some(&other)),
+        b.start_run_once(request(), "alice", Some(&other)),
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(x.id, y.id, "one run for the request sent twice at once");
+    assert_ne!(x.id, first.id);
+    assert_eq!(a.runs(None, 10).await.unwrap().len(), 2);
+
+    let bobs = a
+        .start_run_once(request(), "bob", Some(&form))
+        .await
+        .unwrap();
+    assert_ne!(bobs.id, first.id, "another person's request is another run");
+    assert_eq!(bobs.created_by, "bob");
+    // Without a request id, every start is a run of its own (the JSON API).
+    a.start_run(request(), "alice").await.unwrap();
+    assert_eq!(a.runs(None, 10).await.unwrap().len(), 4);
+}

@@ -280,3 +280,49 @@ async fn bad_runs_and_tags_are_refused_with_the_field_named_and_change_nothing()
         "{answer}"
     );
 }
+
+/// The fleet page's run form, sent twice (a double click without JavaScript, a
+/// resent POST), starts one run; the same form with another value is another run,
+/// and a hostile request id is refused and starts nothing.
+#[tokio::test]
+async fn the_run_form_sent_twice_starts_one_run() {
+    use homelab_app::api::StartRun;
+    use leptos::server_fn::ServerFn;
+
+    let app = spawn_app().await;
+    online(&app, "nas").await;
+    let start = |batch: &str, request_id: &str| {
+        let form = [
+            ("action_type", "clear_logs"),
+            ("target", "selected"),
+            ("servers[0]", "nas"),
+            ("batch_size", batch),
+            ("max_failures", "0"),
+            ("request_id", request_id),
+        ];
+        let request = app
+            .client
+            .post(app.url(<StartRun as ServerFn>::PATH))
+            .form(&form);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let runs = || async {
+        app.api_get("/api/v1/runs")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let token = "f0rm-t0ken-0123456789ab";
+    let (one, two) = tokio::join!(start("1", token), start("1", token));
+    assert!(one < 400 && two < 400, "{one} {two}");
+    assert_eq!(runs().await, 1, "the same form twice is one run");
+    assert!(start("1", token).await < 400);
+    assert_eq!(runs().await, 1, "and again later");
+    assert!(start("2", token).await < 400);
+    assert_eq!(runs().await, 2, "another batch size is another run");
+    assert_eq!(start("1", &"x".repeat(5000)).await, 422);
+    assert_eq!(start("1", "not a key!").await, 422);
+    assert_eq!(runs().await, 2, "a refused request id starts nothing");
+}
