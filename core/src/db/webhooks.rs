@@ -126,6 +126,13 @@ pub async fn insert(
 
 /// Deletes webhook `id` and its deliveries; false when there is none.
 pub async fn delete(tx: &mut Transaction<'_, Any>, id: WebhookId) -> Result<bool, DbError> {
+    // The webhook's row first, as `claim` takes it: deleting its deliveries first
+    // would lock them in the other order than a claim under way (webhook, then its
+    // delivery), and PostgreSQL would end one of the two as a deadlock.
+    sqlx::query("UPDATE webhooks SET created_at_ms = created_at_ms WHERE id = $1")
+        .bind(id.get())
+        .execute(&mut **tx)
+        .await?;
     // Explicitly, not only by the foreign key: SQLite enforces it per connection.
     sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1")
         .bind(id.get())
