@@ -206,12 +206,46 @@ pub async fn get(executor: &mut sqlx::AnyConnection, id: RunId) -> Result<Option
 }
 
 /// The newest runs, with their items; `schedule` keeps only the runs it started.
+///
+/// As in [`get`], the rows and the items are separate reads: the rows read before
+/// and after the items, the same both times, are the ones the items go with (the
+/// engine changes a run's row and its items in one transaction, and a run's row
+/// never goes back to what it was). Otherwise the reads are taken again.
 pub async fn list(
     pool: &AnyPool,
     schedule: Option<ScheduleId>,
     limit: u32,
 ) -> Result<Vec<Run>, DbError> {
     let mut conn = pool.acquire().await?;
+    let mut rows = list_rows(&mut conn, schedule, limit).await?;
+    loop {
+        let ids: Vec<RunId> = rows.iter().map(|r| RunId::new(r.id)).collect();
+        let read = items_of(&mut *conn, &ids).await?;
+        let again = list_rows(&mut conn, schedule, limit).await?;
+        if again != rows {
+            rows = again;
+            continue;
+        }
+        let mut items: std::collections::HashMap<RunId, Vec<RunItem>> =
+            std::collections::HashMap::new();
+        for (run, item) in read {
+            items.entry(run).or_default().push(item.into());
+        }
+        return rows
+            .into_iter()
+            .map(|row| {
+                let run_items = items.remove(&RunId::new(row.id)).unwrap_or_default();
+                row.into_run(run_items)
+            })
+            .collect();
+    }
+}
+
+async fn list_rows(
+    conn: &mut sqlx::AnyConnection,
+    schedule: Option<ScheduleId>,
+    limit: u32,
+) -> Result<Vec<RunRow>, DbError> {
     let sql = match schedule {
         Some(_) => {
             format!("SELECT {COLUMNS} FROM runs WHERE schedule_id = $2 ORDER BY id DESC LIMIT $1")
@@ -222,24 +256,12 @@ pub async fn list(
     if let Some(schedule) = schedule {
         query = query.bind(schedule.get());
     }
-    let rows = query
+    Ok(query
         .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(RunRow::from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    let ids: Vec<RunId> = rows.iter().map(|r| RunId::new(r.id)).collect();
-    let mut items: std::collections::HashMap<RunId, Vec<RunItem>> =
-        std::collections::HashMap::new();
-    for (run, item) in items_of(&mut *conn, &ids).await? {
-        items.entry(run).or_default().push(item.into());
-    }
-    rows.into_iter()
-        .map(|row| {
-            let run_items = items.remove(&RunId::new(row.id)).unwrap_or_default();
-            row.into_run(run_items)
-        })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?)
 }
 
 /// A run's items in rollout order, each with its action's status.
@@ -308,7 +330,7 @@ const COLUMNS: &str = "id, action_type, parameters, tag, batch_size, max_failure
     reboot_if_required";
 
 /// A `runs` row as stored.
-#[derive(sqlx::FromRow)]
+#[derive(PartialEq, sqlx::FromRow)]
 struct RunRow {
     id: i64,
     action_type: String,

@@ -536,3 +536,52 @@ async fn the_same_request_starts_one_run_even_sent_twice_at_once() {
     a.start_run(request(), "alice").await.unwrap();
     assert_eq!(a.runs(None, 10).await.unwrap().len(), 4);
 }
+
+/// The runs list and a run's own page, read while runs stop, never pair a run's
+/// row with items from another moment: a run still `running` shows no `cancelled` item (a failure
+/// cancels the rest in the same transaction that marks the run `failed`), and a
+/// stopped run shows no `waiting` one.
+#[tokio::test]
+async fn the_runs_list_read_while_runs_stop_shows_each_run_as_it_was() {
+    let fleet = Arc::new(Fleet::online(&["a", "b", "c", "d"]).await);
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (fleet, done) = (fleet.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut reads = 0u32;
+            let check = |run: &Run| {
+                let states = states(run);
+                match run.status {
+                    RunStatus::Running => assert!(
+                        !states.contains(&ItemState::Cancelled),
+                        "a running run with cancelled items: {states:?}"
+                    ),
+                    _ => assert!(
+                        !states.contains(&ItemState::Waiting),
+                        "a stopped run with waiting items: {:?} {states:?}",
+                        run.status
+                    ),
+                }
+            };
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let listed = fleet.service.runs(None, 50).await.unwrap();
+                listed.iter().for_each(check);
+                // And the newest alone, as its page reads it.
+                if let Some(newest) = listed.first() {
+                    check(&fleet.service.run(newest.id).await.unwrap());
+                }
+                reads += 1;
+                tokio::task::yield_now().await;
+            }
+            reads
+        })
+    };
+    for _ in 0..25 {
+        let run = fleet.start(&["a", "b", "c", "d"], 1, 0).await;
+        fleet.agent_runs("a", 1).await;
+        assert_eq!(fleet.run(&run).await.status, RunStatus::Failed);
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.await.unwrap();
+    assert!(reads > 0);
+}
