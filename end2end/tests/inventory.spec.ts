@@ -16,13 +16,14 @@ test.beforeAll(async ({ request, baseURL }) => {
 test("the fleet page shows the demo host online with its update counts", async ({ page }) => {
   await gotoHydrated(page, "/");
   const row = page.getByRole("row", { name: /Demo host/ });
-  // The agent's first heartbeat lands within a couple of seconds; reload until then.
+  // The agent's first heartbeat lands within a couple of seconds, its package scan
+  // just after (the first heartbeat carries none); reload until both are in.
+  const cells = row.getByRole("cell");
   await expect(async () => {
     await page.reload();
-    await expect(row.getByRole("cell").nth(0)).toContainText("Online", { timeout: 1000 });
+    await expect(cells.nth(0)).toContainText("Online", { timeout: 1000 });
+    await expect(cells.nth(2)).toHaveText("5", { timeout: 1000 }); // installable: held and kept back excluded
   }).toPass({ timeout: 30_000 });
-  const cells = row.getByRole("cell");
-  await expect(cells.nth(2)).toHaveText("5"); // installable: held and kept back excluded
   await expect(cells.nth(3)).toHaveText("3"); // security
   await page.screenshot({ path: "screenshots/fleet.png", fullPage: true });
 });
