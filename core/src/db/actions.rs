@@ -510,10 +510,7 @@ pub async fn standing(
             owner,
             action_type: parse(&action_type, "action_type")?,
             status: parse(&status, "status")?,
-            failure: failure
-                .as_deref()
-                .map(|f| parse(f, "failure"))
-                .transpose()?,
+            failure: parse_failure(failure.as_deref())?,
         })
     })
     .transpose()
@@ -726,10 +723,7 @@ pub async fn counts(pool: &AnyPool) -> Result<Vec<ActionCount>, DbError> {
             Ok(ActionCount {
                 action_type: parse(&action_type, "action_type")?,
                 status: parse(&status, "status")?,
-                failure: failure
-                    .as_deref()
-                    .map(|f| parse(f, "failure"))
-                    .transpose()?,
+                failure: parse_failure(failure.as_deref())?,
                 count: u64::try_from(n).unwrap_or(0),
             })
         })
@@ -822,11 +816,7 @@ impl TryFrom<ActionRow> for Action {
             started_at_ms: r.started_at_ms.map(Millis::new),
             finished_at_ms: r.finished_at_ms.map(Millis::new),
             exit_code: r.exit_code.map(|c| i32::try_from(c).unwrap_or(i32::MIN)),
-            failure: r
-                .failure
-                .as_deref()
-                .map(|f| parse(f, "failure"))
-                .transpose()?,
+            failure: parse_failure(r.failure.as_deref())?,
             lease_lost_at_ms: r.lease_lost_at_ms.map(Millis::new),
             run_id: r.run_id.map(RunId::new),
             stdout: r.stdout,
@@ -852,6 +842,11 @@ where
     T::Err: std::fmt::Display,
 {
     text.parse().map_err(|e| corrupt(format!("{column}: {e}")))
+}
+
+/// The `failure` column: none, or a reason this build knows.
+fn parse_failure(text: Option<&str>) -> Result<Option<FailureReason>, DbError> {
+    text.map(|f| parse(f, "failure")).transpose()
 }
 
 /// Cancels every action of `server` that has not started (its server is going away);

@@ -109,12 +109,34 @@ impl Onboarding {
         self.agents.iter().find(|agent| agent.arch() == arch)
     }
 
+    /// The agent `/downloads/agents/{arch}/...` names, or a 404 saying which machine
+    /// types this dashboard has agents for. The path's text is not echoed: anyone
+    /// can ask.
+    fn agent_named(&self, arch: &str) -> Result<&AgentBinary, Unavailable> {
+        if self.agents.is_empty() {
+            return Err(Unavailable(StatusCode::NOT_FOUND, NO_AGENT.into()));
+        }
+        self.agent_for(arch).ok_or_else(|| {
+            let served: Vec<&str> = self.agents.iter().map(AgentBinary::arch).collect();
+            Unavailable(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "this dashboard has no homelab-agent for that machine type; it serves agents for {}. \
+                     Its admin can build one for the machine and add it with --agent-binary.",
+                    served.join(", ")
+                )
+                .into(),
+            )
+        })
+    }
+
     /// What `/downloads/homelab-agent` serves: the agent for the dashboard's own
     /// machine type when there is one (a fleet is mostly of one type), else the
     /// first.
-    fn default_agent(&self) -> Option<&AgentBinary> {
+    fn default_or_unavailable(&self) -> Result<&AgentBinary, Unavailable> {
         self.agent_for(std::env::consts::ARCH)
             .or_else(|| self.agents.first())
+            .ok_or(Unavailable(StatusCode::NOT_FOUND, NO_AGENT.into()))
     }
 
     /// The address agents should use, as seen by a request with these headers: the
@@ -181,34 +203,6 @@ impl IntoResponse for Unavailable {
             format!("{}\n", self.1),
         )
             .into_response()
-    }
-}
-
-impl Onboarding {
-    /// The agent `/downloads/agents/{arch}/...` names, or a 404 saying which machine
-    /// types this dashboard has agents for. The path's text is not echoed: anyone
-    /// can ask.
-    fn agent_named(&self, arch: &str) -> Result<&AgentBinary, Unavailable> {
-        if self.agents.is_empty() {
-            return Err(Unavailable(StatusCode::NOT_FOUND, NO_AGENT.into()));
-        }
-        self.agent_for(arch).ok_or_else(|| {
-            let served: Vec<&str> = self.agents.iter().map(AgentBinary::arch).collect();
-            Unavailable(
-                StatusCode::NOT_FOUND,
-                format!(
-                    "this dashboard has no homelab-agent for that machine type; it serves agents for {}. \
-                     Its admin can build one for the machine and add it with --agent-binary.",
-                    served.join(", ")
-                )
-                .into(),
-            )
-        })
-    }
-
-    fn default_or_unavailable(&self) -> Result<&AgentBinary, Unavailable> {
-        self.default_agent()
-            .ok_or(Unavailable(StatusCode::NOT_FOUND, NO_AGENT.into()))
     }
 }
 
